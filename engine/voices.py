@@ -1,0 +1,106 @@
+"""Kokoro voices: the catalogue, blend specs (``af_bella:0.6,af_sky:0.4``) and loading."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.assets import AssetResolver, voice_names
+from engine.errors import VoiceError
+
+# The first letter of a voice name is its language, the second its gender.
+LANGUAGES = {
+    "a": ("en-us", "American English"),
+    "b": ("en-gb", "British English"),
+    "e": ("es", "Spanish"),
+    "f": ("fr", "French"),
+    "h": ("hi", "Hindi"),
+    "i": ("it", "Italian"),
+    "j": ("ja", "Japanese"),
+    "p": ("pt-br", "Brazilian Portuguese"),
+    "z": ("zh", "Mandarin Chinese"),
+}
+GENDERS = {"f": "female", "m": "male"}
+PACK_SHAPE = (510, 1, 256)
+_SPEC_PART = re.compile(r"^\s*([a-z]{2}_[a-z]+)\s*(?::\s*([0-9]*\.?[0-9]+)\s*)?$")
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    name: str
+    language: str  # a language tag such as "en-us"
+    language_name: str
+    gender: str
+
+    @property
+    def lang_code(self) -> str:
+        """Kokoro's one-letter language code ("a", "b", ...)."""
+        return self.name[0]
+
+
+def catalogue() -> tuple[VoiceInfo, ...]:
+    """All 54 Kokoro v1.0 voices with language and gender."""
+    return tuple(_info(name) for name in voice_names())
+
+
+def _info(name: str) -> VoiceInfo:
+    language, language_name = LANGUAGES[name[0]]
+    return VoiceInfo(name, language, language_name, GENDERS[name[1]])
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A voice ready to speak: its spec, its language and its style pack (510×1×256)."""
+
+    spec: str
+    info: VoiceInfo  # of the first (heaviest) component; it decides the language
+    pack: np.ndarray
+
+    def style(self, n_phonemes: int) -> np.ndarray:
+        """Row n-1 of the pack: Kokoro's style for an utterance of n phonemes."""
+        row = min(max(n_phonemes, 1), len(self.pack)) - 1
+        return self.pack[row]  # shape (1, 256)
+
+
+def parse_spec(spec: str) -> list[tuple[str, float]]:
+    """``"af_bella:0.6,af_sky:0.4"`` → ``[("af_bella", 0.6), ("af_sky", 0.4)]`` (normalized)."""
+    known = set(voice_names())
+    parts: list[tuple[str, float]] = []
+    for raw in spec.split(","):
+        match = _SPEC_PART.match(raw)
+        if not match:
+            raise VoiceError(f"malformed voice spec {spec!r}: use NAME or NAME:WEIGHT,NAME:WEIGHT")
+        name, weight = match.group(1), float(match.group(2) or 1.0)
+        if name not in known:
+            raise VoiceError(f"unknown voice {name!r}; run 'kokoro-cli voices' to list them")
+        if not math.isfinite(weight) or weight <= 0:
+            raise VoiceError(f"voice weight for {name} must be a positive number")
+        parts.append((name, weight))
+    total = sum(weight for _, weight in parts)
+    return [(name, weight / total) for name, weight in parts]
+
+
+def load_voice(spec: str, resolver: AssetResolver) -> Voice:
+    """Load a voice or a weighted blend of voices (a weighted mean of their packs)."""
+    parts = parse_spec(spec)
+    pack = sum(weight * read_pack(resolver.voice(name)) for name, weight in parts)
+    main = max(parts, key=lambda part: part[1])[0]
+    canonical = ",".join(f"{n}:{w:.4g}" for n, w in parts) if len(parts) > 1 else parts[0][0]
+    return Voice(canonical, _info(main), np.ascontiguousarray(pack, dtype=np.float32))
+
+
+def read_pack(path: Path) -> np.ndarray:
+    """Read a voice pack file: raw float32 ``.bin`` or an official PyTorch ``.pt``."""
+    if path.suffix == ".pt":
+        from engine.assets import _torch_voice
+
+        pack = _torch_voice(path)
+    else:
+        pack = np.fromfile(path, dtype="<f4")
+    if pack.size != np.prod(PACK_SHAPE):
+        raise VoiceError(f"{path} is not a Kokoro voice pack ({pack.size} values)")
+    return pack.reshape(PACK_SHAPE)
