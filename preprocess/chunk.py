@@ -1,0 +1,142 @@
+"""Cut a chapter into pieces the model can speak: sentence-aware, never over the limit.
+
+Sentences are the unit. Short sentences of one block are merged up to a target length
+(Kokoro picks its style by utterance length, and very short pieces sound clipped; 100–250
+tokens is also the speed sweet spot on CPU). A sentence over the hard limit is cut at clause
+punctuation, then between words. Phonemes are never truncated: what G2P returns for a piece
+is exactly what the model receives.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+from preprocess.document import BlockKind, Chapter
+
+G2P = Callable[[str], str]
+Count = Callable[[str], int]
+
+# A sentence ends at . ! ? or … (plus closing quotes/brackets) before whitespace and an
+# opening capital, digit or quote. Single capitals ("J. R. Tolkien") are initials, not ends.
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(\s+)(?=[\"'“‘(\[]?[A-Z0-9])")
+_INITIAL = re.compile(r"(?:^|[\s.])[A-Z]\.$")
+_CLAUSE_END = re.compile(r"(?<=[,;:—–])\s+|\s+(?=[—–]\s)")
+
+
+@dataclass(frozen=True)
+class Pauses:
+    """Silence after a piece, by what ends there (milliseconds)."""
+
+    clause: int = 120  # inside a sentence too long for one piece
+    sentence: int = 250
+    paragraph: int = 650
+    heading: int = 900
+    chapter: int = 2000
+
+
+@dataclass(frozen=True)
+class ChunkOptions:
+    target_tokens: int = 200
+    max_tokens: int = 510
+    pauses: Pauses = field(default_factory=Pauses)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.target_tokens <= self.max_tokens <= 510:
+            raise ValueError("need 1 <= target_tokens <= max_tokens <= 510")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One model call: the text as spoken, its phonemes and token count, the pause after."""
+
+    text: str
+    phonemes: str
+    tokens: int
+    pause_after_ms: int
+
+
+@dataclass(frozen=True)
+class _Piece:
+    text: str
+    phonemes: str
+    tokens: int
+    ends_sentence: bool = True
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a block's text (abbreviations are expanded by the normalizer first)."""
+    sentences, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if _INITIAL.search(text, 0, m.start(1)):
+            continue
+        sentences.append(text[start:m.start(1)])
+        start = m.end(1)
+    sentences.append(text[start:])
+    return [s.strip() for s in sentences if s.strip()]
+
+
+def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
+                  normalize: Callable[[str], str] = str.strip,
+                  options: ChunkOptions = ChunkOptions()) -> Iterator[Chunk]:
+    """Yield the chapter's chunks in reading order."""
+    pending: Chunk | None = None
+    for block in chapter.blocks:
+        pieces = [p for s in split_sentences(normalize(block.text))
+                  for p in _fit(s, g2p, count, options)]
+        merged = list(_merge(pieces, options.target_tokens, options.max_tokens))
+        end_pause = (options.pauses.heading if block.kind is BlockKind.HEADING
+                     else options.pauses.paragraph)
+        for i, piece in enumerate(merged):
+            pause = (end_pause if i == len(merged) - 1 else
+                     options.pauses.sentence if piece.ends_sentence else options.pauses.clause)
+            if pending is not None:
+                yield pending
+            pending = Chunk(piece.text, piece.phonemes, piece.tokens, pause)
+    if pending is not None:
+        yield Chunk(pending.text, pending.phonemes, pending.tokens, options.pauses.chapter)
+
+
+def _piece(text: str, g2p: G2P, count: Count) -> _Piece:
+    phonemes = g2p(text)
+    return _Piece(text, phonemes, count(phonemes))
+
+
+def _fit(sentence: str, g2p: G2P, count: Count, options: ChunkOptions) -> Iterator[_Piece]:
+    """The sentence as one piece, or cut into pieces of about the target length that each
+    fit the hard limit."""
+    whole = _piece(sentence, g2p, count)
+    if whole.tokens <= options.max_tokens:
+        if whole.tokens:
+            yield whole
+        return
+    parts = _CLAUSE_END.split(sentence)
+    if len(parts) == 1:
+        parts = sentence.split()
+    if len(parts) == 1:  # one enormous "word": halve it, there is no better place
+        half = len(sentence) // 2
+        parts = [sentence[:half], sentence[half:]]
+    fitted = [replace(p, ends_sentence=False)
+              for part in parts for p in _fit(part, g2p, count, options)]
+    if fitted:
+        fitted[-1] = replace(fitted[-1], ends_sentence=True)
+    yield from _merge(fitted, options.target_tokens, options.max_tokens)
+
+
+def _merge(pieces: Sequence[_Piece], target: int, limit: int) -> Iterator[_Piece]:
+    """Greedily join consecutive pieces (with one space) while the result stays <= target."""
+    current: _Piece | None = None
+    for piece in pieces:
+        if current is None:
+            current = piece
+            continue
+        joined = current.tokens + 1 + piece.tokens
+        if joined <= target and joined <= limit:
+            current = _Piece(f"{current.text} {piece.text}",
+                             f"{current.phonemes} {piece.phonemes}", joined, piece.ends_sentence)
+        else:
+            yield current
+            current = piece
+    if current is not None:
+        yield current
