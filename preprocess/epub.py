@@ -1,0 +1,503 @@
+"""EPUB 2/3 to :class:`Document`: chapters from the table of contents, text from the XHTML spine.
+
+Chapters start where the top-level TOC entries point (an anchor inside a file or a whole file) and
+run until the next one, in spine order; spine files missing from the TOC join the chapter before
+them. Front and back matter (cover, title page, copyright, contents, index), notes, note
+references and page-break markers are not read by default.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import warnings
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import ebooklib
+import lxml.etree as etree
+import lxml.html
+from ebooklib import epub
+
+from .document import Block, BlockKind, Chapter, Cover, Document
+from .errors import InputError, ParseError
+
+__all__ = ["parse_epub"]
+
+_OPS_TYPE = "{http://www.idpf.org/2007/ops}type"
+_NCX = "{http://www.daisy.org/z3986/2005/ncx/}"
+
+# Elements never read: notes and their markers, page numbers, navigation lists, hidden text.
+_SKIP_TYPES = frozenset(
+    "footnote footnotes endnote endnotes rearnote rearnotes note noteref annotation pagebreak "
+    "toc landmarks page-list".split()
+)
+_SKIP_ROLES = frozenset(
+    "doc-footnote doc-endnote doc-endnotes doc-noteref doc-pagebreak doc-toc".split()
+)
+_SKIP_TAGS = frozenset("head script style nav noscript template svg math rt rp audio video".split())
+# Files (by epub:type, landmark/guide type, file stem or TOC title) that are front or back matter.
+_MATTER_TYPES = frozenset(
+    "cover titlepage halftitlepage title-page copyright-page toc index colophon".split()
+)
+_MATTER_STEMS = frozenset("cover titlepage title-page copyright copyright-page".split())
+_MATTER_TITLES = frozenset(
+    ["cover", "title page", "copyright", "copyright page", "contents", "table of contents", "index"]
+)
+# Alt texts that say nothing about the picture.
+_EMPTY_ALTS = frozenset(
+    ["image", "img", "picture", "photo", "figure", "illustration", "logo", "cover", "cover image"]
+)
+_FILE_NAME = re.compile(r"[\w\-. ]+\.(?:png|jpe?g|gif|svg|webp|bmp|tiff?)", re.IGNORECASE)
+
+# Block-level elements; a few give their text a kind, the rest pass their parent's kind on.
+_BLOCK_KINDS = {
+    **{f"h{n}": BlockKind.HEADING for n in range(1, 7)},
+    "li": BlockKind.LIST_ITEM,
+    "blockquote": BlockKind.QUOTE,
+    "figcaption": BlockKind.CAPTION,
+    "caption": BlockKind.CAPTION,
+    "p": None,
+}
+_BLOCK_TAGS = frozenset(_BLOCK_KINDS) | frozenset(
+    "body div section article aside header footer main ul ol dl dt dd figure table thead tbody "
+    "tfoot hr address details summary center hgroup".split()
+)
+_CODE_POLICIES = ("skip", "announce", "read")
+_CODE_NOTICE = "Code example omitted."
+_COVER_TYPES = ("image/jpeg", "image/png")
+# Failures of a damaged or mislabelled archive, from zipfile, ebooklib and lxml. ebooklib does not
+# check what it reads, so a missing OPF element surfaces as AttributeError, TypeError or KeyError.
+_READ_ERRORS = (
+    epub.EpubException,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    etree.LxmlError,
+    KeyError,
+    ValueError,
+    AttributeError,
+    TypeError,
+    IndexError,
+    EOFError,
+)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One TOC entry: its title, the file it points at (relative to the OPF) and the anchor."""
+
+    title: str
+    path: str | None
+    fragment: str | None
+    children: tuple[_Entry, ...] = ()
+
+
+@dataclass
+class _Draft:
+    """A chapter being assembled (mutable only while the spine is walked)."""
+
+    title: str | None
+    skip: bool
+    start: int | None = None
+    blocks: list[Block] = field(default_factory=list)
+
+
+def parse_epub(path: Path, *, keep_front_matter: bool = False, code: str = "skip") -> Document:
+    """Parse an EPUB 2 or 3 file.
+
+    ``keep_front_matter`` also reads what comes before the first TOC chapter and the cover, title,
+    copyright and index pages. ``code`` is "skip", "announce" or "read" for ``pre`` blocks.
+    """
+    if code not in _CODE_POLICIES:
+        raise ValueError(f"code policy must be one of {', '.join(_CODE_POLICIES)}, not {code!r}")
+    book = _read_book(path)
+    try:
+        chapters = _chapters(book, keep_front_matter, code)
+        return Document(
+            title=_meta(book, "title") or path.stem,
+            chapters=chapters,
+            authors=tuple(value for value, _ in book.get_metadata("DC", "creator") if value),
+            language=_meta(book, "language") or "en",
+            publisher=_meta(book, "publisher"),
+            date=_meta(book, "date"),
+            cover=_cover(book),
+            lexicons=_lexicons(book),
+        )
+    except _READ_ERRORS as exc:
+        raise ParseError(f"{path.name} is not a readable EPUB: {_reason(exc)}") from None
+
+
+def _read_book(path: Path) -> epub.EpubBook:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ebooklib warns about its own future defaults
+            return epub.read_epub(str(path), options={"ignore_ncx": True})
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except _READ_ERRORS as exc:
+        raise ParseError(f"{path.name} is not a readable EPUB: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(getattr(exc, "msg", None) or exc).split())
+    return text or type(exc).__name__
+
+
+def _meta(book: epub.EpubBook, name: str) -> str | None:
+    values = [" ".join(value.split()) for value, _ in book.get_metadata("DC", name) if value]
+    return values[0] if values and values[0] else None
+
+
+def _cover(book: epub.EpubBook) -> Cover | None:
+    """The cover image: the EPUB 3 cover-image item, else the EPUB 2 <meta name="cover">."""
+    items = list(book.get_items_of_type(ebooklib.ITEM_COVER))
+    for _, attrs in book.get_metadata("OPF", "cover"):
+        item = book.get_item_with_id(attrs.get("content", ""))
+        if item is not None:
+            items.append(item)
+    for item in items:
+        if item.media_type in _COVER_TYPES and item.content:
+            return Cover(data=item.content, media_type=item.media_type)
+    return None
+
+
+def _lexicons(book: epub.EpubBook) -> tuple[tuple[str, bytes], ...]:
+    return tuple(
+        (posixpath.basename(item.file_name), item.content)
+        for item in book.get_items()
+        if item.media_type == "application/pls+xml"
+    )
+
+
+def _parse_xml(data: bytes) -> etree._Element:
+    """Parse XHTML/XML without entities or network; fall back to the HTML parser for tag soup."""
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True
+    )
+    try:
+        return etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        # Not well-formed (often an HTML entity such as &nbsp;): read it the way a browser would.
+        return lxml.html.document_fromstring(data)
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1].lower() if isinstance(tag, str) else ""
+
+
+def _types(element: etree._Element) -> set[str]:
+    """The epub:type tokens of an element (namespaced in XML, a plain attribute in HTML)."""
+    value = element.get(_OPS_TYPE) or element.get("epub:type") or ""
+    return {token.split(":")[-1] for token in value.split()}
+
+
+def _resolve(base: str, href: str) -> tuple[str, str | None] | None:
+    """(path relative to the OPF, anchor) for an href in the file ``base``; None if external."""
+    parts = urlsplit(href)
+    if parts.scheme or parts.netloc:
+        return None
+    target = unquote(parts.path)
+    path = posixpath.normpath(posixpath.join(posixpath.dirname(base), target)) if target else base
+    return path, unquote(parts.fragment) or None
+
+
+# --- table of contents ------------------------------------------------------------------------
+
+
+def _toc(book: epub.EpubBook) -> tuple[tuple[_Entry, ...], set[str]]:
+    """The TOC entries (EPUB 3 nav, else NCX) and the files the landmarks mark as matter."""
+    for item in book.get_items():
+        if isinstance(item, epub.EpubNav):
+            root = _parse_xml(item.content)
+            entries = _nav_entries(root, item.file_name)
+            if entries:
+                return entries, _landmark_matter(root, item.file_name)
+    for item in book.get_items():
+        if item.media_type == "application/x-dtbncx+xml":
+            root = _parse_xml(item.content)
+            nav_map = root.find(f"{_NCX}navMap")
+            if nav_map is not None:
+                return _ncx_entries(nav_map, item.file_name), set()
+    return (), set()
+
+
+def _nav_lists(root: etree._Element, kind: str) -> Iterable[etree._Element]:
+    for nav in root.iter("{*}nav", "nav"):
+        if kind in _types(nav) or nav.get("role") == f"doc-{kind}":
+            yield from (child for child in nav if _local(child.tag) == "ol")
+
+
+def _nav_entries(root: etree._Element, base: str) -> tuple[_Entry, ...]:
+    ol = next(iter(_nav_lists(root, "toc")), None)
+    return _li_entries(ol, base) if ol is not None else ()
+
+
+def _li_entries(ol: etree._Element, base: str) -> tuple[_Entry, ...]:
+    entries = []
+    for li in (child for child in ol if _local(child.tag) == "li"):
+        label = next((c for c in li if _local(c.tag) in ("a", "span")), None)
+        sub = next((c for c in li if _local(c.tag) == "ol"), None)
+        href = label.get("href") if label is not None else None
+        title = " ".join("".join(label.itertext()).split()) if label is not None else ""
+        path, fragment = (href and _resolve(base, href)) or (None, None)
+        children = _li_entries(sub, base) if sub is not None else ()
+        entries.append(_Entry(title, path, fragment, children))
+    return tuple(entries)
+
+
+def _ncx_entries(parent: etree._Element, base: str) -> tuple[_Entry, ...]:
+    entries = []
+    for point in parent.findall(f"{_NCX}navPoint"):
+        label = point.find(f"{_NCX}navLabel/{_NCX}text")
+        content = point.find(f"{_NCX}content")
+        src = content.get("src") if content is not None else None
+        title = " ".join((label.text or "").split()) if label is not None else ""
+        path, fragment = (src and _resolve(base, src)) or (None, None)
+        entries.append(_Entry(title, path, fragment, _ncx_entries(point, base)))
+    return tuple(entries)
+
+
+def _landmark_matter(root: etree._Element, base: str) -> set[str]:
+    paths = set()
+    for ol in _nav_lists(root, "landmarks"):
+        for link in ol.iter("{*}a", "a"):
+            target = _resolve(base, link.get("href", ""))
+            if target and _types(link) & _MATTER_TYPES:
+                paths.add(target[0])
+    return paths
+
+
+def _chapter_entries(entries: Sequence[_Entry]) -> tuple[list[_Entry], dict[_Entry, int]]:
+    """The entries that become chapters, and each start point (entry) mapped to its chapter.
+
+    Top-level entries are chapters and their sub-entries stay inside them, except that a lone
+    top-level entry (a book or part wrapping everything) gives way to its children; its own start
+    then opens the first child's chapter.
+    """
+    level = _promote(entries)
+    wrappers: list[_Entry] = []
+    while len(level) == 1 and _promote(level[0].children):
+        wrappers.append(level[0])
+        level = _promote(level[0].children)
+    starts = {entry: index for index, entry in enumerate(level)}
+    for wrapper in wrappers:
+        starts.setdefault(wrapper, 0)
+    return level, starts
+
+
+def _promote(entries: Sequence[_Entry]) -> list[_Entry]:
+    """Entries that point somewhere; a group label without a target gives way to its children."""
+    out: list[_Entry] = []
+    for entry in entries:
+        out.extend([entry] if entry.path else _promote(entry.children))
+    return out
+
+
+# --- spine walk -------------------------------------------------------------------------------
+
+
+def _chapters(book: epub.EpubBook, keep_front_matter: bool, code: str) -> tuple[Chapter, ...]:
+    """Walk the spine, cutting chapters at the TOC's start points."""
+    entries, landmark_matter = _toc(book)
+    level, starts = _chapter_entries(entries)
+    targets: dict[str, dict[str | None, int]] = {}
+    for entry, index in starts.items():
+        targets.setdefault(entry.path or "", {}).setdefault(entry.fragment, index)
+    matter_paths = landmark_matter | _guide_matter(book)
+    drafts: list[_Draft] = []
+    for item, linear in _spine_documents(book):
+        file_targets = targets.get(posixpath.normpath(item.file_name), {})
+        root = _parse_xml(item.content)
+        is_matter = item.file_name in matter_paths or _is_matter_file(item, root)
+        if not file_targets and (not linear or (is_matter and not keep_front_matter)):
+            continue
+        if not level:
+            # No usable TOC: every spine file is a chapter of its own.
+            drafts.append(_Draft(None, is_matter and not keep_front_matter))
+        for start, blocks in _Walker(file_targets, code).segments(root):
+            if start is not None and (not drafts or drafts[-1].start != start):
+                title = level[start].title
+                skip = (is_matter or title.lower() in _MATTER_TITLES) and not keep_front_matter
+                drafts.append(_Draft(title, skip, start))
+            elif not drafts:
+                drafts.append(_Draft(None, not keep_front_matter))
+            drafts[-1].blocks.extend(blocks)
+    return _finish(drafts)
+
+
+def _spine_documents(book: epub.EpubBook) -> Iterable[tuple[epub.EpubHtml, bool]]:
+    """The XHTML items of the spine, in reading order, with their linear flag; not the nav."""
+    for idref, linear in book.spine:
+        item = book.get_item_with_id(idref)
+        if item is None or item.media_type != "application/xhtml+xml" or not item.content:
+            continue
+        if isinstance(item, epub.EpubNav):
+            continue
+        yield item, str(linear).lower() != "no"
+
+
+def _guide_matter(book: epub.EpubBook) -> set[str]:
+    """Files the EPUB 2 guide marks as cover, title page, copyright, contents or index."""
+    paths = set()
+    for reference in getattr(book, "guide", []) or []:
+        kind = (reference.get("type") or "").lower()
+        target = _resolve("", reference.get("href") or "")
+        if target and kind in _MATTER_TYPES:
+            paths.add(target[0])
+    return paths
+
+
+def _is_matter_file(item: epub.EpubHtml, root: etree._Element) -> bool:
+    """Whether a spine file is a cover, title page, copyright page, contents or index."""
+    stem = posixpath.splitext(posixpath.basename(item.file_name))[0].lower()
+    if stem in _MATTER_STEMS or (item.id or "").lower() in _MATTER_STEMS:
+        return True
+    body = next(root.iter("{*}body", "body"), root)
+    outer = [body] + [child for child in body if isinstance(child.tag, str)][:1]
+    return any(_types(element) & _MATTER_TYPES for element in outer)
+
+
+def _finish(drafts: Sequence[_Draft]) -> tuple[Chapter, ...]:
+    """Drop skipped and empty drafts, give untitled ones a title and number the rest from 1."""
+    kept = [d for d in drafts if not d.skip and any(b.text.strip() for b in d.blocks)]
+    chapters = []
+    for index, draft in enumerate(kept, start=1):
+        heading = next((b.text for b in draft.blocks if b.kind is BlockKind.HEADING), None)
+        title = draft.title or heading or f"Chapter {index}"
+        chapters.append(Chapter(index=index, title=title, blocks=tuple(draft.blocks)))
+    return tuple(chapters)
+
+
+class _Walker:
+    """Turns one XHTML body into blocks, cut into segments at the chapter start points.
+
+    Inline text gathers in a buffer that block-level elements flush; a block takes the kind of
+    the nearest element that gives one (a ``p`` inside a ``blockquote`` is a QUOTE).
+    """
+
+    def __init__(self, targets: dict[str | None, int], code: str) -> None:
+        self._targets = targets
+        self._code = code
+        self._buffer: list[str] = []
+        self._flat = 0  # >0 while collecting a table cell: blocks do not flush there
+        self._segments: list[tuple[int | None, list[Block]]] = []
+
+    def segments(self, root: etree._Element) -> list[tuple[int | None, list[Block]]]:
+        """The (chapter start or None, blocks) runs of the document, in order."""
+        ids = {element.get("id") for element in root.iter() if isinstance(element.tag, str)}
+        # A start whose anchor is missing from the file falls back to the top of the file.
+        top = self._targets.get(None)
+        if top is None:
+            top = next((i for f, i in self._targets.items() if f not in ids), None)
+        self._segments = [(top, [])]
+        body = next(root.iter("{*}body", "body"), root)
+        self._element(body, BlockKind.PARAGRAPH)
+        self._flush(BlockKind.PARAGRAPH)
+        return self._segments
+
+    def _element(self, element: etree._Element, kind: BlockKind) -> None:
+        tag = _local(element.tag)
+        if not tag or _skipped(element, tag):
+            return
+        self._mark(element, kind)
+        if tag in ("img", "br", "tr", "pre"):
+            self._special(element, tag, kind)
+        elif tag in _BLOCK_TAGS and not self._flat:
+            inner = _BLOCK_KINDS.get(tag) or kind
+            self._flush(kind)
+            self._children(element, inner)
+            self._flush(inner)
+        else:
+            self._children(element, kind)
+            if tag in _BLOCK_TAGS or tag in ("td", "th"):
+                self._buffer.append(" ")
+
+    def _special(self, element: etree._Element, tag: str, kind: BlockKind) -> None:
+        if tag == "img":
+            self._buffer.append(f" {_alt_text(element)} ")
+        elif tag == "br":
+            self._buffer.append(" ")
+        elif tag == "tr":
+            self._row(element, kind)
+        elif not self._flat:
+            self._pre(element, kind)
+
+    def _children(self, element: etree._Element, kind: BlockKind) -> None:
+        self._buffer.append(element.text or "")
+        for child in element:
+            self._element(child, kind)
+            self._buffer.append(child.tail or "")
+
+    def _mark(self, element: etree._Element, kind: BlockKind) -> None:
+        start = self._targets.get(element.get("id") or element.get("name"))
+        if start is None or self._flat or start == self._segments[-1][0]:
+            return
+        self._flush(kind)
+        self._segments.append((start, []))
+
+    def _row(self, row: etree._Element, kind: BlockKind) -> None:
+        self._flush(kind)
+        cells = []
+        for cell in (c for c in row if _local(c.tag) in ("td", "th")):
+            self._flat += 1
+            self._children(cell, kind)
+            self._flat -= 1
+            cells.append(self._take())
+        text = ", ".join(cell for cell in cells if cell)
+        if text:
+            self._emit(Block(BlockKind.TABLE, text))
+
+    def _pre(self, element: etree._Element, kind: BlockKind) -> None:
+        self._flush(kind)
+        text = "".join(element.itertext()).strip("\n")
+        if self._code == "announce":
+            self._emit(Block(BlockKind.PARAGRAPH, _CODE_NOTICE))
+        elif self._code == "read" and text.strip():
+            self._emit(Block(BlockKind.CODE, text))
+
+    def _take(self) -> str:
+        text = " ".join("".join(self._buffer).split())
+        self._buffer = []
+        return text
+
+    def _flush(self, kind: BlockKind) -> None:
+        if self._flat:
+            return
+        text = self._take()
+        if text:
+            self._emit(Block(kind, text))
+
+    def _emit(self, block: Block) -> None:
+        self._segments[-1][1].append(block)
+
+
+def _skipped(element: etree._Element, tag: str) -> bool:
+    """Elements that are never read: see _SKIP_TAGS/_SKIP_TYPES/_SKIP_ROLES, and note markers."""
+    if tag in _SKIP_TAGS or element.get("hidden") is not None:
+        return True
+    if element.get("aria-hidden") == "true" or element.get("role") in _SKIP_ROLES:
+        return True
+    if _types(element) & _SKIP_TYPES:
+        return True
+    return tag == "sup" and _is_note_marker(element)
+
+
+def _is_note_marker(sup: etree._Element) -> bool:
+    """A ``<sup>`` holding nothing but a link into a document: a footnote reference mark."""
+    children = [child for child in sup if isinstance(child.tag, str)]
+    if len(children) != 1 or _local(children[0].tag) != "a":
+        return False
+    link = children[0]
+    outside = (sup.text or "") + (link.tail or "")
+    return not outside.strip() and "#" in (link.get("href") or "")
+
+
+def _alt_text(image: etree._Element) -> str:
+    """The image's alt text if it describes the picture (not empty, a file name or "image")."""
+    alt = " ".join((image.get("alt") or "").split())
+    if not alt or alt.lower() in _EMPTY_ALTS or _FILE_NAME.fullmatch(alt) or "/" in alt:
+        return ""
+    return alt

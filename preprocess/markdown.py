@@ -1,0 +1,246 @@
+"""Markdown to :class:`Document`, read from markdown-it-py's token stream.
+
+Chapters split at the top heading level in use; every heading is also kept as a HEADING block so it
+is read aloud. Markup is dropped: links read as their text, images as their alt text, inline HTML
+and emphasis markers vanish, inline code keeps its text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import lxml.etree
+import lxml.html
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from .document import Block, BlockKind, Chapter, Document
+from .errors import ParseError
+
+__all__ = ["CODE_POLICIES", "parse_markdown"]
+
+# How fenced and indented code is read: dropped, replaced by a short notice, or read verbatim.
+CODE_POLICIES = ("skip", "announce", "read")
+CODE_NOTICE = "Code example omitted."
+
+# Block containers whose paragraphs take the container's kind; the innermost one wins.
+_CONTAINER_KINDS = {"list_item": BlockKind.LIST_ITEM, "blockquote": BlockKind.QUOTE}
+_FINAL_PUNCTUATION = ".!?:;…"
+_CLOSERS = "\"')]}”’»"
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A block plus the level of the heading it came from (0 for anything else)."""
+
+    level: int
+    block: Block
+
+
+@dataclass(frozen=True)
+class _Metadata:
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+
+
+def parse_markdown(
+    text: str, *, name: str, split_level: int | None = None, code: str = "skip"
+) -> Document:
+    """Parse Markdown text into a document.
+
+    ``name`` titles the document when neither front matter nor a wrapping H1 does. ``split_level``
+    (1-6) forces the heading level that starts chapters; headings above it start chapters too.
+    ``code`` is one of :data:`CODE_POLICIES`.
+    """
+    if code not in CODE_POLICIES:
+        raise ValueError(f"code policy must be one of {', '.join(CODE_POLICIES)}, not {code!r}")
+    if split_level is not None and not 1 <= split_level <= 6:
+        raise ValueError(f"split_level must be between 1 and 6, not {split_level}")
+    tokens = _parser().parse(text)
+    meta = _front_matter(tokens, name)
+    pieces = list(_pieces(tokens, code))
+    level, wrapping_title = _chapter_level(pieces, split_level)
+    title = meta.title or wrapping_title or name
+    groups = _merge_heading_only(_group(pieces, level, title))
+    chapters = tuple(
+        Chapter(index=i, title=group_title, blocks=tuple(blocks))
+        for i, (group_title, blocks) in enumerate(groups, start=1)
+    )
+    return Document(
+        title=title, chapters=chapters, authors=meta.authors, language=meta.language or "en"
+    )
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(front_matter_plugin)
+
+
+def _front_matter(tokens: Sequence[Token], name: str) -> _Metadata:
+    """Title, authors and language from a leading YAML block, if there is one."""
+    if not tokens or tokens[0].type != "front_matter":
+        return _Metadata()
+    try:
+        data = yaml.safe_load(tokens[0].content)
+    except yaml.YAMLError as exc:
+        raise ParseError(f"{name}: invalid YAML front matter: {_first_line(exc)}") from None
+    if not isinstance(data, dict):
+        # A leading "---" block that is not a mapping carries no metadata we can use.
+        return _Metadata()
+    authors = data.get("authors", data.get("author"))
+    language = data.get("lang", data.get("language"))
+    return _Metadata(
+        title=_clean(data.get("title")) or None,
+        authors=tuple(a for a in map(_clean, _as_list(authors)) if a),
+        language=_clean(language) or None,
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _clean(value: Any) -> str:
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _pieces(tokens: Sequence[Token], code: str) -> Iterable[_Piece]:
+    """Walk the block tokens and yield one piece per readable block, in order."""
+    containers: list[BlockKind] = []
+    row: list[str] | None = None
+    heading = 0
+    for token in tokens:
+        kind = token.type
+        if kind.endswith("_open") and kind[:-5] in _CONTAINER_KINDS:
+            containers.append(_CONTAINER_KINDS[kind[:-5]])
+        elif kind.endswith("_close") and kind[:-6] in _CONTAINER_KINDS:
+            containers.pop()
+        elif kind == "heading_open":
+            heading = int(token.tag[1])
+        elif kind == "heading_close":
+            heading = 0
+        elif kind == "tr_open":
+            row = []
+        elif kind == "tr_close" and row is not None:
+            cells = ", ".join(cell for cell in row if cell)
+            row = None
+            if cells:
+                yield _Piece(0, Block(BlockKind.TABLE, cells))
+        elif kind == "inline":
+            text = _inline_text(token.children or [])
+            if row is not None:
+                row.append(text)
+            elif text:
+                yield _text_piece(text, heading, containers)
+        else:
+            yield from _leaf_piece(token, code)
+
+
+def _text_piece(text: str, heading: int, containers: Sequence[BlockKind]) -> _Piece:
+    if heading:
+        return _Piece(heading, Block(BlockKind.HEADING, text))
+    kind = containers[-1] if containers else BlockKind.PARAGRAPH
+    if kind is BlockKind.LIST_ITEM:
+        text = _with_final_punctuation(text)
+    return _Piece(0, Block(kind, text))
+
+
+def _leaf_piece(token: Token, code: str) -> Iterable[_Piece]:
+    """Code and raw HTML blocks, which carry their text in ``content`` rather than children."""
+    if token.type in ("fence", "code_block"):
+        if code == "announce":
+            yield _Piece(0, Block(BlockKind.PARAGRAPH, CODE_NOTICE))
+        elif code == "read" and token.content.strip():
+            yield _Piece(0, Block(BlockKind.CODE, token.content.strip("\n")))
+    elif token.type == "html_block":
+        text = _html_text(token.content)
+        if text:
+            yield _Piece(0, Block(BlockKind.PARAGRAPH, text))
+
+
+def _inline_text(children: Sequence[Token]) -> str:
+    """The words of an inline run: markup dropped, links as text, images as alt text."""
+    parts: list[str] = []
+    for child in children:
+        if child.type in ("text", "text_special", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "html_inline" and child.content[:3].lower() == "<br":
+            parts.append(" ")  # other inline tags vanish, but a line break still parts words
+        elif child.type == "image":
+            # The alt text is rendered from the image's own children (it may hold emphasis).
+            parts.append(f" {_inline_text(child.children or [])} ")
+    return " ".join("".join(parts).split())
+
+
+def _html_text(html: str) -> str:
+    """The visible text of a raw HTML block (comments, scripts and styles dropped)."""
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return ""
+    lxml.etree.strip_elements(root, "script", "style", lxml.etree.Comment, with_tail=False)
+    return " ".join(root.text_content().split())
+
+
+def _with_final_punctuation(text: str) -> str:
+    # A list item without a full stop runs into the next one when spoken; a period makes a pause.
+    core = text.rstrip(_CLOSERS)
+    return text if core and core[-1] in _FINAL_PUNCTUATION else text + "."
+
+
+def _chapter_level(pieces: Sequence[_Piece], forced: int | None) -> tuple[int, str | None]:
+    """The heading level that starts chapters, and the text of an H1 that wraps the whole text."""
+    levels = sorted({p.level for p in pieces if p.level})
+    if forced is not None or not levels:
+        return forced or 1, None
+    top = [p for p in pieces if p.level == levels[0]]
+    if levels[0] == 1 and len(top) == 1 and len(levels) > 1 and _leads(pieces, top[0]):
+        return levels[1], top[0].block.text
+    return levels[0], None
+
+
+def _leads(pieces: Sequence[_Piece], heading: _Piece) -> bool:
+    """True when no other heading comes before ``heading`` (it wraps everything after it)."""
+    first = next(p for p in pieces if p.level)
+    return first is heading
+
+
+def _group(pieces: Sequence[_Piece], level: int, title: str) -> list[tuple[str, list[Block]]]:
+    """Cut the pieces into (title, blocks) at each heading of ``level`` or above."""
+    groups: list[tuple[str, list[Block]]] = [(title, [])]
+    for piece in pieces:
+        if piece.level and piece.level <= level:
+            groups.append((piece.block.text, [piece.block]))
+        else:
+            groups[-1][1].append(piece.block)
+    if not groups[0][1]:
+        groups.pop(0)
+    return groups
+
+
+def _merge_heading_only(groups: list[tuple[str, list[Block]]]) -> list[tuple[str, list[Block]]]:
+    """Fold a chapter of nothing but headings into the next ("Part One" before "Chapter 1")."""
+    merged: list[tuple[str, list[Block]]] = []
+    carried: list[Block] = []
+    for index, (title, blocks) in enumerate(groups):
+        is_last = index == len(groups) - 1
+        if not is_last and all(b.kind is BlockKind.HEADING for b in blocks):
+            carried.extend(blocks)
+            continue
+        merged.append((title, carried + blocks))
+        carried = []
+    return merged
