@@ -19,3 +19,7 @@ class G2PError(KokoroError):
 
 class BackendError(KokoroError):
     """The model runtime is missing or failed on an input."""
+
+
+class SettingError(KokoroError):
+    """A synthesis setting (speed, language) is invalid; the message gives the valid range."""

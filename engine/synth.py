@@ -13,7 +13,7 @@ import numpy as np
 
 from engine.assets import AssetResolver
 from engine.backends import Backend, OnnxBackend
-from engine.errors import BackendError
+from engine.errors import BackendError, SettingError
 from engine.g2p import Phonemizer, phonemizer_for
 from engine.voices import Voice, load_voice
 
@@ -52,7 +52,7 @@ class SynthOptions:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.speed) and 0.5 <= self.speed <= 2.0):
-            raise BackendError(f"speed {self.speed} is out of range: use 0.5 to 2.0")
+            raise SettingError(f"speed {self.speed} is out of range: use 0.5 to 2.0")
 
 
 class Synthesizer:

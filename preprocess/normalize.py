@@ -47,9 +47,9 @@ def _domain(m: re.Match[str]) -> str:
 
 def _version(m: re.Match[str]) -> str:
     # Each component is a whole number: 3.11 is "three point eleven", not "three point one one".
-    cue = m.group("cue") or ""
+    cue = re.sub(r"\s*v$", "", m.group("cue") or "", flags=re.I)  # "Version v2.4" says it once
     numbers = " point ".join(m.group("num").split("."))
-    spoken_cue = "version " if cue.lower() == "v" else (cue + " " if cue else "")
+    spoken_cue = f"{cue} " if cue else ("version " if m.group("cue") else "")
     return f"{spoken_cue}{numbers}"
 
 

@@ -16,7 +16,7 @@ def resolver():
     from engine import AssetResolver
 
     resolver = AssetResolver()
-    resolver.fetch(voices=["af_heart", "am_michael", "bf_emma", "af_bella", "af_sky"])
+    resolver.fetch()  # what `kokoro-cli models fetch` does in setup; a no-op when cached
     return resolver
 
 

@@ -15,6 +15,7 @@ CASES = [
     ("It is on github.io now.", "It is on github dot io now."),
     # versions
     ("We shipped v2.4.1 today.", "We shipped version 2 point 4 point 1 today."),
+    ("Version v2.4.1 is a fix.", "Version 2 point 4 point 1 is a fix."),
     ("Version 2.4.1 is out.", "Version 2 point 4 point 1 is out."),
     ("Python 3.11 is faster.", "Python 3 point 11 is faster."),
     ("Upgrade to release 10.2 now.", "Upgrade to release 10 point 2 now."),

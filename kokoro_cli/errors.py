@@ -1,0 +1,51 @@
+"""Exit codes, and the one place that maps the project's errors to them."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from engine.errors import AssetError, BackendError, G2PError, SettingError, VoiceError
+from kokoro_cli.ffmpeg import FfmpegError
+from preprocess.errors import InputError, KokoroError
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    USAGE = 2  # bad options or arguments (also unknown voice, bad speed)
+    INPUT = 3  # input missing, unreadable, unsupported, corrupt, or nothing to read
+    ASSET = 4  # model or voice missing, unreachable or failing verification; runtime missing
+    OUTPUT = 5  # ffmpeg failed, disk full, permissions
+    INTERRUPTED = 130
+
+
+class UsageError(KokoroError):
+    """An option or argument that cannot work; the message says what to use instead."""
+
+
+class OutputError(KokoroError):
+    """The output cannot be written where the user asked."""
+
+
+_CODES: tuple[tuple[type[BaseException], ExitCode], ...] = (
+    (UsageError, ExitCode.USAGE),
+    (VoiceError, ExitCode.USAGE),
+    (SettingError, ExitCode.USAGE),
+    (InputError, ExitCode.INPUT),
+    (AssetError, ExitCode.ASSET),
+    (BackendError, ExitCode.ASSET),
+    (G2PError, ExitCode.ASSET),
+    (FfmpegError, ExitCode.OUTPUT),
+    (OutputError, ExitCode.OUTPUT),
+    (OSError, ExitCode.OUTPUT),
+)
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    for kind, code in _CODES:
+        if isinstance(error, kind):
+            return code
+    raise error
+
+
+EXIT_CODES_HELP = ("Exit codes: 0 ok, 2 usage error, 3 input error, 4 model/voice asset error, "
+                   "5 output error (ffmpeg, disk, permissions), 130 interrupted.")

@@ -1,0 +1,274 @@
+"""The one seam to ffmpeg: finding the binaries, running them, and the FFMETADATA text.
+
+Every ffmpeg and ffprobe process of the project starts in :func:`run_tool`; it logs the full
+command at debug level and turns a failure into :class:`FfmpegError` carrying the last line
+ffmpeg wrote to stderr. The FFMETADATA builder and parser are pure functions so they can be
+tested as literal text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from preprocess.errors import KokoroError
+
+if TYPE_CHECKING:
+    from kokoro_cli.mux import BookMeta, ChapterMark
+
+__all__ = [
+    "FfmpegError",
+    "book_tags",
+    "escape_ffmetadata",
+    "ffmetadata",
+    "find_ffmpeg",
+    "find_ffprobe",
+    "parse_ffmetadata",
+    "probe",
+    "run_ffmpeg",
+    "run_tool",
+    "samples_to_ms",
+]
+
+log = logging.getLogger(__name__)
+
+ENV_FFMPEG = "KOKORO_CLI_FFMPEG"
+INSTALL_HINT = "install it (apt-get install ffmpeg) or pip install imageio-ffmpeg"
+# No banner, never read the terminal (we may run under a progress display), and overwrite:
+# every output we name is a temp file of our own.
+FFMPEG_GLOBALS = ("-hide_banner", "-nostdin", "-y")
+FFPROBE_ARGS = ("-v", "error", "-print_format", "json")
+FFPROBE_SHOW = ("-show_chapters", "-show_format", "-show_streams")
+# FFMETADATA's special characters; each is written with a backslash before it.
+_SPECIAL = re.compile(r"([=;#\\\n])")
+_DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+_CHAPTER_KEYS = ("TIMEBASE", "START", "END")
+
+
+class FfmpegError(KokoroError):
+    """ffmpeg is missing, or an ffmpeg/ffprobe run failed (the message ends with its last
+    stderr line; ``command`` and ``stderr`` hold the whole of both)."""
+
+    def __init__(self, message: str, *, command: Sequence[str] = (), stderr: str = "") -> None:
+        super().__init__(message)
+        self.command = tuple(command)
+        self.stderr = stderr
+
+
+@cache
+def find_ffmpeg() -> str:
+    """The ffmpeg to run: ``$KOKORO_CLI_FFMPEG``, else ``ffmpeg`` on PATH, else imageio-ffmpeg's."""
+    if os.environ.get(ENV_FFMPEG):
+        return os.environ[ENV_FFMPEG]
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as exc:
+        log.debug("imageio-ffmpeg has no ffmpeg: %s", exc)
+    raise FfmpegError(f"ffmpeg not found: {INSTALL_HINT}")
+
+
+@cache
+def find_ffprobe() -> str | None:
+    """ffprobe beside the ffmpeg in use, else on PATH, else None (imageio-ffmpeg ships none)."""
+    ffmpeg = Path(find_ffmpeg())
+    if "ffmpeg" in ffmpeg.name:
+        sibling = ffmpeg.with_name(ffmpeg.name.replace("ffmpeg", "ffprobe", 1))
+        if sibling.is_file() and os.access(sibling, os.X_OK):
+            return str(sibling)
+    return shutil.which("ffprobe")
+
+
+def run_tool(
+    exe: str, args: Sequence[str], *, input: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``exe args`` to completion, raising FfmpegError unless it exits 0.
+
+    The single place where the project starts an ffmpeg-family process.
+    """
+    cmd = [exe, *args]
+    log.debug("running: %s", shlex.join(cmd))
+    stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
+    try:
+        done = subprocess.run(cmd, capture_output=True, check=False, **stdin)
+    except OSError as exc:
+        raise FfmpegError(f"cannot run {exe}: {exc}", command=cmd) from exc
+    if done.returncode != 0:
+        stderr = done.stderr.decode("utf-8", "replace")
+        log.debug("%s exited %d:\n%s", Path(exe).name, done.returncode, stderr)
+        raise FfmpegError(
+            f"{Path(exe).name} failed (exit {done.returncode}): {_last_line(stderr)}",
+            command=cmd,
+            stderr=stderr,
+        )
+    return done
+
+
+def run_ffmpeg(
+    args: Sequence[str], *, input: bytes | None = None, loglevel: str = "error"
+) -> bytes:
+    """Run the found ffmpeg with ``args`` (after ``-hide_banner -nostdin -y -loglevel``);
+    return its stdout."""
+    full = [*FFMPEG_GLOBALS, "-loglevel", loglevel, *args]
+    return run_tool(find_ffmpeg(), full, input=input).stdout
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no error message"
+
+
+# --- FFMETADATA -------------------------------------------------------------------------------
+
+
+def escape_ffmetadata(value: str) -> str:
+    """``value`` escaped for an FFMETADATA line.
+
+    Line breaks become ``\\n`` and NULs are dropped (ffmpeg's reader ends a line at CR and at
+    NUL); trailing backslashes are dropped because ffmpeg's reader takes an escaped backslash at
+    the end of a line for a line continuation and would swallow the next line.
+    """
+    value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "")
+    return _SPECIAL.sub(r"\\\1", value.rstrip("\\"))
+
+
+def samples_to_ms(samples: int, sample_rate: int) -> int:
+    """``samples`` in whole milliseconds, rounded half up, in integer arithmetic."""
+    return (2000 * samples + sample_rate) // (2 * sample_rate)
+
+
+def book_tags(meta: BookMeta) -> list[tuple[str, str]]:
+    """The container tags for ``meta``, in writing order; empty values are left out."""
+    authors = ", ".join(a for a in meta.authors if a)
+    tags = [
+        ("title", meta.title),
+        ("album", meta.title),
+        ("artist", authors),
+        ("album_artist", authors),
+        ("composer", meta.narrator or ""),
+        ("genre", meta.genre),
+        ("date", meta.year or ""),
+        ("language", meta.language or ""),
+    ]
+    return [(key, value) for key, value in tags if value]
+
+
+def ffmetadata(
+    meta: BookMeta, chapters: Sequence[ChapterMark], *, sample_rate: int = 24000
+) -> str:
+    """The FFMETADATA1 text for a book: its tags, then one ``[CHAPTER]`` per mark.
+
+    Chapter times are in milliseconds (``TIMEBASE=1/1000``) from the marks' sample positions.
+    """
+    lines = [";FFMETADATA1"]
+    lines += [f"{key}={escape_ffmetadata(value)}" for key, value in book_tags(meta)]
+    for mark in chapters:
+        lines += [
+            "[CHAPTER]",
+            "TIMEBASE=1/1000",
+            f"START={samples_to_ms(mark.start, sample_rate)}",
+            f"END={samples_to_ms(mark.end, sample_rate)}",
+            f"title={escape_ffmetadata(mark.title)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def parse_ffmetadata(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The global tags and the ``[CHAPTER]`` sections of FFMETADATA text, unescaped.
+
+    Other sections (``[STREAM]``) are skipped. The inverse of :func:`ffmetadata`.
+    """
+    tags: dict[str, str] = {}
+    chapters: list[dict[str, str]] = []
+    section: dict[str, str] = tags
+    for key, value in _entries(text):
+        if value is not None:
+            section[key] = value
+        elif key == "[CHAPTER]":
+            chapters.append({})
+            section = chapters[-1]
+        elif key:
+            section = {}
+    return tags, chapters
+
+
+def _entries(text: str) -> Iterator[tuple[str, str | None]]:
+    """(key, value) per logical line; value is None on lines without ``=`` (section heads)."""
+    key: str | None = None
+    buf: list[str] = []
+    chars = iter(text)
+    for ch in chars:
+        if ch == ";" or ch == "#":
+            if key is None and not buf:  # a comment: skip to the end of the line
+                for ch in chars:
+                    if ch == "\n":
+                        break
+                continue
+        if ch == "\\":
+            buf.append(next(chars, ""))
+        elif ch == "=" and key is None:
+            key, buf = "".join(buf), []
+        elif ch in "\r\n":
+            yield (key, "".join(buf)) if key is not None else ("".join(buf), None)
+            key, buf = None, []
+        else:
+            buf.append(ch)
+    if key is not None or buf:
+        yield (key, "".join(buf)) if key is not None else ("".join(buf), None)
+
+
+# --- probing ----------------------------------------------------------------------------------
+
+
+def probe(path: Path | str) -> dict:
+    """ffprobe's JSON for ``path`` (keys ``format``, ``streams``, ``chapters``).
+
+    Without ffprobe, falls back to ``ffmpeg -i FILE -f ffmetadata -``: chapters, global tags
+    and the duration are filled in the same shapes, ``streams`` stays empty.
+    """
+    ffprobe = find_ffprobe()
+    if ffprobe is not None:
+        out = run_tool(ffprobe, [*FFPROBE_ARGS, *FFPROBE_SHOW, str(path)]).stdout
+        return json.loads(out.decode("utf-8", "replace"))
+    return _probe_with_ffmpeg(Path(path))
+
+
+def _probe_with_ffmpeg(path: Path) -> dict:
+    args = [*FFMPEG_GLOBALS, "-loglevel", "info", "-i", str(path), "-f", "ffmetadata", "-"]
+    done = run_tool(find_ffmpeg(), args)
+    tags, chapters = parse_ffmetadata(done.stdout.decode("utf-8", "replace"))
+    fmt: dict = {"filename": str(path), "tags": tags}
+    found = _DURATION.search(done.stderr.decode("utf-8", "replace"))
+    if found:
+        hours, minutes, seconds = found.groups()
+        fmt["duration"] = f"{int(hours) * 3600 + int(minutes) * 60 + float(seconds):.6f}"
+    marks = [_probe_chapter(i, section) for i, section in enumerate(chapters)]
+    return {"format": fmt, "streams": [], "chapters": marks}
+
+
+def _probe_chapter(index: int, section: dict[str, str]) -> dict:
+    """One parsed ``[CHAPTER]`` section in ffprobe's chapter shape."""
+    num, den = (int(x) for x in section.get("TIMEBASE", "1/1000").split("/"))
+    start, end = int(section.get("START", 0)), int(section.get("END", 0))
+    return {
+        "id": index,
+        "time_base": f"{num}/{den}",
+        "start": start,
+        "start_time": f"{start * num / den:.6f}",
+        "end": end,
+        "end_time": f"{end * num / den:.6f}",
+        "tags": {k: v for k, v in section.items() if k not in _CHAPTER_KEYS},
+    }

@@ -1,0 +1,76 @@
+"""The command line: CliRunner for the surface, the installed console script for real runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kokoro_cli.app import app
+from tests.conftest import SAMPLES
+
+runner = CliRunner()
+
+
+def _script() -> list[str]:
+    exe = Path(sys.executable).with_name("kokoro-cli")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
+
+
+def test_version_and_help():
+    assert runner.invoke(app, ["--version"]).output.startswith("kokoro-cli ")
+    for command in (["--help"], ["convert", "--help"], ["voices", "--help"],
+                    ["models", "fetch", "--help"], ["models", "status", "--help"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, command
+    assert "Exit codes" in runner.invoke(app, ["--help"]).output
+
+
+def test_voices_lists_54_with_language_and_gender():
+    lines = runner.invoke(app, ["voices"]).output.strip().splitlines()
+    assert len(lines) == 54
+    assert lines[0].split()[:3] == ["af_alloy", "en-us", "female"]
+    data = json.loads(runner.invoke(app, ["voices", "--json", "--lang", "en-gb"]).output)
+    assert {v["name"] for v in data} == {"bf_alice", "bf_emma", "bf_isabella", "bf_lily",
+                                          "bm_daniel", "bm_fable", "bm_george", "bm_lewis"}
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["convert", "missing.md", "-o", "x.m4b"], 3, "cannot read"),
+    (["convert", str(SAMPLES / "report.md"), "-o", "x.mp4a"], 2, "must end in .m4b"),
+    (["convert", str(SAMPLES / "report.md"), "-o", "x.m4b", "--speed", "0"], 2, "speed"),
+    (["convert", str(SAMPLES / "report.md"), "-o", "x.m4b", "--voice", "af_nobody"], 2, "unknown voice"),
+    (["convert", str(SAMPLES / "report.md"), "-o", "/nonexistent/dir/x.m4b"], 5, "does not exist"),
+    (["models", "fetch", "--source", "ftp"], 2, "unknown source"),
+])
+def test_bad_input_is_one_line_and_an_exit_code(args, code, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_models_status_shows_verified_files(resolver):
+    result = runner.invoke(app, ["models", "status", "--json"])
+    rows = json.loads(result.stdout)["files"]
+    model = next(r for r in rows if r["name"] == "kokoro-v1.0.int8.onnx")
+    assert model["state"] == "verified"
+    assert next(r for r in rows if r["name"] == "voices/af_heart")["state"] == "verified"
+
+
+def test_installed_script_reports_errors_without_traceback(tmp_path):
+    bad = tmp_path / "book.epub"
+    bad.write_bytes(b"this is not a zip file")
+    proc = subprocess.run(_script() + ["convert", str(bad), "-o", str(tmp_path / "b.m4b")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 3
+    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert not (tmp_path / "b.m4b").exists()
