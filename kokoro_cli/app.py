@@ -6,8 +6,10 @@ Heavy modules (the engine, parsers, ffmpeg) are imported inside the commands tha
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -19,6 +21,7 @@ from kokoro_cli.errors import EXIT_CODES_HELP, ExitCode, UsageError, exit_code_f
 
 app = typer.Typer(
     name="kokoro-cli", no_args_is_help=True, add_completion=True,
+    pretty_exceptions_show_locals=False,
     help="Turn Markdown, EPUB and plain text into audiobooks with the Kokoro-82M voice model.\n\n"
          + EXIT_CODES_HELP,
 )
@@ -32,6 +35,32 @@ ModelOpt = typer.Option(None, "--model", help="ONNX model file (else $KOKORO_CLI
                         "then the sources).", dir_okay=False)
 VoicesOpt = typer.Option(None, "--voices", help="Folder of voice files NAME.bin or NAME.pt "
                          "(else $KOKORO_CLI_VOICES, the cache, then the sources).", file_okay=False)
+
+
+InputFormatOpt = typer.Option(None, "--input-format", help="markdown, epub or text (default: "
+                              "from the file extension; stdin is text).")
+ChaptersOpt = typer.Option(None, "--chapters", help="Only these chapters, e.g. 1-3,7 (numbers "
+                           "as 'inspect' shows them).")
+SplitLevelOpt = typer.Option(None, "--split-level", min=1, max=6, help="Markdown: heading level "
+                             "that starts a chapter (default: the top level in use).")
+CodeOpt = typer.Option("skip", "--code", help="Code blocks: skip, announce or read.")
+FrontMatterOpt = typer.Option(False, "--keep-front-matter", help="EPUB: keep cover, title, "
+                              "copyright, contents and index pages and notes.")
+
+
+@dataclass(frozen=True)
+class ParseSettings:
+    """How to read the input: the options every reading command shares."""
+
+    fmt: Optional[str] = None
+    split_level: Optional[int] = None
+    code: str = "skip"
+    keep_front_matter: bool = False
+    chapters: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.code not in ("skip", "announce", "read"):
+            raise UsageError(f"--code {self.code!r}: use skip, announce or read")
 
 
 def _version(value: bool) -> None:
@@ -61,7 +90,7 @@ def run_guarded(action) -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         raise typer.Exit(ExitCode.INTERRUPTED)
-    except (Exception) as exc:  # exit_code_for re-raises anything that is a bug
+    except Exception as exc:  # exit_code_for re-raises anything that is a bug
         code = exit_code_for(exc)
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(code) from None
@@ -76,22 +105,29 @@ def convert(
     voice: str = typer.Option("af_heart", "--voice", "-v",
                               help="Voice name, or a blend such as af_bella:0.6,af_sky:0.4."),
     speed: float = typer.Option(1.0, "--speed", help="Speaking speed, 0.5 to 2.0."),
+    chapters: Optional[str] = ChaptersOpt,
+    input_format: Optional[str] = InputFormatOpt,
+    split_level: Optional[int] = SplitLevelOpt,
+    code: str = CodeOpt,
+    keep_front_matter: bool = FrontMatterOpt,
     model: Optional[Path] = ModelOpt,
     voices: Optional[Path] = VoicesOpt,
 ) -> None:
     """Convert a document into an M4B audiobook with one chapter per document chapter."""
-    run_guarded(lambda: _convert(input, output, voice, speed, model, voices))
+    run_guarded(lambda: _convert(
+        input, output, voice, speed, model, voices,
+        ParseSettings(input_format, split_level, code, keep_front_matter, chapters)))
 
 
 def _convert(input: Path, output: Optional[Path], voice: str, speed: float,
-             model: Optional[Path], voices: Optional[Path]) -> None:
+             model: Optional[Path], voices: Optional[Path], settings: ParseSettings) -> None:
     from engine import Synthesizer
     from engine.synth import SynthOptions
     from kokoro_cli.progress import progress_for
     from kokoro_cli.render import RenderOptions, convert as render
     target = _output_path(input, output)
     SynthOptions(voice=voice, speed=speed)  # validates speed before anything slow
-    document = _parse(input)
+    document = _document(input, settings)
     synth = Synthesizer.load(_resolver(model, voices))
     synth.voice(voice)
     with progress_for(err) as progress:
@@ -104,6 +140,8 @@ def _convert(input: Path, output: Optional[Path], voice: str, speed: float,
 def _output_path(input: Path, output: Optional[Path]) -> Path:
     from kokoro_cli.errors import OutputError
 
+    if output is None and str(input) == "-":
+        raise UsageError("reading stdin: name the output with -o FILE.m4b")
     target = output if output is not None else Path(input.stem + ".m4b")
     if target.suffix.lower() != ".m4b":
         raise UsageError(f"output {target} must end in .m4b")
@@ -186,30 +224,46 @@ WORDS_PER_SECOND = 2.7
 def inspect(
     input: Path = typer.Argument(..., help="Document to inspect ('-' reads text from stdin)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    chapters: Optional[str] = ChaptersOpt,
+    input_format: Optional[str] = InputFormatOpt,
+    split_level: Optional[int] = SplitLevelOpt,
+    code: str = CodeOpt,
+    keep_front_matter: bool = FrontMatterOpt,
 ) -> None:
     """Show the chapter plan (metadata, chapters, words, estimated duration) without speaking."""
     def action() -> None:
-        document = _parse(input)
-        chapters = [{"index": c.index, "title": c.title, "words": c.words,
+        document = _document(input, ParseSettings(input_format, split_level, code,
+                                                  keep_front_matter, chapters))
+        rows = [{"index": c.index, "title": c.title, "words": c.words,
                      "est_seconds": round(c.words / WORDS_PER_SECOND, 1)} for c in document.chapters]
         if as_json:
             out.print_json(json.dumps({"title": document.title, "authors": list(document.authors),
-                                       "language": document.language, "chapters": chapters},
+                                       "language": document.language, "chapters": rows},
                                       ensure_ascii=False))
             return
         out.print(f"{document.title}" + (f" — {', '.join(document.authors)}" if document.authors else ""),
                   markup=False)
-        out.print(f"language {document.language}, {len(chapters)} chapters, {document.words} words",
+        out.print(f"language {document.language}, {len(rows)} chapters, {document.words} words",
                   markup=False)
-        for c in chapters:
+        for c in rows:
             out.print(f"{c['index']:>4}. {c['title'][:60]:<60} {c['words']:>7} words "
                       f"~{c['est_seconds'] / 60:5.1f} min", markup=False)
     run_guarded(action)
 
 
-def _parse(input: Path):
+def _document(input: Path, settings: ParseSettings):
+    """Parse the input ('-' is stdin) and keep the selected chapters."""
+    from kokoro_cli.selection import parse_selection
     from preprocess import parse_file, parse_text
 
+    options = {"split_level": settings.split_level, "code": settings.code,
+               "keep_front_matter": settings.keep_front_matter}
     if str(input) == "-":
-        return parse_text(sys.stdin.read(), fmt="text", name="stdin")
-    return parse_file(input)
+        document = parse_text(sys.stdin.read(), fmt=settings.fmt or "text", name="stdin", **options)
+    else:
+        document = parse_file(input, fmt=settings.fmt, **options)
+    if settings.chapters is None:
+        return document
+    chosen = set(parse_selection(settings.chapters, len(document.chapters)))
+    return dataclasses.replace(document, chapters=tuple(
+        c for c in document.chapters if c.index in chosen))

@@ -74,3 +74,32 @@ def test_installed_script_reports_errors_without_traceback(tmp_path):
     assert proc.returncode == 3
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
     assert not (tmp_path / "b.m4b").exists()
+
+
+def test_inspect_json_plan_matches_the_document():
+    result = runner.invoke(app, ["inspect", str(SAMPLES / "story.txt"), "--json"])
+    plan = json.loads(result.stdout)
+    assert plan["title"] == "The Clockmaker of Vell" and plan["authors"] == ["Maren Holt"]
+    assert [c["index"] for c in plan["chapters"]] == [1, 2, 3]
+    assert all(c["words"] > 50 and c["est_seconds"] > 10 for c in plan["chapters"])
+
+
+def test_inspect_selects_chapters_and_reads_stdin():
+    picked = json.loads(runner.invoke(app, ["inspect", str(SAMPLES / "report.md"), "--json",
+                                            "--chapters", "2-"]).stdout)
+    assert [(c["index"], c["title"]) for c in picked["chapters"]] == [(2, "Release Notes"),
+                                                                       (3, "Next Steps")]
+    text = "# Notes\n\nFirst part.\n\n# More\n\nSecond part.\n"
+    result = runner.invoke(app, ["inspect", "-", "--input-format", "markdown", "--json"], input=text)
+    assert [c["title"] for c in json.loads(result.stdout)["chapters"]] == ["Notes", "More"]
+
+
+def test_inspect_code_policy_and_split_level():
+    text = "# Book\n\n## One\n\nText.\n\n```\nx = 1\n```\n\n## Two\n\nMore text.\n"
+    split = json.loads(runner.invoke(app, ["inspect", "-", "--input-format", "markdown",
+                                           "--json", "--split-level", "2"], input=text).stdout)
+    assert [c["title"] for c in split["chapters"]] == ["One", "Two"]
+    words = {policy: json.loads(runner.invoke(app, ["inspect", "-", "--input-format", "markdown",
+                                                    "--json", "--code", policy], input=text).stdout)
+             ["chapters"][0]["words"] for policy in ("skip", "read")}
+    assert words["read"] > words["skip"]
