@@ -2,7 +2,8 @@
 
 Chapters start where the top-level TOC entries point (an anchor inside a file or a whole file) and
 run until the next one, in spine order; spine files missing from the TOC join the chapter before
-them. Front and back matter (cover, title page, copyright, contents, index), notes, note
+them. Entries that only group chapters (one entry wrapping the book, or parts) give way to their
+children, and a part's divider page is read at the start of its first chapter. Front and back matter (cover, title page, copyright, contents, index), notes, note
 references and page-break markers are not read by default.
 """
 
@@ -24,19 +25,22 @@ from ebooklib import epub
 
 from .document import Block, BlockKind, Chapter, Cover, Document
 from .errors import InputError, ParseError
+from .plaintext import is_part_label
 
 __all__ = ["parse_epub"]
 
 _OPS_TYPE = "{http://www.idpf.org/2007/ops}type"
 _NCX = "{http://www.daisy.org/z3986/2005/ncx/}"
 
-# Elements never read: notes and their markers, page numbers, navigation lists, hidden text.
+# Elements never read: notes and their markers, page numbers, navigation bars and lists, page
+# footers, hidden text.
 _SKIP_TYPES = frozenset(
     "footnote footnotes endnote endnotes rearnote rearnotes note noteref annotation pagebreak "
     "toc landmarks page-list".split()
 )
 _SKIP_ROLES = frozenset(
-    "doc-footnote doc-endnote doc-endnotes doc-noteref doc-pagebreak doc-toc".split()
+    "doc-footnote doc-endnote doc-endnotes doc-noteref doc-pagebreak doc-toc navigation "
+    "contentinfo".split()
 )
 _SKIP_TAGS = frozenset("head script style nav noscript template svg math rt rp audio video".split())
 # Files (by epub:type, landmark/guide type, file stem or TOC title) that are front or back matter.
@@ -130,11 +134,39 @@ def parse_epub(path: Path, *, keep_front_matter: bool = False, code: str = "skip
         raise ParseError(f"{path.name} is not a readable EPUB: {_reason(exc)}") from None
 
 
+class _LenientReader(epub.EpubReader):
+    """ebooklib's reader, except that a manifest item missing from the archive reads as empty.
+
+    Real books list files that are not there (a stray image, or "chapter.xhtml#anchor" as an item
+    of its own); reading systems skip such items, so we do too instead of refusing the book.
+    """
+
+    _in_manifest = False
+
+    def _load_manifest(self) -> None:
+        self._in_manifest = True
+        try:
+            super()._load_manifest()
+        finally:
+            self._in_manifest = False
+
+    def read_file(self, name: str) -> bytes:
+        try:
+            return super().read_file(name)
+        except KeyError:
+            if self._in_manifest:
+                return b""
+            raise
+
+
 def _read_book(path: Path) -> epub.EpubBook:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ebooklib warns about its own future defaults
-            return epub.read_epub(str(path), options={"ignore_ncx": True})
+            reader = _LenientReader(str(path), options={"ignore_ncx": True})
+            book = reader.load()
+            reader.process()
+            return book
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     except _READ_ERRORS as exc:
@@ -273,19 +305,40 @@ def _landmark_matter(root: etree._Element, base: str) -> set[str]:
 def _chapter_entries(entries: Sequence[_Entry]) -> tuple[list[_Entry], dict[_Entry, int]]:
     """The entries that become chapters, and each start point (entry) mapped to its chapter.
 
-    Top-level entries are chapters and their sub-entries stay inside them, except that a lone
-    top-level entry (a book or part wrapping everything) gives way to its children; its own start
-    then opens the first child's chapter.
+    Top-level entries are chapters and their sub-entries stay inside them, except for entries that
+    only group chapters: a lone top-level entry (a book wrapping everything, with at most contents
+    or cover entries beside it) and parts ("Part One", "Volume II") give way to their children.
+    A group's own start then opens its first child's chapter.
     """
     level = _promote(entries)
-    wrappers: list[_Entry] = []
-    while len(level) == 1 and _promote(level[0].children):
-        wrappers.append(level[0])
-        level = _promote(level[0].children)
+    first_child: dict[_Entry, _Entry] = {}
+    while groups := _grouping_entries(level):
+        unwrapped: list[_Entry] = []
+        for entry in level:
+            if entry in groups:
+                children = _promote(entry.children)
+                first_child[entry] = children[0]
+                unwrapped.extend(children)
+            else:
+                unwrapped.append(entry)
+        level = unwrapped
     starts = {entry: index for index, entry in enumerate(level)}
-    for wrapper in wrappers:
-        starts.setdefault(wrapper, 0)
+    for group, child in first_child.items():
+        while child not in starts:
+            child = first_child[child]
+        starts.setdefault(group, starts[child])
     return level, starts
+
+
+def _grouping_entries(level: Sequence[_Entry]) -> set[_Entry]:
+    """The entries of a TOC level that only group chapters (see :func:`_chapter_entries`)."""
+    body = [entry for entry in level if entry.title.lower() not in _MATTER_TITLES]
+    nested = [entry for entry in body if _promote(entry.children)]
+    if len(body) == 1 and nested:
+        return set(nested)
+    if nested and all(is_part_label(entry.title) for entry in nested):
+        return set(nested)
+    return set()
 
 
 def _promote(entries: Sequence[_Entry]) -> list[_Entry]:
@@ -303,12 +356,11 @@ def _chapters(book: epub.EpubBook, keep_front_matter: bool, code: str) -> tuple[
     """Walk the spine, cutting chapters at the TOC's start points."""
     entries, landmark_matter = _toc(book)
     level, starts = _chapter_entries(entries)
-    targets: dict[str, dict[str | None, int]] = {}
-    for entry, index in starts.items():
-        targets.setdefault(entry.path or "", {}).setdefault(entry.fragment, index)
+    spine = list(_spine_documents(book))
+    targets = _targets(starts, [posixpath.normpath(item.file_name) for item, _ in spine])
     matter_paths = landmark_matter | _guide_matter(book)
     drafts: list[_Draft] = []
-    for item, linear in _spine_documents(book):
+    for item, linear in spine:
         file_targets = targets.get(posixpath.normpath(item.file_name), {})
         root = _parse_xml(item.content)
         is_matter = item.file_name in matter_paths or _is_matter_file(item, root)
@@ -326,6 +378,26 @@ def _chapters(book: epub.EpubBook, keep_front_matter: bool, code: str) -> tuple[
                 drafts.append(_Draft(None, not keep_front_matter))
             drafts[-1].blocks.extend(blocks)
     return _finish(drafts)
+
+
+def _targets(starts: dict[_Entry, int], spine: Sequence[str]) -> dict[str, dict[str | None, int]]:
+    """Chapter start points by spine file and anchor.
+
+    A TOC link to a file that is not in the spine (some generators drop its folder) goes to the
+    spine file of the same name that is least deep in folders, if exactly one is.
+    """
+    by_name: dict[str, list[str]] = {}
+    for path in sorted(spine, key=lambda path: path.count("/")):
+        by_name.setdefault(posixpath.basename(path), []).append(path)
+    targets: dict[str, dict[str | None, int]] = {}
+    for entry, index in starts.items():
+        path = entry.path or ""
+        namesakes = by_name.get(posixpath.basename(path), [])
+        depths = [name.count("/") for name in namesakes[:2]]
+        if path not in spine and namesakes and depths.count(depths[0]) == 1:
+            path = namesakes[0]
+        targets.setdefault(path, {}).setdefault(entry.fragment, index)
+    return targets
 
 
 def _spine_documents(book: epub.EpubBook) -> Iterable[tuple[epub.EpubHtml, bool]]:
@@ -361,13 +433,21 @@ def _is_matter_file(item: epub.EpubHtml, root: etree._Element) -> bool:
 
 
 def _finish(drafts: Sequence[_Draft]) -> tuple[Chapter, ...]:
-    """Drop skipped and empty drafts, give untitled ones a title and number the rest from 1."""
+    """Drop skipped and empty drafts, fold heading-only ones forward, title and number the rest."""
     kept = [d for d in drafts if not d.skip and any(b.text.strip() for b in d.blocks)]
-    chapters = []
-    for index, draft in enumerate(kept, start=1):
+    chapters: list[Chapter] = []
+    carried: list[Block] = []
+    for position, draft in enumerate(kept):
+        heading_only = all(b.kind is BlockKind.HEADING for b in draft.blocks)
+        if draft.title and heading_only and position < len(kept) - 1:
+            # A part's divider page ("Part One") is read at the start of the chapter after it.
+            carried.extend(draft.blocks)
+            continue
+        index = len(chapters) + 1
         heading = next((b.text for b in draft.blocks if b.kind is BlockKind.HEADING), None)
         title = draft.title or heading or f"Chapter {index}"
-        chapters.append(Chapter(index=index, title=title, blocks=tuple(draft.blocks)))
+        chapters.append(Chapter(index=index, title=title, blocks=(*carried, *draft.blocks)))
+        carried = []
     return tuple(chapters)
 
 
@@ -482,16 +562,17 @@ def _skipped(element: etree._Element, tag: str) -> bool:
         return True
     if _types(element) & _SKIP_TYPES:
         return True
-    return tag == "sup" and _is_note_marker(element)
+    # Footnote marks (<sup>) and paragraph numbers (<label>, as SiSU writes them) link to anchors.
+    return tag in ("sup", "label") and _is_note_marker(element)
 
 
-def _is_note_marker(sup: etree._Element) -> bool:
-    """A ``<sup>`` holding nothing but a link into a document: a footnote reference mark."""
-    children = [child for child in sup if isinstance(child.tag, str)]
+def _is_note_marker(mark: etree._Element) -> bool:
+    """An element holding nothing but a link to an anchor: a note mark or paragraph number."""
+    children = [child for child in mark if isinstance(child.tag, str)]
     if len(children) != 1 or _local(children[0].tag) != "a":
         return False
     link = children[0]
-    outside = (sup.text or "") + (link.tail or "")
+    outside = (mark.text or "") + (link.tail or "")
     return not outside.strip() and "#" in (link.get("href") or "")
 
 

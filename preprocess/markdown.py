@@ -21,6 +21,7 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 
 from .document import Block, BlockKind, Chapter, Document
 from .errors import ParseError
+from .plaintext import is_part_label
 
 __all__ = ["CODE_POLICIES", "parse_markdown"]
 
@@ -50,13 +51,19 @@ class _Metadata:
 
 
 def parse_markdown(
-    text: str, *, name: str, split_level: int | None = None, code: str = "skip"
+    text: str,
+    *,
+    name: str,
+    split_level: int | None = None,
+    code: str = "skip",
+    chapter_file: bool = False,
 ) -> Document:
     """Parse Markdown text into a document.
 
     ``name`` titles the document when neither front matter nor a wrapping H1 does. ``split_level``
     (1-6) forces the heading level that starts chapters; headings above it start chapters too.
-    ``code`` is one of :data:`CODE_POLICIES`.
+    ``code`` is one of :data:`CODE_POLICIES`. ``chapter_file`` says the text is one file of a book
+    split into files: its top-level headings start chapters even when there is only one.
     """
     if code not in CODE_POLICIES:
         raise ValueError(f"code policy must be one of {', '.join(CODE_POLICIES)}, not {code!r}")
@@ -65,7 +72,7 @@ def parse_markdown(
     tokens = _parser().parse(text)
     meta = _front_matter(tokens, name)
     pieces = list(_pieces(tokens, code))
-    level, wrapping_title = _chapter_level(pieces, split_level)
+    level, wrapping_title = _chapter_level(pieces, split_level, chapter_file)
     title = meta.title or wrapping_title or name
     groups = _merge_heading_only(_group(pieces, level, title))
     chapters = tuple(
@@ -202,12 +209,23 @@ def _with_final_punctuation(text: str) -> str:
     return text if core and core[-1] in _FINAL_PUNCTUATION else text + "."
 
 
-def _chapter_level(pieces: Sequence[_Piece], forced: int | None) -> tuple[int, str | None]:
-    """The heading level that starts chapters, and the text of an H1 that wraps the whole text."""
+def _chapter_level(
+    pieces: Sequence[_Piece], forced: int | None, chapter_file: bool = False
+) -> tuple[int, str | None]:
+    """The heading level that starts chapters, and the text of an H1 that wraps the whole text.
+
+    Parts are not chapters: when every top-level heading is a part label ("Part One") and deeper
+    headings exist, chapters start at the next level (the part headings still start one each,
+    and a part with no text of its own folds into the chapter after it).
+    """
     levels = sorted({p.level for p in pieces if p.level})
     if forced is not None or not levels:
         return forced or 1, None
     top = [p for p in pieces if p.level == levels[0]]
+    if len(levels) > 1 and all(is_part_label(p.block.text) for p in top):
+        return levels[1], None
+    if chapter_file:
+        return levels[0], None
     if levels[0] == 1 and len(top) == 1 and len(levels) > 1 and _leads(pieces, top[0]):
         return levels[1], top[0].block.text
     return levels[0], None

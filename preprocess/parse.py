@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .document import Document
+from .document import Block, BlockKind, Chapter, Document
 from .epub import parse_epub
 from .errors import InputError
 from .markdown import parse_markdown
-from .plaintext import decode_text, parse_plaintext
+from .plaintext import _SMALL_WORDS, _titlecase, decode_text, is_part_label, parse_plaintext
 
 __all__ = ["FORMATS", "parse_file", "parse_text"]
 
@@ -21,6 +23,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "epub": (".epub",),
     "text": (".txt", ".text", ""),
 }
+# A leading file-name word that only orders the files: "01", "ch03", "chapter-2" (with its number).
+_ORDER_PREFIX = re.compile(r"(?:ch|chap|chapter|part|sec|section)?\d+[a-z]?", re.IGNORECASE)
 # The keyword options each parser takes; an option meant for another format is ignored.
 _OPTIONS: dict[str, frozenset[str]] = {
     "markdown": frozenset({"split_level", "code"}),
@@ -34,14 +38,18 @@ _TEXT_PARSERS: dict[str, Callable[..., Document]] = {
 
 
 def parse_file(path: Path, *, fmt: str | None = None, **options: Any) -> Document:
-    """Parse a Markdown, EPUB or plain-text file into a document.
+    """Parse a Markdown, EPUB or plain-text file, or a folder of chapter files, into a document.
 
     The format comes from ``fmt`` ("markdown", "epub" or "text") or else the file extension.
+    A folder is read as one book: its Markdown files (else its text files) in natural order
+    ("ch2" before "ch10"), each contributing its chapters; see :func:`_parse_folder`.
     Options (``split_level``, ``code``, ``keep_front_matter``) go to the parsers that take them.
     Raises :class:`InputError` when the file cannot be read, is of an unsupported kind or has
     nothing to speak, and :class:`ParseError` when it is damaged.
     """
     path = Path(path)
+    if path.is_dir() and path.suffix.lower() not in FORMATS["epub"]:
+        return _finish(_parse_folder(path, fmt, options), path.name)
     fmt = _format(path, fmt)
     kwargs = _options(fmt, options)
     if fmt == "epub":
@@ -59,6 +67,84 @@ def parse_text(text: str, *, fmt: str = "text", name: str = "stdin", **options: 
         raise InputError(f"cannot parse {name} as {fmt!r}: text input is 'markdown' or 'text'")
     document = _TEXT_PARSERS[fmt](text, name=name, **_options(fmt, options))
     return _finish(document, name)
+
+
+def _parse_folder(folder: Path, fmt: str | None, options: dict[str, Any]) -> Document:
+    """One document from the chapter files of a folder.
+
+    A file's top-level headings start its chapters; a file without headings is one chapter named
+    after the file ("02-the_storm.md" -> "The Storm"). The book's title comes from the first
+    file's front matter, else the folder's name; a file holding nothing but a heading ("Part
+    One") is read at the start of the next file's first chapter.
+    """
+    files, fmt = _chapter_files(folder, fmt)
+    kwargs = _options(fmt, options)
+    if fmt == "markdown":
+        kwargs["chapter_file"] = True
+    parts = []
+    for file in files:
+        text = decode_text(_read(file), name=file.name)
+        parts.append(_TEXT_PARSERS[fmt](text, name=_pretty_name(file.stem), **kwargs))
+    first = parts[0]
+    has_front_title = fmt == "markdown" and first.title != _pretty_name(files[0].stem)
+    return Document(
+        title=first.title if has_front_title else folder.name,
+        chapters=_fold_heading_only([c for part in parts for c in part.chapters]),
+        authors=next((part.authors for part in parts if part.authors), ()),
+        language=first.language,
+        source=folder,
+    )
+
+
+def _chapter_files(folder: Path, fmt: str | None) -> tuple[list[Path], str]:
+    """The folder's files of the format (Markdown first, else text) in natural order."""
+    if fmt is not None and fmt not in _TEXT_PARSERS:
+        raise InputError(f"cannot read {folder}: it is a directory; folders hold Markdown or text")
+    for name in [fmt] if fmt else ["markdown", "text"]:
+        files = [
+            file
+            for file in folder.iterdir()
+            if file.is_file() and not file.name.startswith(".")
+            and file.suffix and file.suffix.lower() in FORMATS[name]
+        ]
+        if files:
+            return sorted(files, key=_natural_key), name
+    raise InputError(f"cannot read {folder}: it is a directory with no Markdown or text files")
+
+
+def _natural_key(path: Path) -> list[tuple[int, int | str]]:
+    """Sort key that orders numbers by value: "ch2" before "ch10"."""
+    parts = re.split(r"(\d+)", path.name.lower())
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in parts if part]
+
+
+def _pretty_name(stem: str) -> str:
+    """A chapter title from a file name: "02-the_storm" -> "The Storm", "ch10" -> "Ch10"."""
+    words = [word for word in re.split(r"[\s_\-.]+", stem) if word]
+    if len(words) > 1 and _ORDER_PREFIX.fullmatch(words[0]):
+        words = words[1:]  # an ordering prefix ("01", "ch03") is not part of the title
+    if not words:
+        return stem
+    if not " ".join(words).islower():
+        return " ".join(words)
+    return " ".join(
+        word if position and word in _SMALL_WORDS else word.capitalize()
+        for position, word in enumerate(words)
+    )
+
+
+def _fold_heading_only(chapters: list[Chapter]) -> tuple[Chapter, ...]:
+    """Join a chapter of nothing but headings to the start of the chapter after it."""
+    out: list[Chapter] = []
+    carried: tuple[Block, ...] = ()
+    for position, chapter in enumerate(chapters):
+        heading_only = all(b.kind is BlockKind.HEADING for b in chapter.blocks)
+        if heading_only and position < len(chapters) - 1:
+            carried += chapter.blocks
+            continue
+        out.append(dataclasses.replace(chapter, blocks=carried + chapter.blocks))
+        carried = ()
+    return tuple(out)
 
 
 def _format(path: Path, fmt: str | None) -> str:
@@ -104,10 +190,40 @@ def _read(path: Path) -> bytes:
 
 
 def _finish(document: Document, label: str) -> Document:
-    """Drop chapters with nothing to speak, number the rest from 1, refuse an empty document."""
+    """Drop chapters with nothing to speak, title and number the rest, refuse an empty document."""
     spoken = [c for c in document.chapters if any(b.text.strip() for b in c.blocks)]
     if not spoken:
         raise InputError(f"{label} has no text to read")
-    chapters = tuple(dataclasses.replace(c, index=i) for i, c in enumerate(spoken, start=1))
+    # All-caps titles ("CHAPTER IV. THE STORM") are typography; every format gets title case.
+    # A title that is the document's own name (a file called README) stays as it is.
+    titled = [
+        c if c.title in (document.title, label) else replace(c, title=_titlecase(c.title))
+        for c in spoken
+    ]
+    chapters = tuple(
+        dataclasses.replace(c, index=i) for i, c in enumerate(_qualify_repeats(titled), start=1)
+    )
     return dataclasses.replace(document, chapters=chapters)
+
+
+def _qualify_repeats(chapters: list[Chapter]) -> list[Chapter]:
+    """Where chapter titles repeat (numbering restarts in each volume), name the part in them.
+
+    "Chapter I" under a "VOLUME II" heading becomes "Volume II, Chapter I".
+    """
+    titles = [chapter.title for chapter in chapters]
+    if len(set(titles)) == len(titles):
+        return chapters
+    part: str | None = None
+    out = []
+    for chapter in chapters:
+        for block in chapter.blocks:
+            if block.kind is not BlockKind.HEADING:
+                break
+            if is_part_label(block.text):
+                part = _titlecase(block.text.strip().rstrip(".:"))
+        if part and not is_part_label(chapter.title):
+            chapter = dataclasses.replace(chapter, title=f"{part}, {chapter.title}")
+        out.append(chapter)
+    return out
 

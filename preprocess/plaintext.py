@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from .document import Block, BlockKind, Chapter, Document
 from .errors import ParseError
 
-__all__ = ["HEADING_PATTERNS", "classify_line", "decode_text", "parse_plaintext"]
+__all__ = [
+    "HEADING_PATTERNS", "classify_line", "decode_text", "is_part_label", "parse_plaintext",
+]
 
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
@@ -48,8 +50,20 @@ HEADING_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("caps", re.compile(r"(?=.*[A-Z]{3})[A-Z0-9'’,\-—– &]{2,60}")),
 )
 
+# A heading that names a part of a book, above its chapters: "PART ONE", "Volume II: The Return".
+_PART_LABEL = re.compile(rf"(?:part|book|volume)\s+{_NUMBER}\b(?!\s+(?:was|is)\b)", re.IGNORECASE)
+
+_LABEL_START = re.compile(rf"(?:{_LABEL_WORDS})\s+{_NUMBER}\b", re.IGNORECASE)
+_CONTENTS = re.compile(r"(?:table\s+of\s+)?contents\.?", re.IGNORECASE)
+# A title page has no sentence and at most this many words; prose has paragraphs of this many lines.
+_TITLE_PAGE_WORDS = 40
+_PROSE_LINES = 3
+_CLOSERS = "\"')]}”’»_"
+
 _GUTENBERG_START = re.compile(r"^\s*\*{3}\s*START OF (?:THE|THIS) PROJECT GUTENBERG", re.I)
 _GUTENBERG_END = re.compile(r"^\s*\*{3}\s*END OF (?:THE|THIS) PROJECT GUTENBERG", re.I)
+_YEAR = re.compile(r"\s*\(\d{4}\)\s*")
+_TITLE_PAGE_LINES = 6
 _BY_LINE = re.compile(r"^by\s+(?P<author>\S.{0,80})$", re.IGNORECASE)
 _UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)_([^_\n]+)_(?!\w)")
 _SMALL_WORDS = frozenset("a an and as at but by for from in into nor of on or the to with".split())
@@ -104,6 +118,12 @@ def classify_line(line: str) -> str | None:
     return None
 
 
+def is_part_label(title: str) -> bool:
+    """True for a heading that names a part, volume or book of chapters ("VOLUME II")."""
+    title = title.strip()
+    return bool(_PART_LABEL.match(title)) and classify_line(title) == "label"
+
+
 def _label_title_ok(match: re.Match[str]) -> bool:
     """A label may carry a title ("Chapter 12: The Storm"), but not run on into a sentence."""
     title = match.group("title")
@@ -125,26 +145,83 @@ def _is_title_line(line: str) -> bool:
 
 
 def parse_plaintext(text: str, *, name: str) -> Document:
-    """Parse plain text into a document; ``name`` titles it when the text has no title line."""
-    paragraphs = _paragraphs(_strip_gutenberg(text))
+    """Parse plain text into a document; ``name`` titles it when the text has no title line.
+
+    A contents list and a title page (short lines before the first heading: title, author, year,
+    "Produced by ...") are not read.
+    """
+    paragraphs = _drop_contents(_paragraphs(_strip_gutenberg(text)))
     title, authors, paragraphs = _title_and_authors(paragraphs)
-    labelled = any(classify_line(p[0]) == "label" for p in paragraphs if len(p) <= 2)
+    first_label = next(
+        (i for i, p in enumerate(paragraphs) if len(p) <= 2 and classify_line(p[0]) == "label"),
+        len(paragraphs),
+    )
     groups: list[tuple[str, list[Block]]] = [(title or name, [])]
     index = 0
     while index < len(paragraphs):
-        heading, used = _heading_at(paragraphs, index, labelled)
+        caps_ok = _caps_allowed(paragraphs, index, first_label)
+        heading, used = _heading_at(paragraphs, index, caps_ok)
         if heading:
             groups.append((heading.title, [Block(BlockKind.HEADING, heading.title)]))
         else:
             groups[-1][1].append(Block(BlockKind.PARAGRAPH, _join(paragraphs[index])))
         index += used
-    if not groups[0][1]:
+    if not groups[0][1] or (len(groups) > 1 and _is_title_page(groups[0][1])):
         groups.pop(0)
     chapters = tuple(
         Chapter(index=i, title=group_title, blocks=tuple(blocks))
         for i, (group_title, blocks) in enumerate(_merge_heading_only(groups), start=1)
     )
     return Document(title=title or name, chapters=chapters, authors=authors)
+
+
+def _caps_allowed(paragraphs: Sequence[list[str]], index: int, first_label: int) -> bool:
+    """Whether an all-caps line at ``index`` may be a heading.
+
+    In a text with numbered headings ("Chapter 1") it may only before the first of them, and only
+    when prose follows (an "ADVERTISEMENT BY THE AUTHORESS" before chapter 1); elsewhere a text
+    with numbered headings uses capitals for emphasis, not titles.
+    """
+    if first_label >= len(paragraphs):
+        return True
+    following = paragraphs[index + 1] if index + 1 < first_label else []
+    return index < first_label and len(following) >= _PROSE_LINES
+
+
+def _is_title_page(blocks: Sequence[Block]) -> bool:
+    """Short lines with no sentence among them: a title page, not a prologue."""
+    words = sum(len(block.text.split()) for block in blocks)
+    sentences = any(block.text.rstrip(_CLOSERS)[-1:] in ".!?" for block in blocks)
+    return words <= _TITLE_PAGE_WORDS and not sentences
+
+
+def _drop_contents(paragraphs: list[list[str]]) -> list[list[str]]:
+    """The paragraphs without a contents list ("CONTENTS", then one line per chapter).
+
+    The list runs from the "Contents" line to where its first entry's label ("CHAPTER I")
+    comes again as a heading; without such a heading nothing is dropped.
+    """
+    start = next((i for i, p in enumerate(paragraphs) if _CONTENTS.fullmatch(p[0])), None)
+    if start is None:
+        return paragraphs
+    for index in range(start, len(paragraphs)):
+        lines = paragraphs[index][1:] if index == start else paragraphs[index]
+        key = next((_label_key(line) for line in lines if _label_key(line)), None)
+        if key:
+            break
+    else:
+        return paragraphs
+    for end in range(index + 1, len(paragraphs)):
+        lines = paragraphs[end]
+        if len(lines) <= 2 and _label_key(lines[0]) == key:
+            return paragraphs[:start] + paragraphs[end:]
+    return paragraphs
+
+
+def _label_key(line: str) -> str | None:
+    """The label a line starts with, normalised ("Chapter I." -> "CHAPTER I"), or None."""
+    match = _LABEL_START.match(line.strip())
+    return " ".join(match.group(0).upper().split()) if match else None
 
 
 def _strip_gutenberg(text: str) -> list[str]:
@@ -169,15 +246,34 @@ def _paragraphs(lines: Sequence[str]) -> list[list[str]]:
 def _title_and_authors(
     paragraphs: list[list[str]],
 ) -> tuple[str | None, tuple[str, ...], list[list[str]]]:
-    """A title line followed by a "by Someone" line at the very top, if the text opens so."""
-    head = [line for p in paragraphs[:3] for line in p][:3]
-    for position in (1, 2):
-        by = _BY_LINE.match(head[position]) if len(head) > position else None
-        titles = head[:position]
-        if by and all(_is_title_line(t) and classify_line(t) != "label" for t in titles):
-            author = by.group("author").strip().rstrip(".")
-            return _titlecase(" ".join(titles)), (author,), _drop_lines(paragraphs, position + 1)
+    """A title page at the very top: title lines, then "by Someone" (or "by" and a name line).
+
+    Years in brackets ("(1814)") around the title or after the name are dropped with them.
+    """
+    head = [line for p in paragraphs[:_TITLE_PAGE_LINES] for line in p][:_TITLE_PAGE_LINES]
+    for position in range(1, 4):
+        author, used = _by_line(head, position)
+        titles = [line for line in head[:position] if not _YEAR.fullmatch(line)]
+        if author and titles and all(_is_title_line(t) for t in titles):
+            while used < len(head) and _YEAR.fullmatch(head[used]):
+                used += 1
+            return _titlecase(" ".join(titles)), (author,), _drop_lines(paragraphs, used)
     return None, (), paragraphs
+
+
+def _by_line(head: Sequence[str], position: int) -> tuple[str | None, int]:
+    """The author named at ``head[position]`` ("by Jane Austen", or "by" then the name), and
+    how many lines of ``head`` the title page has used up to there."""
+    if position >= len(head):
+        return None, 0
+    line, used = head[position], position + 1
+    if line.lower().rstrip(":") == "by" and used < len(head):
+        line, used = f"by {head[used]}", used + 1
+    by = _BY_LINE.match(line)
+    if not by:
+        return None, 0
+    author = _YEAR.sub("", by.group("author")).strip().rstrip(".,")
+    return author or None, used
 
 
 def _drop_lines(paragraphs: list[list[str]], count: int) -> list[list[str]]:
@@ -193,7 +289,7 @@ def _drop_lines(paragraphs: list[list[str]], count: int) -> list[list[str]]:
 
 
 def _heading_at(
-    paragraphs: Sequence[list[str]], index: int, labelled: bool
+    paragraphs: Sequence[list[str]], index: int, caps_ok: bool
 ) -> tuple[_Heading | None, int]:
     """The heading starting at paragraph ``index`` (if any) and how many paragraphs it uses."""
     lines = paragraphs[index]
@@ -208,7 +304,7 @@ def _heading_at(
         if len(follower) == 1 and _bare_label(label) and _is_title_line(follower[0]):
             return _Heading(_combine(label, follower[0]), True), 2
         return _Heading(_titlecase(label), True), 1
-    if role == "caps" and len(lines) == 1 and not labelled:
+    if role == "caps" and len(lines) == 1 and caps_ok:
         return _Heading(_titlecase(lines[0]), False), 1
     return None, 1
 
@@ -229,19 +325,30 @@ def _combine(label: str, title: str) -> str:
 
 
 def _titlecase(text: str) -> str:
-    """Title case for all-caps text ("THE KEEPER'S LAMP" -> "The Keeper's Lamp"), else unchanged."""
+    """Title case for all-caps text ("THE KEEPER'S LAMP" -> "The Keeper's Lamp"), else unchanged.
+
+    Roman numerals after a label or before a stop stay upper case ("Chapter IV", "IV."); small
+    words stay lower case except where a title starts: first, after a number ("190 A Clover") or
+    after a stop ("I. The Storm").
+    """
     if not text.isupper():
         return text
+    out: list[str] = []
     words = text.split()
-    out = []
     for position, word in enumerate(words):
-        if re.fullmatch(_ROMAN + r"[.:,]?", word):
-            out.append(word)  # Roman numerals stay upper case: "Chapter IV".
-        elif position and word.lower() in _SMALL_WORDS:
+        starts = not out or out[-1][-1] in ".:;—–-" or out[-1].isdigit() or _is_roman(out[-1])
+        numbered = bool(out) and out[-1].lower() in _LABEL_WORDS.split("|")
+        if _is_roman(word) and (numbered or word == "I" or word[-1] in ".:" or len(words) == 1):
+            out.append(word)
+        elif not starts and word.lower() in _SMALL_WORDS:
             out.append(word.lower())
         else:
-            out.append(word[0] + word[1:].lower())
+            out.append("-".join(part[:1] + part[1:].lower() for part in word.split("-")))
     return " ".join(out)
+
+
+def _is_roman(word: str) -> bool:
+    return bool(re.fullmatch(_ROMAN + r"[.:,]?", word))
 
 
 def _join(lines: Sequence[str]) -> str:
