@@ -279,6 +279,13 @@ class AssetResolver:
         self.fetch(voices=())
         return self.cached_model
 
+    def model_sha256(self) -> str:
+        """The sha256 of the model in use (fetching it on first use): part of every job's key."""
+        path = self.model()
+        if path == self.cached_model:  # verified against the manifest by model()
+            return manifest()["model"]["sha256"]
+        return sha256_file(path)
+
     def voice(self, name: str, *, fetch: bool = True) -> Path:
         """The file of one voice pack (``.bin`` raw float32 or official ``.pt``)."""
         if self.explicit_voices is not None:

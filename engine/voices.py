@@ -84,13 +84,19 @@ def parse_spec(spec: str) -> list[tuple[str, float]]:
     return [(name, weight / total) for name, weight in parts]
 
 
-def load_voice(spec: str, resolver: AssetResolver) -> Voice:
-    """Load a voice or a weighted blend of voices (a weighted mean of their packs)."""
+def describe_spec(spec: str) -> tuple[str, VoiceInfo]:
+    """The canonical form of a spec and the info of its heaviest voice, without loading packs."""
     parts = parse_spec(spec)
-    pack = sum(weight * read_pack(resolver.voice(name)) for name, weight in parts)
     main = max(parts, key=lambda part: part[1])[0]
     canonical = ",".join(f"{n}:{w:.4g}" for n, w in parts) if len(parts) > 1 else parts[0][0]
-    return Voice(canonical, _info(main), np.ascontiguousarray(pack, dtype=np.float32))
+    return canonical, _info(main)
+
+
+def load_voice(spec: str, resolver: AssetResolver) -> Voice:
+    """Load a voice or a weighted blend of voices (a weighted mean of their packs)."""
+    canonical, info = describe_spec(spec)
+    pack = sum(weight * read_pack(resolver.voice(name)) for name, weight in parse_spec(spec))
+    return Voice(canonical, info, np.ascontiguousarray(pack, dtype=np.float32))
 
 
 def read_pack(path: Path) -> np.ndarray:

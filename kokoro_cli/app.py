@@ -28,7 +28,7 @@ app = typer.Typer(
 models_app = typer.Typer(no_args_is_help=True, help="Fetch and check the model and voice files.")
 app.add_typer(models_app, name="models")
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 ModelOpt = typer.Option(None, "--model", help="ONNX model file (else $KOKORO_CLI_MODEL, the cache, "
@@ -77,10 +77,11 @@ def main_options(
     """Kokoro audiobook converter."""
 
 
-def _resolver(model: Optional[Path], voices: Optional[Path]):
+def _resolver(model: Optional[Path], voices: Optional[Path], notify=None):
     from engine import AssetResolver
 
-    return AssetResolver(model=model, voices=voices, notify=lambda m: err.print(m))
+    return AssetResolver(model=model, voices=voices,
+                         notify=notify or (lambda m: err.print(m, markup=False)))
 
 
 def run_guarded(action) -> None:
@@ -88,8 +89,8 @@ def run_guarded(action) -> None:
     try:
         action()
     except KeyboardInterrupt:
-        err.print("interrupted")
-        raise typer.Exit(ExitCode.INTERRUPTED)
+        err.print("interrupted; run the same command again to resume")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     except Exception as exc:  # exit_code_for re-raises anything that is a bug
         code = exit_code_for(exc)
         err.print(f"error: {exc}", markup=False)
@@ -110,31 +111,52 @@ def convert(
     split_level: Optional[int] = SplitLevelOpt,
     code: str = CodeOpt,
     keep_front_matter: bool = FrontMatterOpt,
+    force: bool = typer.Option(False, "--force", help="Synthesize everything again, ignoring "
+                               "finished chapters and cached pieces."),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir", file_okay=False, help="Work area "
+                                            "for job state and the piece cache (default: the user "
+                                            "cache, or $KOKORO_CLI_WORK_DIR)."),
+    progress: str = typer.Option("auto", "--progress", help="auto, bars, plain, json (events on "
+                                 "stderr) or none."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (and the output "
+                               "path on stdout)."),
     model: Optional[Path] = ModelOpt,
     voices: Optional[Path] = VoicesOpt,
 ) -> None:
-    """Convert a document into an M4B audiobook with one chapter per document chapter."""
+    """Convert a document into an M4B audiobook with one chapter per document chapter.
+
+    The work is a resumable job: stop it any time (Ctrl-C, kill, power loss) and run the same
+    command again to continue; only pieces whose text changed are synthesized again."""
+    from kokoro_cli.render import RenderOptions
+
     run_guarded(lambda: _convert(
-        input, output, voice, speed, model, voices,
-        ParseSettings(input_format, split_level, code, keep_front_matter, chapters)))
+        input, output, ParseSettings(input_format, split_level, code, keep_front_matter, chapters),
+        RenderOptions(voice=voice, speed=speed, force=force), work_dir,
+        "none" if quiet else progress, model, voices))
 
 
-def _convert(input: Path, output: Optional[Path], voice: str, speed: float,
-             model: Optional[Path], voices: Optional[Path], settings: ParseSettings) -> None:
-    from engine import Synthesizer
-    from engine.synth import SynthOptions
-    from kokoro_cli.progress import progress_for
-    from kokoro_cli.render import RenderOptions, convert as render
+def _convert(input: Path, output: Optional[Path], settings: ParseSettings, options,
+             work_dir: Optional[Path], progress: str, model: Optional[Path],
+             voices: Optional[Path]) -> None:
+    from kokoro_cli.progress import MODES, progress_for
+    from kokoro_cli.runner import ConvertRequest, run_convert
+
+    if progress not in MODES:
+        raise UsageError(f"--progress {progress!r}: use one of {', '.join(MODES)}")
     target = _output_path(input, output)
-    SynthOptions(voice=voice, speed=speed)  # validates speed before anything slow
-    document = _document(input, settings)
-    synth = Synthesizer.load(_resolver(model, voices))
-    synth.voice(voice)
-    with progress_for(err) as progress:
-        result = render(document, target, synth, RenderOptions(voice=voice, speed=speed), progress)
-    err.print(f"{result.chunks} chunks, {result.audio_seconds:.1f} s of audio in "
-              f"{result.compute_seconds:.1f} s (real-time factor {result.real_time_factor:.2f})")
-    out.print(str(result.output))
+    full, selected = _documents(input, settings)
+    request = ConvertRequest(full, selected, target, options, work_dir)
+    say = (lambda m: None) if progress in ("none", "json") else (lambda m: err.print(m, markup=False))
+    resolver = _resolver(model, voices, say)
+    result = run_convert(request, resolver, lambda: progress_for(err, progress))
+    if result is None:
+        say(f"{target} is up to date (same input and settings); nothing to do")
+    else:
+        c = result.counts
+        say(f"{result.chunks} pieces: {c.synthesized} synthesized, {c.reused} reused; "
+            f"{result.audio_seconds:.1f} s of audio"
+            + (f"; real-time factor {result.real_time_factor:.2f}" if c.synthesized else ""))
+    out.print(str(target), markup=False)
 
 
 def _output_path(input: Path, output: Optional[Path]) -> Path:
@@ -253,6 +275,11 @@ def inspect(
 
 def _document(input: Path, settings: ParseSettings):
     """Parse the input ('-' is stdin) and keep the selected chapters."""
+    return _documents(input, settings)[1]
+
+
+def _documents(input: Path, settings: ParseSettings):
+    """The parsed input ('-' is stdin), whole and with only the selected chapters."""
     from kokoro_cli.selection import parse_selection
     from preprocess import parse_file, parse_text
 
@@ -263,7 +290,60 @@ def _document(input: Path, settings: ParseSettings):
     else:
         document = parse_file(input, fmt=settings.fmt, **options)
     if settings.chapters is None:
-        return document
+        return document, document
     chosen = set(parse_selection(settings.chapters, len(document.chapters)))
-    return dataclasses.replace(document, chapters=tuple(
+    return document, dataclasses.replace(document, chapters=tuple(
         c for c in document.chapters if c.index in chosen))
+
+
+jobs_app = typer.Typer(no_args_is_help=True, help="List and remove conversion jobs in the work area.")
+app.add_typer(jobs_app, name="jobs")
+WorkDirOpt = typer.Option(None, "--work-dir", file_okay=False, help="Work area (default: the "
+                          "user cache, or $KOKORO_CLI_WORK_DIR).")
+
+
+def _work_root(work_dir: Optional[Path]) -> Path:
+    from kokoro_cli.jobs import default_work_root
+
+    return work_dir or default_work_root()
+
+
+@jobs_app.command("list")
+def jobs_list(as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+              work_dir: Optional[Path] = WorkDirOpt) -> None:
+    """Show jobs with their state (done, partial, empty, unreadable), chapters and size."""
+    def action() -> None:
+        from kokoro_cli.jobs import list_jobs
+
+        rows = list_jobs(_work_root(work_dir))
+        if as_json:
+            out.print_json(json.dumps([{"key": j.key, "path": str(j.path), "input": j.label,
+                                        "state": j.state, "chapters_done": j.chapters_done,
+                                        "bytes": j.size_bytes, "updated": j.updated} for j in rows]))
+            return
+        for j in rows:
+            out.print(f"{j.key}  {j.state:<10} {j.chapters_done:>4} ch  {j.size_bytes / 1e6:8.1f} MB  "
+                      f"{j.label}", markup=False)
+    run_guarded(action)
+
+
+@jobs_app.command("remove")
+def jobs_remove(keys: list[str] = typer.Argument(None, help="Job keys (as 'jobs list' shows)."),
+                finished: bool = typer.Option(False, "--finished", help="Every job whose output "
+                                              "was written."),
+                all_jobs: bool = typer.Option(False, "--all", help="Every job (not the piece "
+                                              "cache)."),
+                work_dir: Optional[Path] = WorkDirOpt) -> None:
+    """Remove jobs (their chapter audio and state); a job in use is left alone."""
+    def action() -> None:
+        from kokoro_cli.jobs import list_jobs, remove_job
+
+        rows = list_jobs(_work_root(work_dir))
+        unknown = set(keys or ()) - {j.key for j in rows}
+        if unknown:
+            raise UsageError(f"no such job: {', '.join(sorted(unknown))}")
+        chosen = [j for j in rows if all_jobs or j.key in (keys or ()) or (finished and j.state == "done")]
+        for j in chosen:
+            remove_job(j)
+            err.print(f"removed {j.key} ({j.label})", markup=False)
+    run_guarded(action)

@@ -6,6 +6,7 @@ from enum import IntEnum
 
 from engine.errors import AssetError, BackendError, G2PError, SettingError, VoiceError
 from kokoro_cli.ffmpeg import FfmpegError
+from kokoro_cli.jobs import Interrupted, JobError
 from preprocess.errors import InputError, KokoroError
 
 
@@ -15,6 +16,7 @@ class ExitCode(IntEnum):
     INPUT = 3  # input missing, unreadable, unsupported, corrupt, or nothing to read
     ASSET = 4  # model or voice missing, unreachable or failing verification; runtime missing
     OUTPUT = 5  # ffmpeg failed, disk full, permissions
+    BUSY = 6  # another run is working on the same job
     INTERRUPTED = 130
 
 
@@ -34,6 +36,8 @@ _CODES: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (AssetError, ExitCode.ASSET),
     (BackendError, ExitCode.ASSET),
     (G2PError, ExitCode.ASSET),
+    (Interrupted, ExitCode.INTERRUPTED),
+    (JobError, ExitCode.BUSY),
     (FfmpegError, ExitCode.OUTPUT),
     (OutputError, ExitCode.OUTPUT),
     (OSError, ExitCode.OUTPUT),
@@ -48,4 +52,5 @@ def exit_code_for(error: BaseException) -> ExitCode:
 
 
 EXIT_CODES_HELP = ("Exit codes: 0 ok, 2 usage error, 3 input error, 4 model/voice asset error, "
-                   "5 output error (ffmpeg, disk, permissions), 130 interrupted.")
+                   "5 output error (ffmpeg, disk, permissions), 6 job busy (another run holds "
+                   "it), 130 interrupted (run the same command again to resume).")

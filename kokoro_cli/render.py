@@ -1,21 +1,27 @@
 """The conversion pipeline: document → chunks → audio per chapter → muxed audiobook.
 
-It consumes streams and writes files: each chapter's audio goes straight into its own WAV, and
-nothing holds a whole book's samples in memory.
+It consumes streams and writes files: each piece goes into the shared chunk cache as soon as it
+is made, each chapter's audio into its own WAV in the job folder, and nothing holds a whole
+book's samples in memory. A run interrupted at any point resumes from what those files hold.
 """
 
 from __future__ import annotations
 
-import tempfile
+import hashlib
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 from engine import Synthesizer, Voice, token_count
 from engine.audio import silence, trim
+from kokoro_cli.atomic import atomic_path
+from kokoro_cli.cache import ChunkCache, to_pcm16
+from kokoro_cli.jobs import Interrupted, Job
 from kokoro_cli.mux import COVER_CODECS, BookMeta, ChapterAudio, write_m4b
 from preprocess import Chapter, Chunk, ChunkOptions, Document, Normalizer, chunk_chapter
 
@@ -25,6 +31,7 @@ class RenderOptions:
     voice: str = "af_heart"
     speed: float = 1.0
     chunking: ChunkOptions = field(default_factory=ChunkOptions)
+    force: bool = False  # synthesize every piece again, ignoring (and refreshing) the cache
 
 
 @dataclass(frozen=True)
@@ -37,16 +44,26 @@ class ChapterPlan:
         return sum(chunk.tokens for chunk in self.chunks)
 
 
+@dataclass
+class Counts:
+    synthesized: int = 0
+    reused: int = 0
+    synthesized_seconds: float = 0.0  # audio made by the model in this run
+    compute_seconds: float = 0.0
+
+
 @dataclass(frozen=True)
 class RenderResult:
     output: Path
-    audio_seconds: float
-    compute_seconds: float
+    audio_seconds: float  # of the whole output
     chunks: int
+    counts: Counts = field(default_factory=Counts)
 
     @property
     def real_time_factor(self) -> float:
-        return self.compute_seconds / self.audio_seconds if self.audio_seconds else 0.0
+        """Model compute seconds per second of audio it made in this run."""
+        c = self.counts
+        return c.compute_seconds / c.synthesized_seconds if c.synthesized_seconds else 0.0
 
 
 class Progress:
@@ -54,8 +71,26 @@ class Progress:
 
     def planned(self, plans: Sequence[ChapterPlan]) -> None: ...
     def chapter_started(self, plan: ChapterPlan) -> None: ...
-    def chunk_done(self, chunk: Chunk, audio_seconds: float) -> None: ...
+    def chunk_done(self, chunk: Chunk, audio_seconds: float, reused: bool) -> None: ...
+    def chapter_done(self, plan: ChapterPlan, reused: bool) -> None: ...
     def muxing(self) -> None: ...
+
+
+class StopFlag:
+    """Set from a signal handler; the runner stops after the piece in flight."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Interrupted("stopped after the piece in flight; run the same command again to resume")
 
 
 def plan(document: Document, synth: Synthesizer, voice: Voice,
@@ -66,45 +101,98 @@ def plan(document: Document, synth: Synthesizer, voice: Voice,
             for chapter in document.chapters]
 
 
-def render_chapter(plan: ChapterPlan, synth: Synthesizer, voice: Voice, speed: float,
-                   out: Path, on_chunk: Callable[[Chunk, float], None]) -> int:
-    """Synthesize one chapter into a 16-bit WAV; returns its length in samples."""
-    written = 0
-    with sf.SoundFile(out, "w", samplerate=synth.sample_rate, channels=1, subtype="PCM_16") as wav:
-        for chunk in plan.chunks:
-            audio = trim(synth.synthesize(chunk.phonemes, voice, speed))
-            pause = silence(chunk.pause_after_ms)
-            wav.write(audio)
-            wav.write(pause)
-            written += audio.size + pause.size
-            on_chunk(chunk, audio.size / synth.sample_rate)
-    return written
+class ChapterRenderer:
+    """Renders planned chapters into 16-bit WAVs through the shared chunk cache."""
+
+    def __init__(self, synth: Synthesizer, voice: Voice, options: RenderOptions, model_id: str,
+                 cache: ChunkCache, progress: Progress, stop: StopFlag) -> None:
+        self.synth, self.voice, self.options = synth, voice, options
+        self.model_id, self.cache, self.progress, self.stop = model_id, cache, progress, stop
+        self.counts = Counts()
+
+    def chunk_key(self, chunk: Chunk) -> str:
+        return ChunkCache.key(self.model_id, self.voice.spec, self.options.speed, chunk.phonemes)
+
+    def fingerprint(self, plan: ChapterPlan) -> str:
+        """Identifies the chapter's audio: its pieces and the pauses between them."""
+        parts = [f"{self.chunk_key(c)}:{c.pause_after_ms}" for c in plan.chunks]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    def piece(self, chunk: Chunk) -> np.ndarray:
+        """The trimmed 16-bit samples of one piece, from the cache or the model."""
+        key = self.chunk_key(chunk)
+        cached = None if self.options.force else self.cache.get(key)
+        if cached is not None:
+            self.counts.reused += 1
+            self.progress.chunk_done(chunk, cached.size / self.synth.sample_rate, True)
+            return cached
+        self.stop.check()
+        started = time.perf_counter()
+        samples = to_pcm16(trim(self.synth.synthesize(chunk.phonemes, self.voice, self.options.speed)))
+        self.counts.compute_seconds += time.perf_counter() - started
+        self.counts.synthesized_seconds += samples.size / self.synth.sample_rate
+        self.cache.put(key, samples)
+        self.counts.synthesized += 1
+        self.progress.chunk_done(chunk, samples.size / self.synth.sample_rate, False)
+        return samples
+
+    def render(self, plan: ChapterPlan, out: Path) -> int:
+        """Write the chapter's WAV atomically; returns its length in samples."""
+        written = 0
+        with atomic_path(out, ".wav") as tmp, sf.SoundFile(
+                tmp, "w", samplerate=self.synth.sample_rate, channels=1, subtype="PCM_16") as wav:
+            for chunk in plan.chunks:
+                audio = self.piece(chunk)
+                pause = to_pcm16(silence(chunk.pause_after_ms))
+                wav.write(audio)
+                wav.write(pause)
+                written += audio.size + pause.size
+        return written
 
 
-def convert(document: Document, out: Path, synth: Synthesizer, options: RenderOptions,
-            progress: Progress = Progress()) -> RenderResult:
-    """Render ``document`` to an M4B at ``out`` (replaced only once the new file is complete)."""
+def book_meta(document: Document, voice_spec: str) -> BookMeta:
+    # A cover MP4 cannot carry (an SVG, say) is left out rather than failing the book.
+    cover = document.cover if document.cover and document.cover.media_type in COVER_CODECS else None
+    return BookMeta(title=document.title, authors=document.authors, narrator=voice_spec,
+                    year=(document.date or "")[:4] or None, language=document.language,
+                    cover=cover.data if cover else None, cover_type=cover.media_type if cover else None)
+
+
+def output_fingerprint(job: Job, document: Document, meta: BookMeta) -> str:
+    """What the final file depends on: the job (input + audio settings), the chapters chosen
+    and the tags. Known without G2P or the model, so an unchanged re-run is a quick no-op."""
+    parts = [job.identity.key, repr([(c.index, c.title) for c in document.chapters]), repr(meta)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def render_job(document: Document, out: Path, synth: Synthesizer, job: Job, cache: ChunkCache,
+               model_id: str, options: RenderOptions, progress: Progress = Progress(),
+               stop: StopFlag | None = None) -> RenderResult:
+    """Render ``document`` into ``job`` and mux it to ``out`` (replaced only when complete).
+    The caller holds the job's lock."""
     voice = synth.voice(options.voice)
     plans = plan(document, synth, voice, options.chunking)
     progress.planned(plans)
-    started = time.perf_counter()
-    chapters: list[ChapterAudio] = []
-    with tempfile.TemporaryDirectory(prefix=".kokoro-", dir=out.parent) as work:
-        for p in plans:
-            progress.chapter_started(p)
-            wav = Path(work) / f"chapter-{p.chapter.index:04d}.wav"
-            samples = render_chapter(p, synth, voice, options.speed, wav, progress.chunk_done)
-            chapters.append(ChapterAudio(p.chapter.title, wav, samples))
-        compute = time.perf_counter() - started
-        progress.muxing()
-        write_m4b(chapters, out, _meta(document, voice))
-    audio_seconds = sum(c.samples for c in chapters) / synth.sample_rate
-    return RenderResult(out, audio_seconds, compute, sum(len(p.chunks) for p in plans))
+    renderer = ChapterRenderer(synth, voice, options, model_id, cache, progress, stop or StopFlag())
+    chapters = [_chapter(renderer, job, p) for p in plans]
+    progress.muxing()
+    meta = book_meta(document, voice.spec)
+    write_m4b(chapters, out, meta)
+    job.record_output(out, output_fingerprint(job, document, meta))
+    return RenderResult(out, sum(ch.samples for ch in chapters) / synth.sample_rate,
+                        sum(len(p.chunks) for p in plans), renderer.counts)
 
 
-def _meta(document: Document, voice: Voice) -> BookMeta:
-    # A cover MP4 cannot carry (an SVG, say) is left out rather than failing the book.
-    cover = document.cover if document.cover and document.cover.media_type in COVER_CODECS else None
-    return BookMeta(title=document.title, authors=document.authors, narrator=voice.spec,
-                    year=(document.date or "")[:4] or None, language=document.language,
-                    cover=cover.data if cover else None, cover_type=cover.media_type if cover else None)
+def _chapter(renderer: ChapterRenderer, job: Job, plan: ChapterPlan) -> ChapterAudio:
+    index, fingerprint = plan.chapter.index, renderer.fingerprint(plan)
+    wav = job.chapter_wav(index)
+    samples = None if renderer.options.force else job.finished_chapter(index, fingerprint)
+    renderer.progress.chapter_started(plan)
+    if samples is None:
+        samples = renderer.render(plan, wav)
+        job.record_chapter(index, plan.chapter.title, fingerprint, samples)
+        renderer.progress.chapter_done(plan, False)
+    else:
+        renderer.counts.reused += len(plan.chunks)
+        renderer.progress.chapter_done(plan, True)
+    return ChapterAudio(plan.chapter.title, wav, samples)

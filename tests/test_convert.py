@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from contextlib import nullcontext
+
 from kokoro_cli.mux import probe_chapters, probe_format
-from kokoro_cli.render import RenderOptions, convert
+from kokoro_cli.render import Progress, RenderOptions
+from kokoro_cli.runner import ConvertRequest, run_convert
 from preprocess import parse_file
 from tests.conftest import SAMPLES
 
@@ -36,15 +39,19 @@ def _check_chapters(m4b: Path, titles: list[str]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["lighthouse.epub", "story.txt"])
-def test_sample_converts_to_m4b_with_its_chapters(name, synth, tmp_path):
+def test_sample_converts_to_m4b_with_its_chapters(name, resolver, tmp_path):
     title, titles = EXPECTED[name]
     document = parse_file(SAMPLES / name)
-    result = convert(document, tmp_path / "book.m4b", synth, RenderOptions(voice="af_heart"))
+    out = tmp_path / "out" / "book.m4b"
+    out.parent.mkdir()
+    request = ConvertRequest(document, document, out, RenderOptions(voice="af_heart"),
+                             work_root=tmp_path / "work")
+    result = run_convert(request, resolver, lambda: nullcontext(Progress()))
     _check_chapters(result.output, titles)
     tags = probe_format(result.output)["tags"]
     assert tags["title"] == title
     assert 0.05 < result.real_time_factor < 2.0
-    assert [p.name for p in tmp_path.iterdir()] == ["book.m4b"]  # no work files left behind
+    assert [p.name for p in out.parent.iterdir()] == ["book.m4b"]  # no temporary files left
 
 
 @pytest.mark.slow

@@ -1,0 +1,67 @@
+"""A content-addressed cache of synthesized pieces, shared by every job.
+
+A piece's key is the hash of everything that decides its samples: the model file, the voice,
+the speed and the phonemes. Entries are 16-bit PCM with a header carrying the sample count and
+a checksum, so a truncated or damaged entry is detected, dropped and synthesized again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from kokoro_cli.atomic import write_atomic
+
+_MAGIC = b"KKC1"
+_HEADER = struct.Struct("<4sI16s")  # magic, sample count, blake2b-128 of the samples
+
+
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] to int16, the same way every time (no dither)."""
+    return np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+
+
+class ChunkCache:
+    """Files ``root/ab/abcdef….s16``; ``get`` returns None for a miss or a damaged entry."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @staticmethod
+    def key(model_id: str, voice: str, speed: float, phonemes: str) -> str:
+        text = "\x1f".join([model_id, voice, repr(float(speed)), phonemes])
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.s16"
+
+    def get(self, key: str) -> np.ndarray | None:
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        samples = _decode(data)
+        if samples is None:
+            path.unlink(missing_ok=True)  # damaged: never trusted, synthesized again
+        return samples
+
+    def put(self, key: str, samples: np.ndarray) -> None:
+        pcm = np.ascontiguousarray(samples, dtype="<i2").tobytes()
+        header = _HEADER.pack(_MAGIC, len(pcm) // 2, hashlib.blake2b(pcm, digest_size=16).digest())
+        write_atomic(self._path(key), header + pcm)
+
+
+def _decode(data: bytes) -> np.ndarray | None:
+    if len(data) < _HEADER.size:
+        return None
+    magic, count, digest = _HEADER.unpack_from(data)
+    pcm = data[_HEADER.size:]
+    if magic != _MAGIC or len(pcm) != 2 * count:
+        return None
+    if hashlib.blake2b(pcm, digest_size=16).digest() != digest:
+        return None
+    return np.frombuffer(pcm, dtype="<i2")

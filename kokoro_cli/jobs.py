@@ -1,0 +1,224 @@
+"""Resumable jobs: one folder per (input content, audio settings), a manifest, chapter WAVs.
+
+Killing a run at any instant loses at most the piece in flight: pieces live in the shared
+chunk cache the moment they are made, chapter WAVs and the manifest are written atomically,
+and the next run with the same input and settings opens the same folder and goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from kokoro_cli.atomic import write_atomic
+from preprocess.errors import KokoroError
+
+log = logging.getLogger(__name__)
+
+JOB_FORMAT = 1
+PIPELINE_VERSION = "1"  # bump when trimming, pauses or PCM conversion change the audio
+
+
+class JobError(KokoroError):
+    """The job folder cannot be used (locked by another run, unwritable)."""
+
+
+class Interrupted(KokoroError):
+    """The run was asked to stop (SIGINT/SIGTERM) and stopped after the piece in flight."""
+
+
+@dataclass(frozen=True)
+class JobIdentity:
+    """Everything that decides the audio. Same identity, same samples."""
+
+    input_sha256: str
+    model_sha256: str
+    backend: str
+    voice: str
+    speed: float
+    language: str
+    normalizer: str
+    lexicon: str
+    chunking: str
+    pipeline: str = PIPELINE_VERSION
+
+    @property
+    def key(self) -> str:
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def default_work_root() -> Path:
+    """The work area: ``jobs/<key>/`` folders and the shared ``chunks/`` cache."""
+    if os.environ.get("KOKORO_CLI_WORK_DIR"):
+        return Path(os.environ["KOKORO_CLI_WORK_DIR"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("kokoro-audiobook")) / "work"
+
+
+class Job:
+    """A job folder. Use ``with job.locked():`` around all work on it."""
+
+    def __init__(self, root: Path, identity: JobIdentity, label: str) -> None:
+        self.identity = identity
+        self.dir = root / "jobs" / identity.key
+        self.label = label
+        self.manifest: dict = {}
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.dir / "manifest.json"
+
+    def chapter_wav(self, index: int) -> Path:
+        return self.dir / "chapters" / f"{index:04d}.wav"
+
+    @contextmanager
+    def locked(self) -> Iterator[Job]:
+        """Hold the job's lock. The OS drops it when the holder dies, even by SIGKILL, so a
+        stale lock never blocks; a live holder makes this raise JobError at once."""
+        from filelock import FileLock, Timeout
+
+        try:
+            self.dir.joinpath("chapters").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JobError(f"cannot create the job folder {self.dir}: {exc.strerror}") from exc
+        lock = FileLock(str(self.dir / "lock"), timeout=0, is_singleton=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise JobError(f"another run (pid {self._owner()}) is converting this job; "
+                           "wait for it to finish or stop it") from None
+        try:
+            (self.dir / "owner").write_text(str(os.getpid()))
+            self._remove_partial_files()
+            self.manifest = self._load()
+            yield self
+        finally:
+            lock.release()
+
+    def _remove_partial_files(self) -> None:
+        """Half-written files of a run that was killed; only the lock holder writes here."""
+        for leftover in (*self.dir.glob(".*.part*"), *self.dir.glob("chapters/.*.part*")):
+            leftover.unlink(missing_ok=True)
+
+    def _owner(self) -> str:
+        try:
+            return (self.dir / "owner").read_text().strip() or "?"
+        except OSError:
+            return "?"
+
+    def _load(self) -> dict:
+        fresh = {"format": JOB_FORMAT, "identity": dataclasses.asdict(self.identity),
+                 "label": self.label, "created": time.time(), "chapters": {}, "outputs": {}}
+        try:
+            data = json.loads(self.manifest_path.read_text("utf-8"))
+        except FileNotFoundError:
+            return fresh
+        except (OSError, ValueError) as exc:
+            log.warning("job manifest %s is unreadable (%s); rebuilding it", self.manifest_path, exc)
+            return fresh
+        if not isinstance(data, dict) or data.get("identity") != fresh["identity"] \
+                or not isinstance(data.get("chapters"), dict) \
+                or not isinstance(data.get("outputs"), dict):
+            log.warning("job manifest %s does not match this job; rebuilding it", self.manifest_path)
+            return fresh
+        return data
+
+    def _save(self) -> None:
+        self.manifest["updated"] = time.time()
+        write_atomic(self.manifest_path, json.dumps(self.manifest, indent=1).encode("utf-8"))
+
+    def finished_chapter(self, index: int, fingerprint: str) -> int | None:
+        """Samples of a chapter WAV finished earlier with this fingerprint, else None."""
+        record = self.manifest["chapters"].get(str(index))
+        wav = self.chapter_wav(index)
+        if not record or record.get("fingerprint") != fingerprint or not wav.is_file():
+            return None
+        samples = record.get("samples")
+        # 16-bit mono: a complete file is exactly the header plus two bytes per sample.
+        if not isinstance(samples, int) or wav.stat().st_size != 44 + 2 * samples:
+            return None
+        return samples
+
+    def record_chapter(self, index: int, title: str, fingerprint: str, samples: int) -> None:
+        self.manifest["chapters"][str(index)] = {"title": title, "fingerprint": fingerprint,
+                                                 "samples": samples}
+        self._save()
+
+    def output_is_current(self, path: Path, fingerprint: str) -> bool:
+        """True when ``path`` is the file this job last wrote with this fingerprint, untouched."""
+        try:
+            stat = path.stat()
+        except OSError:
+            return False
+        record = self.manifest["outputs"].get(str(path.resolve()))
+        return (isinstance(record, dict) and record.get("fingerprint") == fingerprint
+                and record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns)
+
+    def record_output(self, path: Path, fingerprint: str) -> None:
+        stat = path.stat()
+        self.manifest["outputs"][str(path.resolve())] = {
+            "fingerprint": fingerprint, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        self._save()
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """A job folder as ``kokoro-cli jobs`` lists it."""
+
+    key: str
+    path: Path
+    label: str
+    state: str  # "done", "partial", "empty", "unreadable"
+    chapters_done: int
+    size_bytes: int
+    updated: float
+
+
+def list_jobs(root: Path) -> list[JobInfo]:
+    """The job folders in the work area ``root``, most recently updated first."""
+    jobs = root / "jobs"
+    if not jobs.is_dir():
+        return []
+    return sorted((_info(d) for d in jobs.iterdir() if d.is_dir()), key=lambda j: -j.updated)
+
+
+def _info(folder: Path) -> JobInfo:
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    try:
+        data = json.loads((folder / "manifest.json").read_text("utf-8"))
+        done = len(data.get("chapters", {}))
+        state = "done" if data.get("outputs") else ("partial" if done else "empty")
+        return JobInfo(folder.name, folder, data.get("label", "?"), state, done, size,
+                       float(data.get("updated", data.get("created", 0))))
+    except (OSError, ValueError, AttributeError):
+        return JobInfo(folder.name, folder, "?", "unreadable", 0, size, folder.stat().st_mtime)
+
+
+def remove_job(info: JobInfo) -> None:
+    """Delete a job folder, unless a live run holds its lock (JobError)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(info.path / "lock"), timeout=0, is_singleton=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise JobError(f"job {info.key} is in use by a running conversion") from None
+    try:
+        shutil.rmtree(info.path)
+    finally:
+        lock.release()

@@ -1,0 +1,87 @@
+"""Runs one conversion as a resumable job: identity, lock, no-op check, signals, render."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine import AssetResolver, Synthesizer, describe_spec
+from engine.synth import SynthOptions
+from kokoro_cli.cache import ChunkCache
+from kokoro_cli.jobs import Job, JobIdentity, default_work_root
+from kokoro_cli.render import (Progress, RenderOptions, RenderResult, StopFlag, book_meta,
+                               output_fingerprint, render_job)
+from preprocess import NORMALIZER_VERSION, Document
+
+
+@dataclass(frozen=True)
+class ConvertRequest:
+    """One conversion: the parsed document (all chapters), the chosen ones, and settings."""
+
+    document: Document
+    selected: Document
+    output: Path
+    options: RenderOptions
+    work_root: Path | None = None
+
+    def __post_init__(self) -> None:
+        SynthOptions(voice=self.options.voice, speed=self.options.speed)  # validates
+
+
+def document_digest(document: Document) -> str:
+    """A digest of what will be read (metadata and every chapter's blocks), so an edit to the
+    text makes a new job while a touched-but-unchanged file does not."""
+    content = repr((document.title, document.authors, document.language,
+                    [(c.index, c.title, c.level, c.blocks) for c in document.chapters]))
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def identity_for(request: ConvertRequest, resolver: AssetResolver) -> JobIdentity:
+    voice, info = describe_spec(request.options.voice)
+    return JobIdentity(
+        input_sha256=document_digest(request.document), model_sha256=resolver.model_sha256(),
+        backend="onnx", voice=voice, speed=float(request.options.speed), language=info.lang_code,
+        normalizer=NORMALIZER_VERSION, lexicon="", chunking=repr(request.options.chunking))
+
+
+def run_convert(request: ConvertRequest, resolver: AssetResolver,
+                progress_factory: Callable[[], object]) -> RenderResult | None:
+    """Convert, resuming the job if one exists. Returns None when the output is already up to
+    date (nothing to do)."""
+    root = request.work_root or default_work_root()
+    job = Job(root, identity_for(request, resolver), label=str(request.document.source or "stdin"))
+    with job.locked():
+        meta = book_meta(request.selected, job.identity.voice)
+        if not request.options.force and job.output_is_current(
+                request.output, output_fingerprint(job, request.selected, meta)):
+            return None
+        synth = Synthesizer.load(resolver)
+        cache = ChunkCache(root / "chunks")
+        with stop_on_signals() as stop, progress_factory() as progress:
+            return render_job(request.selected, request.output, synth, job, cache,
+                              job.identity.model_sha256, request.options, progress, stop)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[StopFlag]:
+    """SIGINT and SIGTERM ask the run to stop after the piece in flight; a second SIGINT
+    interrupts at once."""
+    stop = StopFlag()
+    previous = {}
+
+    def handler(signum, frame):  # noqa: ARG001 (signal handler signature)
+        if signum == signal.SIGINT and stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, handler)
+    try:
+        yield stop
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
