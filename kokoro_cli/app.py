@@ -111,6 +111,8 @@ def convert(
     split_level: Optional[int] = SplitLevelOpt,
     code: str = CodeOpt,
     keep_front_matter: bool = FrontMatterOpt,
+    dictionaries: Optional[list[Path]] = typer.Option(None, "--dict", dir_okay=False, help=(
+        "Pronunciation dictionary (.toml or .pls); repeat for more, later ones win.")),
     force: bool = typer.Option(False, "--force", help="Synthesize everything again, ignoring "
                                "finished chapters and cached pieces."),
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", file_okay=False, help="Work area "
@@ -131,20 +133,21 @@ def convert(
 
     run_guarded(lambda: _convert(
         input, output, ParseSettings(input_format, split_level, code, keep_front_matter, chapters),
-        RenderOptions(voice=voice, speed=speed, force=force), work_dir,
+        RenderOptions(voice=voice, speed=speed, force=force), tuple(dictionaries or ()), work_dir,
         "none" if quiet else progress, model, voices))
 
 
 def _convert(input: Path, output: Optional[Path], settings: ParseSettings, options,
-             work_dir: Optional[Path], progress: str, model: Optional[Path],
-             voices: Optional[Path]) -> None:
+             dictionaries: tuple[Path, ...], work_dir: Optional[Path], progress: str,
+             model: Optional[Path], voices: Optional[Path]) -> None:
     from kokoro_cli.progress import MODES, progress_for
-    from kokoro_cli.runner import ConvertRequest, run_convert
+    from kokoro_cli.runner import ConvertRequest, lexicon_for, run_convert
 
     if progress not in MODES:
         raise UsageError(f"--progress {progress!r}: use one of {', '.join(MODES)}")
     target = _output_path(input, output)
     full, selected = _documents(input, settings)
+    options = dataclasses.replace(options, lexicon=lexicon_for(full, dictionaries))
     request = ConvertRequest(full, selected, target, options, work_dir)
     say = (lambda m: None) if progress in ("none", "json") else (lambda m: err.print(m, markup=False))
     resolver = _resolver(model, voices, say)
@@ -346,4 +349,48 @@ def jobs_remove(keys: list[str] = typer.Argument(None, help="Job keys (as 'jobs 
         for j in chosen:
             remove_job(j)
             err.print(f"removed {j.key} ({j.label})", markup=False)
+    run_guarded(action)
+
+
+@app.command(epilog="Example: kokoro-cli preview samples/report.md --chapters 2 --phonemes")
+def preview(
+    input: Path = typer.Argument(..., help="Document ('-' reads text from stdin)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    phonemes: bool = typer.Option(False, "--phonemes", help="Show each piece's phonemes."),
+    voice: str = typer.Option("af_heart", "--voice", "-v", help="Voice (its language picks the "
+                              "G2P)."),
+    dictionaries: Optional[list[Path]] = typer.Option(None, "--dict", dir_okay=False,
+                                                      help="Pronunciation dictionary (.toml/.pls)."),
+    chapters: Optional[str] = ChaptersOpt,
+    input_format: Optional[str] = InputFormatOpt,
+    split_level: Optional[int] = SplitLevelOpt,
+    code: str = CodeOpt,
+    keep_front_matter: bool = FrontMatterOpt,
+) -> None:
+    """Print the pieces exactly as 'convert' will speak them (normalized text, pauses, tokens),
+    without loading the model."""
+    def action() -> None:
+        from engine import describe_spec
+        from engine.g2p import phonemizer_for
+        from kokoro_cli.render import plan
+        from kokoro_cli.runner import lexicon_for
+
+        full, selected = _documents(input, ParseSettings(input_format, split_level, code,
+                                                         keep_front_matter, chapters))
+        _, info = describe_spec(voice)
+        plans = plan(selected, phonemizer_for(info.lang_code),
+                     lexicon=lexicon_for(full, tuple(dictionaries or ())))
+        if as_json:
+            out.print_json(json.dumps({"chapters": [
+                {"index": p.chapter.index, "title": p.chapter.title, "chunks": [
+                    {"text": c.text, "phonemes": c.phonemes, "tokens": c.tokens,
+                     "pause_after_ms": c.pause_after_ms} for c in p.chunks]} for p in plans]},
+                ensure_ascii=False))
+            return
+        for p in plans:
+            out.print(f"## {p.chapter.index}. {p.chapter.title}", markup=False)
+            for c in p.chunks:
+                out.print(f"[{c.tokens:>3} tokens, pause {c.pause_after_ms} ms] {c.text}", markup=False)
+                if phonemes:
+                    out.print(f"    /{c.phonemes}/", markup=False)
     run_guarded(action)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from kokoro_cli.cache import ChunkCache, to_pcm16
 from kokoro_cli.jobs import Interrupted, Job
 from kokoro_cli.mux import COVER_CODECS, BookMeta, ChapterAudio, write_m4b
 from preprocess import Chapter, Chunk, ChunkOptions, Document, Normalizer, chunk_chapter
+from preprocess.lexicon import Lexicon
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class RenderOptions:
     voice: str = "af_heart"
     speed: float = 1.0
     chunking: ChunkOptions = field(default_factory=ChunkOptions)
+    lexicon: Lexicon = field(default_factory=Lexicon)  # the layered pronunciation dictionary
     force: bool = False  # synthesize every piece again, ignoring (and refreshing) the cache
 
 
@@ -93,10 +95,16 @@ class StopFlag:
             raise Interrupted("stopped after the piece in flight; run the same command again to resume")
 
 
-def plan(document: Document, synth: Synthesizer, voice: Voice,
-         options: ChunkOptions = ChunkOptions()) -> list[ChapterPlan]:
-    """Chunk every chapter (text only; cheap next to synthesis) so progress has a total."""
-    g2p, normalizer = synth.phonemizer(voice), Normalizer()
+def plan(document: Document, phonemize: Callable[[str], str],
+         options: ChunkOptions = ChunkOptions(), lexicon: Lexicon = Lexicon()) -> list[ChapterPlan]:
+    """Chunk every chapter exactly as it will be spoken (text and phonemes, no audio): what
+    ``preview`` shows and ``convert`` speaks. Dictionary entries are applied per piece, after
+    the normalizer, as misaki markup."""
+    normalizer = Normalizer()
+
+    def g2p(text: str) -> str:
+        return phonemize(lexicon.apply(text))
+
     return [ChapterPlan(chapter, tuple(chunk_chapter(chapter, g2p, token_count, normalizer, options)))
             for chapter in document.chapters]
 
@@ -171,7 +179,7 @@ def render_job(document: Document, out: Path, synth: Synthesizer, job: Job, cach
     """Render ``document`` into ``job`` and mux it to ``out`` (replaced only when complete).
     The caller holds the job's lock."""
     voice = synth.voice(options.voice)
-    plans = plan(document, synth, voice, options.chunking)
+    plans = plan(document, synth.phonemizer(voice), options.chunking, options.lexicon)
     progress.planned(plans)
     renderer = ChapterRenderer(synth, voice, options, model_id, cache, progress, stop or StopFlag())
     chapters = [_chapter(renderer, job, p) for p in plans]

@@ -16,6 +16,7 @@ from kokoro_cli.jobs import Job, JobIdentity, default_work_root
 from kokoro_cli.render import (Progress, RenderOptions, RenderResult, StopFlag, book_meta,
                                output_fingerprint, render_job)
 from preprocess import NORMALIZER_VERSION, Document
+from preprocess.lexicon import DictionaryError, Lexicon
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,31 @@ def document_digest(document: Document) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
+def lexicon_for(document: Document, dictionaries: tuple[Path, ...] = ()) -> Lexicon:
+    """The pronunciation layers in order: built-in, the book's own PLS lexicons, then each
+    ``--dict`` file (TOML or PLS); later layers win."""
+    layers = [Lexicon.builtin()]
+    layers += [Lexicon.from_pls(data, name) for name, data in document.lexicons]
+    layers += [_dictionary_file(path) for path in dictionaries]
+    return Lexicon.layered(*layers, language=document.language or "en")
+
+
+def _dictionary_file(path: Path) -> Lexicon:
+    if path.suffix.lower() == ".pls":
+        try:
+            return Lexicon.from_pls(path.read_bytes(), str(path))
+        except OSError as exc:
+            raise DictionaryError(f"{path}: cannot read the dictionary ({exc.strerror})") from exc
+    return Lexicon.from_toml(path)
+
+
 def identity_for(request: ConvertRequest, resolver: AssetResolver) -> JobIdentity:
     voice, info = describe_spec(request.options.voice)
     return JobIdentity(
         input_sha256=document_digest(request.document), model_sha256=resolver.model_sha256(),
         backend="onnx", voice=voice, speed=float(request.options.speed), language=info.lang_code,
-        normalizer=NORMALIZER_VERSION, lexicon="", chunking=repr(request.options.chunking))
+        normalizer=NORMALIZER_VERSION, lexicon=request.options.lexicon.digest,
+        chunking=repr(request.options.chunking))
 
 
 def run_convert(request: ConvertRequest, resolver: AssetResolver,
