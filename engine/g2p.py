@@ -35,11 +35,31 @@ class EnglishG2P:
         self._g2p.version, self._g2p.british, self._g2p.unk = None, british, ""
         self._g2p.nlp = _spacy_pipeline()
         self._g2p.lexicon = en.Lexicon(british)
-        self._g2p.fallback = espeak.EspeakFallback(british=british)
+        self._fallback = _RecordingFallback(espeak.EspeakFallback(british=british))
+        self._g2p.fallback = self._fallback
 
     def __call__(self, text: str) -> str:
         phonemes, _ = self._g2p(text)
         return phonemes
+
+    def unknown_words(self, text: str) -> list[str]:
+        """Words of ``text`` that misaki's lexicon does not know, in order: the ones it hands
+        to the espeak-ng fallback (candidates for a pronunciation dictionary)."""
+        self._fallback.words.clear()
+        self._g2p(text)
+        return list(self._fallback.words)
+
+
+class _RecordingFallback:
+    """misaki's espeak-ng fallback, noting each word it is asked to read."""
+
+    def __init__(self, fallback) -> None:
+        self.fallback = fallback
+        self.words: list[str] = []
+
+    def __call__(self, token):
+        self.words.append(token.text)
+        return self.fallback(token)
 
 
 

@@ -357,6 +357,9 @@ def preview(
     input: Path = typer.Argument(..., help="Document ('-' reads text from stdin)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     phonemes: bool = typer.Option(False, "--phonemes", help="Show each piece's phonemes."),
+    unknown_words: bool = typer.Option(False, "--unknown-words", help="Instead, list the words "
+                                       "no lexicon, dictionary or rule knows (read by espeak-ng "
+                                       "as a guess): candidates for --dict."),
     voice: str = typer.Option("af_heart", "--voice", "-v", help="Voice (its language picks the "
                               "G2P)."),
     dictionaries: Optional[list[Path]] = typer.Option(None, "--dict", dir_okay=False,
@@ -378,8 +381,11 @@ def preview(
         full, selected = _documents(input, ParseSettings(input_format, split_level, code,
                                                          keep_front_matter, chapters))
         _, info = describe_spec(voice)
-        plans = plan(selected, phonemizer_for(info.lang_code),
-                     lexicon=lexicon_for(full, tuple(dictionaries or ())))
+        g2p, lexicon = phonemizer_for(info.lang_code), lexicon_for(full, tuple(dictionaries or ()))
+        plans = plan(selected, g2p, lexicon=lexicon)
+        if unknown_words:
+            _print_unknown_words(plans, g2p, lexicon, as_json)
+            return
         if as_json:
             out.print_json(json.dumps({"chapters": [
                 {"index": p.chapter.index, "title": p.chapter.title, "chunks": [
@@ -394,3 +400,19 @@ def preview(
                 if phonemes:
                     out.print(f"    /{c.phonemes}/", markup=False)
     run_guarded(action)
+
+
+def _print_unknown_words(plans, g2p, lexicon, as_json: bool) -> None:
+    from collections import Counter
+
+    if not hasattr(g2p, "unknown_words"):
+        raise UsageError("--unknown-words needs an English voice (misaki's lexicon)")
+    counts = Counter(word for p in plans for c in p.chunks
+                     for word in g2p.unknown_words(lexicon.apply(c.text)))
+    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].lower()))
+    if as_json:
+        out.print_json(json.dumps({"unknown_words": [{"word": w, "count": n} for w, n in rows]},
+                                  ensure_ascii=False))
+        return
+    for word, count in rows:
+        out.print(f"{count:>5}  {word}", markup=False)

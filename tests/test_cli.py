@@ -103,3 +103,28 @@ def test_inspect_code_policy_and_split_level():
                                                     "--json", "--code", policy], input=text).stdout)
              ["chapters"][0]["words"] for policy in ("skip", "read")}
     assert words["read"] > words["skip"]
+
+
+def test_preview_json_is_what_convert_speaks():
+    result = runner.invoke(app, ["preview", str(SAMPLES / "report.md"), "--json", "--chapters", "2"])
+    (chapter,) = json.loads(result.stdout)["chapters"]
+    assert chapter["title"] == "Release Notes"
+    texts = [c["text"] for c in chapter["chunks"]]
+    assert texts[0] == "Release Notes"
+    assert any("version 2 point 4 point 1" in t.lower() for t in texts)
+    assert all(0 < c["tokens"] <= 510 and c["pause_after_ms"] > 0 for c in chapter["chunks"])
+
+
+def test_preview_lists_unknown_words_and_a_dictionary_teaches_them(tmp_path):
+    text = "Ilse met the Zorblatt twice. The Zorblatt waved."
+    result = runner.invoke(app, ["preview", "-", "--unknown-words", "--json"], input=text)
+    words = {w["word"]: w["count"] for w in json.loads(result.stdout)["unknown_words"]}
+    assert words["Zorblatt"] == 2
+    dictionary = tmp_path / "words.toml"
+    dictionary.write_text('[words]\nZorblatt = { phonemes = "zˈɔɹblæt" }\n', encoding="utf-8")
+    result = runner.invoke(app, ["preview", "-", "--unknown-words", "--json", "--dict",
+                                 str(dictionary)], input=text)
+    assert "Zorblatt" not in {w["word"] for w in json.loads(result.stdout)["unknown_words"]}
+    spoken = json.loads(runner.invoke(app, ["preview", "-", "--json", "--dict", str(dictionary)],
+                                      input=text).stdout)
+    assert "zˈɔɹblæt" in spoken["chapters"][0]["chunks"][0]["phonemes"]
