@@ -46,6 +46,10 @@ SplitLevelOpt = typer.Option(None, "--split-level", min=1, max=6, help="Markdown
 CodeOpt = typer.Option("skip", "--code", help="Code blocks: skip, announce or read.")
 FrontMatterOpt = typer.Option(False, "--keep-front-matter", help="EPUB: keep cover, title, "
                               "copyright, contents and index pages and notes.")
+DictOpt = typer.Option(None, "--dict", dir_okay=False, help="Pronunciation dictionary (.toml or "
+                       ".pls); repeat for more, later ones win.")
+WorkDirOpt = typer.Option(None, "--work-dir", file_okay=False, help="Work area for job state and "
+                          "the piece cache (default: the user cache, or $KOKORO_CLI_WORK_DIR).")
 
 
 @dataclass(frozen=True)
@@ -111,13 +115,10 @@ def convert(
     split_level: Optional[int] = SplitLevelOpt,
     code: str = CodeOpt,
     keep_front_matter: bool = FrontMatterOpt,
-    dictionaries: Optional[list[Path]] = typer.Option(None, "--dict", dir_okay=False, help=(
-        "Pronunciation dictionary (.toml or .pls); repeat for more, later ones win.")),
+    dictionaries: Optional[list[Path]] = DictOpt,
     force: bool = typer.Option(False, "--force", help="Synthesize everything again, ignoring "
                                "finished chapters and cached pieces."),
-    work_dir: Optional[Path] = typer.Option(None, "--work-dir", file_okay=False, help="Work area "
-                                            "for job state and the piece cache (default: the user "
-                                            "cache, or $KOKORO_CLI_WORK_DIR)."),
+    work_dir: Optional[Path] = WorkDirOpt,
     progress: str = typer.Option("auto", "--progress", help="auto, bars, plain, json (events on "
                                  "stderr) or none."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (and the output "
@@ -301,8 +302,6 @@ def _documents(input: Path, settings: ParseSettings):
 
 jobs_app = typer.Typer(no_args_is_help=True, help="List and remove conversion jobs in the work area.")
 app.add_typer(jobs_app, name="jobs")
-WorkDirOpt = typer.Option(None, "--work-dir", file_okay=False, help="Work area (default: the "
-                          "user cache, or $KOKORO_CLI_WORK_DIR).")
 
 
 def _work_root(work_dir: Optional[Path]) -> Path:
@@ -362,8 +361,7 @@ def preview(
                                        "as a guess): candidates for --dict."),
     voice: str = typer.Option("af_heart", "--voice", "-v", help="Voice (its language picks the "
                               "G2P)."),
-    dictionaries: Optional[list[Path]] = typer.Option(None, "--dict", dir_okay=False,
-                                                      help="Pronunciation dictionary (.toml/.pls)."),
+    dictionaries: Optional[list[Path]] = DictOpt,
     chapters: Optional[str] = ChaptersOpt,
     input_format: Optional[str] = InputFormatOpt,
     split_level: Optional[int] = SplitLevelOpt,

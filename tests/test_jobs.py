@@ -218,3 +218,19 @@ def test_chunk_cache_round_trip_and_damage_detection(tmp_path):
     path.write_bytes(bytes(data))
     assert cache.get(key) is None and not path.exists()
     assert ChunkCache.key("model", "af_heart", 1.1, "hˈɛlO") != key
+
+
+def test_jobs_command_lists_and_removes(tmp_path):
+    from typer.testing import CliRunner
+
+    from kokoro_cli.app import app
+
+    runner = CliRunner()
+    job = Job(tmp_path, IDENTITY, "book.txt")
+    with job.locked():
+        job.record_chapter(1, "One", "fp", 0)
+    listed = json.loads(runner.invoke(app, ["jobs", "list", "--json", "--work-dir", str(tmp_path)]).stdout)
+    assert [(j["key"], j["state"], j["chapters_done"]) for j in listed] == [(IDENTITY.key, "partial", 1)]
+    assert runner.invoke(app, ["jobs", "remove", "nope", "--work-dir", str(tmp_path)]).exit_code == 2
+    result = runner.invoke(app, ["jobs", "remove", IDENTITY.key, "--work-dir", str(tmp_path)])
+    assert result.exit_code == 0 and not job.dir.exists()
