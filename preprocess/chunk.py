@@ -113,7 +113,7 @@ def _fit(sentence: str, g2p: G2P, count: Count, options: ChunkOptions) -> Iterat
         return
     parts = _CLAUSE_END.split(sentence)
     if len(parts) == 1:
-        parts = sentence.split()
+        parts = _words(sentence)
     if len(parts) == 1:  # one enormous "word": halve it, there is no better place
         half = len(sentence) // 2
         parts = [sentence[:half], sentence[half:]]
@@ -122,6 +122,18 @@ def _fit(sentence: str, g2p: G2P, count: Count, options: ChunkOptions) -> Iterat
     if fitted:
         fitted[-1] = replace(fitted[-1], ends_sentence=True)
     yield from _merge(fitted, options.target_tokens, options.max_tokens)
+
+
+def _words(text: str) -> list[str]:
+    """Words, with a number kept together with the word after it ("5 kilometres", "1990 and")
+    so a cut never falls between a number and its unit."""
+    words: list[str] = []
+    for word in text.split():
+        if words and words[-1][-1:].isdigit() and not words[-1].endswith(" "):
+            words[-1] = f"{words[-1]} {word}"
+        else:
+            words.append(word)
+    return words
 
 
 def _merge(pieces: Sequence[_Piece], target: int, limit: int) -> Iterator[_Piece]:

@@ -86,3 +86,13 @@ def test_real_g2p_chunks_fit_and_carry_their_phonemes(english_g2p):
     for chunk in chunks:
         assert chunk.tokens == token_count(chunk.phonemes) <= MAX_PHONEMES
         assert chunk.phonemes == " ".join(english_g2p(s) for s in split_sentences(chunk.text))
+
+
+def test_a_cut_never_falls_between_a_number_and_its_unit():
+    sentence = " ".join(f"walk {n} kilometres" for n in range(1, 60)) + "."
+    chunks = list(chunk_chapter(_chapter(sentence), fake_g2p, len,
+                                options=ChunkOptions(target_tokens=40, max_tokens=60)))
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert not chunk.text.startswith("kilometres")
+        assert not chunk.text.rstrip(".").split()[-1].isdigit()
