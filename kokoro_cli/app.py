@@ -73,12 +73,25 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+_state: dict[str, Optional[Path]] = {"config": None}
+
+
 @app.callback()
 def main_options(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
+    config: Optional[Path] = typer.Option(None, "--config", dir_okay=False, help="Config file "
+                                          "(default: the user config folder's config.toml, or "
+                                          "$KOKORO_CLI_CONFIG)."),
 ) -> None:
     """Kokoro audiobook converter."""
+    _state["config"] = config
+
+
+def _config():
+    from kokoro_cli.config import Config
+
+    return Config(_state["config"], explicit=_state["config"] is not None)
 
 
 def _resolver(model: Optional[Path], voices: Optional[Path], notify=None):
@@ -101,15 +114,18 @@ def run_guarded(action) -> None:
         raise typer.Exit(code) from None
 
 
-@app.command(epilog="Example: kokoro-cli convert samples/report.md -o report.m4b --voice af_heart\n\n"
-             + EXIT_CODES_HELP)
+@app.command(epilog="Examples:\n\n  kokoro-cli convert samples/report.md -o report.m4b --voice af_heart\n\n"
+             "  kokoro-cli convert books/*.epub --out-dir audiobooks/\n\n" + EXIT_CODES_HELP)
 def convert(
-    input: Path = typer.Argument(..., help="Markdown (.md), EPUB (.epub) or plain text (.txt) file."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output",
-                                          help="Output .m4b (default: INPUT's name with .m4b)."),
-    voice: str = typer.Option("af_heart", "--voice", "-v",
-                              help="Voice name, or a blend such as af_bella:0.6,af_sky:0.4."),
-    speed: float = typer.Option(1.0, "--speed", help="Speaking speed, 0.5 to 2.0."),
+    inputs: list[Path] = typer.Argument(..., help="Markdown (.md), EPUB (.epub), plain text "
+                                        "(.txt) files or folders of chapter files; '-' is stdin."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output .m4b (one input "
+                                          "only; default: the document's title in --out-dir)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", file_okay=False, help="Folder for "
+                                           "the outputs (default: the current folder)."),
+    voice: Optional[str] = typer.Option(None, "--voice", "-v", help="Voice name, or a blend such "
+                                        "as af_bella:0.6,af_sky:0.4 (default af_heart)."),
+    speed: Optional[float] = typer.Option(None, "--speed", help="Speaking speed, 0.5 to 2.0."),
     chapters: Optional[str] = ChaptersOpt,
     input_format: Optional[str] = InputFormatOpt,
     split_level: Optional[int] = SplitLevelOpt,
@@ -119,56 +135,118 @@ def convert(
     force: bool = typer.Option(False, "--force", help="Synthesize everything again, ignoring "
                                "finished chapters and cached pieces."),
     work_dir: Optional[Path] = WorkDirOpt,
-    progress: str = typer.Option("auto", "--progress", help="auto, bars, plain, json (events on "
-                                 "stderr) or none."),
+    progress: Optional[str] = typer.Option(None, "--progress", help="auto, bars, plain, json "
+                                           "(events on stderr) or none."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (and the output "
-                               "path on stdout)."),
+                               "paths on stdout)."),
     model: Optional[Path] = ModelOpt,
     voices: Optional[Path] = VoicesOpt,
 ) -> None:
-    """Convert a document into an M4B audiobook with one chapter per document chapter.
+    """Convert documents into M4B audiobooks with one chapter per document chapter.
 
-    The work is a resumable job: stop it any time (Ctrl-C, kill, power loss) and run the same
-    command again to continue; only pieces whose text changed are synthesized again."""
-    from kokoro_cli.render import RenderOptions
+    Each conversion is a resumable job: stop it any time (Ctrl-C, kill, power loss) and run the
+    same command again to continue; only pieces whose text changed are synthesized again, and a
+    run with nothing changed is a quick no-op. With several inputs, a failing one is reported and
+    the others still run; the exit code is that of the first failure."""
+    def action() -> None:
+        from kokoro_cli.render import RenderOptions
 
-    run_guarded(lambda: _convert(
-        input, output, ParseSettings(input_format, split_level, code, keep_front_matter, chapters),
-        RenderOptions(voice=voice, speed=speed, force=force), tuple(dictionaries or ()), work_dir,
-        "none" if quiet else progress, model, voices))
-
-
-def _convert(input: Path, output: Optional[Path], settings: ParseSettings, options,
-             dictionaries: tuple[Path, ...], work_dir: Optional[Path], progress: str,
-             model: Optional[Path], voices: Optional[Path]) -> None:
-    from kokoro_cli.progress import MODES, progress_for
-    from kokoro_cli.runner import ConvertRequest, lexicon_for, run_convert
-
-    if progress not in MODES:
-        raise UsageError(f"--progress {progress!r}: use one of {', '.join(MODES)}")
-    target = _output_path(input, output)
-    full, selected = _documents(input, settings)
-    options = dataclasses.replace(options, lexicon=lexicon_for(full, dictionaries))
-    request = ConvertRequest(full, selected, target, options, work_dir)
-    say = (lambda m: None) if progress in ("none", "json") else (lambda m: err.print(m, markup=False))
-    resolver = _resolver(model, voices, say)
-    result = run_convert(request, resolver, lambda: progress_for(err, progress))
-    if result is None:
-        say(f"{target} is up to date (same input and settings); nothing to do")
-    else:
-        c = result.counts
-        say(f"{result.chunks} pieces: {c.synthesized} synthesized, {c.reused} reused; "
-            f"{result.audio_seconds:.1f} s of audio"
-            + (f"; real-time factor {result.real_time_factor:.2f}" if c.synthesized else ""))
-    out.print(str(target), markup=False)
+        config = _config()
+        files = _expand(inputs)
+        if output is not None and len(files) > 1:
+            raise UsageError("-o names one output; with several inputs use --out-dir")
+        mode = "none" if quiet else config.value("progress", progress)
+        options = RenderOptions(voice=config.value("voice", voice),
+                                speed=config.value("speed", speed), force=force)
+        job = _ConvertJob(ParseSettings(input_format, split_level, code, keep_front_matter, chapters),
+                          options, config.value("dict", tuple(dictionaries or ())),
+                          config.value("work_dir", work_dir), mode,
+                          _resolver(model, voices, _say(mode)))
+        folder = config.value("out_dir", out_dir)
+        failures = [rc for f in files if (rc := job.run_one(f, output, folder, len(files) > 1))]
+        if failures:
+            raise typer.Exit(failures[0])
+    run_guarded(action)
 
 
-def _output_path(input: Path, output: Optional[Path]) -> Path:
+def _say(mode: str):
+    """Where one-line messages go for a progress mode (nowhere for json and none)."""
+    return (lambda m: None) if mode in ("none", "json") else (lambda m: err.print(m, markup=False))
+
+
+def _expand(inputs: list[Path]) -> list[Path]:
+    """Inputs with quoted shell patterns ("books/*.epub") expanded, as cron lines often hold."""
+    import glob
+
+    files: list[Path] = []
+    for item in inputs:
+        text = str(item)
+        matches = sorted(glob.glob(text)) if any(c in text for c in "*?[") and not item.exists() else []
+        files += [Path(m) for m in matches] or [item]
+    return files
+
+
+@dataclass(frozen=True)
+class _ConvertJob:
+    """The settings shared by every input of one ``convert`` command."""
+
+    parse: ParseSettings
+    options: object  # RenderOptions
+    dictionaries: tuple[Path, ...]
+    work_dir: Optional[Path]
+    progress: str
+    resolver: object  # AssetResolver
+
+    def run_one(self, input: Path, output: Optional[Path], folder: Optional[Path],
+                batch: bool) -> int:
+        """Convert one input; returns 0 or, in a batch, the exit code of its error."""
+        try:
+            self._convert(input, output, folder)
+            return 0
+        except Exception as exc:
+            if not batch:
+                raise
+            code = exit_code_for(exc)
+            err.print(f"error: {input}: {exc}", markup=False)
+            return int(code)
+
+    def _convert(self, input: Path, output: Optional[Path], folder: Optional[Path]) -> None:
+        from kokoro_cli.progress import MODES, progress_for
+        from kokoro_cli.runner import ConvertRequest, lexicon_for, run_convert
+
+        if self.progress not in MODES:
+            raise UsageError(f"--progress {self.progress!r}: use one of {', '.join(MODES)}")
+        full, selected = _documents(input, self.parse)
+        target = _output_path(input, output, folder, full.title)
+        options = dataclasses.replace(self.options, lexicon=lexicon_for(full, self.dictionaries))
+        request = ConvertRequest(full, selected, target, options, self.work_dir)
+        say = _say(self.progress)
+        result = run_convert(request, self.resolver, lambda: progress_for(err, self.progress))
+        if result is None:
+            say(f"{target} is up to date (same input and settings); nothing to do")
+        else:
+            c = result.counts
+            say(f"{result.chunks} pieces: {c.synthesized} synthesized, {c.reused} reused; "
+                f"{result.audio_seconds:.1f} s of audio"
+                + (f"; real-time factor {result.real_time_factor:.2f}" if c.synthesized else ""))
+        out.print(str(target), markup=False)
+
+
+def output_name(title: str, fallback: str) -> str:
+    """A file name from a document title: no path separators or control characters."""
+    import re
+
+    name = re.sub(r'[\x00-\x1f/\\:*?"<>|]+', " ", title).strip(" .")
+    return re.sub(r"\s+", " ", name)[:120] or fallback
+
+
+def _output_path(input: Path, output: Optional[Path], folder: Optional[Path], title: str) -> Path:
     from kokoro_cli.errors import OutputError
 
-    if output is None and str(input) == "-":
-        raise UsageError("reading stdin: name the output with -o FILE.m4b")
-    target = output if output is not None else Path(input.stem + ".m4b")
+    if output is None and str(input) == "-" and folder is None:
+        raise UsageError("reading stdin: name the output with -o FILE.m4b or --out-dir")
+    target = output if output is not None else (folder or Path(".")) / (
+        output_name(title, input.stem or "audiobook") + ".m4b")
     if target.suffix.lower() != ".m4b":
         raise UsageError(f"output {target} must end in .m4b")
     if target.exists() and input.exists() and target.resolve() == input.resolve():
@@ -414,3 +492,37 @@ def _print_unknown_words(plans, g2p, lexicon, as_json: bool) -> None:
         return
     for word, count in rows:
         out.print(f"{count:>5}  {word}", markup=False)
+
+
+config_app = typer.Typer(no_args_is_help=True, help="Show the effective settings and the config "
+                         "file. Precedence: command line > environment > config file > default.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Print every setting's effective value and where it came from."""
+    def action() -> None:
+        from kokoro_cli.config import SETTINGS
+
+        config = _config()
+        rows = [(s, config.get(s.key)) for s in SETTINGS]
+        if as_json:
+            out.print_json(json.dumps({"config_file": str(config.path), "settings": {
+                s.key: {"value": _plain(r.value), "source": r.source, "env": s.env}
+                for s, r in rows}}))
+            return
+        out.print(f"config file: {config.path}" + ("" if config.path.is_file() else " (absent)"),
+                  markup=False)
+        for s, r in rows:
+            out.print(f"{s.key:<9} = {_plain(r.value)!s:<24} from {r.source}; env {s.env}",
+                      markup=False)
+    run_guarded(action)
+
+
+def _plain(value):
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
