@@ -526,3 +526,42 @@ def _plain(value):
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return value
+
+
+@app.command(epilog="Examples:\n\n  echo 'Build finished' | kokoro-cli say -o done.mp3\n\n"
+             "  kokoro-cli say 'Hello there' -o - | aplay\n\n" + EXIT_CODES_HELP)
+def say(
+    text: Optional[str] = typer.Argument(None, help="Text to speak; absent or '-' reads stdin."),
+    output: str = typer.Option(..., "-o", "--output", help="Audio file (format from the "
+                               "extension) or '-' for stdout."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="wav, flac, mp3, opus or m4a "
+                                      "(default: the extension; WAV on stdout)."),
+    voice: Optional[str] = typer.Option(None, "--voice", "-v", help="Voice or blend."),
+    speed: Optional[float] = typer.Option(None, "--speed", help="Speaking speed, 0.5 to 2.0."),
+    dictionaries: Optional[list[Path]] = DictOpt,
+    model: Optional[Path] = ModelOpt,
+    voices: Optional[Path] = VoicesOpt,
+) -> None:
+    """Speak a short text into an audio file or a pipe."""
+    def action() -> None:
+        import numpy as np
+
+        from engine.synth import SynthOptions
+        from kokoro_cli.render import RenderOptions
+        from kokoro_cli.runner import lexicon_for
+        from kokoro_cli.say import encode, format_for, speak, write_output
+        from preprocess import InputError, parse_text
+
+        config = _config()
+        kind = format_for(output, fmt)
+        spoken = sys.stdin.read() if text in (None, "-") else text
+        if not spoken.strip():
+            raise InputError("nothing to say: give TEXT or pipe it on stdin")
+        options = RenderOptions(voice=config.value("voice", voice), speed=config.value("speed", speed))
+        SynthOptions(voice=options.voice, speed=options.speed)
+        document = parse_text(spoken, name="say")
+        options = dataclasses.replace(options, lexicon=lexicon_for(
+            document, config.value("dict", tuple(dictionaries or ()))))
+        samples = np.concatenate(list(speak(document, _resolver(model, voices), options)))
+        write_output(encode(samples, kind), output, sys.stdout.buffer)
+    run_guarded(action)

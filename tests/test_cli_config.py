@@ -90,3 +90,29 @@ def test_missing_model_file_is_an_asset_error(tmp_path):
 ])
 def test_output_names(title, expected):
     assert output_name(title, "fallback") == expected
+
+
+def _kokoro() -> list[str]:
+    return [str(Path(sys.executable).with_name("kokoro-cli"))]
+
+
+def test_say_from_stdin_to_a_file_and_to_a_pipe(resolver, tmp_path):
+    import soundfile as sf
+
+    out = tmp_path / "done.wav"
+    proc = subprocess.run(_kokoro() + ["say", "-o", str(out)], input="Build finished.",
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    audio, rate = sf.read(out)
+    assert rate == 24000 and 0.4 < len(audio) / rate < 3.0
+    piped = subprocess.run(_kokoro() + ["say", "Build finished.", "-o", "-"], capture_output=True)
+    assert piped.returncode == 0 and piped.stdout[:4] == b"RIFF"
+    assert piped.stdout == out.read_bytes()  # same input, same bytes
+    mp3 = subprocess.run(_kokoro() + ["say", "Done.", "-o", "-", "--format", "mp3"], capture_output=True)
+    assert mp3.returncode == 0 and (mp3.stdout[:3] == b"ID3" or mp3.stdout[0] == 0xFF)
+
+
+def test_say_errors(tmp_path):
+    assert runner.invoke(app, ["say", "-o", str(tmp_path / "x.wav")], input="   ").exit_code == 3
+    result = runner.invoke(app, ["say", "hi", "-o", str(tmp_path / "x.xyz")])
+    assert result.exit_code == 2 and "cannot write 'xyz' audio" in result.output

@@ -1,0 +1,74 @@
+"""``say``: speak a short text straight to a file or to stdout, for shell one-liners.
+
+No job folder: a one-liner is short, so its audio is made in memory and written once.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from engine import AssetResolver, Synthesizer
+from engine.audio import silence, trim
+from kokoro_cli.atomic import write_atomic
+from kokoro_cli.cache import to_pcm16
+from kokoro_cli.errors import UsageError
+from kokoro_cli.ffmpeg import run_ffmpeg
+from kokoro_cli.render import RenderOptions, plan
+from preprocess import Document
+
+# Output kinds: soundfile writes the lossless ones itself, ffmpeg encodes the rest.
+SOUNDFILE_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16")}
+FFMPEG_FORMATS = {"mp3": ("mp3", ["-c:a", "libmp3lame", "-b:a", "128k"]),
+                  "opus": ("ogg", ["-c:a", "libopus", "-b:a", "48k", "-ar", "48000"]),
+                  "m4a": ("ipod", ["-c:a", "aac", "-b:a", "96k"])}
+FORMATS = tuple(SOUNDFILE_FORMATS) + tuple(FFMPEG_FORMATS)
+
+
+def format_for(output: str, explicit: str | None) -> str:
+    """The output format: ``explicit``, else the file extension; stdout defaults to WAV."""
+    fmt = (explicit or (Path(output).suffix.lstrip(".").lower() if output != "-" else "wav"))
+    if fmt == "m4b":
+        fmt = "m4a"
+    if fmt not in FORMATS:
+        raise UsageError(f"cannot write {fmt!r} audio; use one of {', '.join(FORMATS)} "
+                         "(--format, or the file extension)")
+    return fmt
+
+
+def speak(document: Document, resolver: AssetResolver,
+          options: RenderOptions) -> Iterator[np.ndarray]:
+    """16-bit samples, piece by piece, with the chunker's pauses between pieces."""
+    synth = Synthesizer.load(resolver)
+    voice = synth.voice(options.voice)
+    plans = plan(document, synth.phonemizer(voice), options.chunking, options.lexicon)
+    chunks = [c for p in plans for c in p.chunks]
+    for i, chunk in enumerate(chunks):
+        yield to_pcm16(trim(synth.synthesize(chunk.phonemes, voice, options.speed)))
+        if i < len(chunks) - 1:
+            yield to_pcm16(silence(chunk.pause_after_ms))
+
+
+def encode(samples: np.ndarray, fmt: str, sample_rate: int = 24_000) -> bytes:
+    """The bytes of a complete file of ``fmt`` holding ``samples``."""
+    buffer = io.BytesIO()
+    container, subtype = SOUNDFILE_FORMATS.get(fmt, ("WAV", "PCM_16"))
+    sf.write(buffer, samples, sample_rate, format=container, subtype=subtype)
+    if fmt in SOUNDFILE_FORMATS:
+        return buffer.getvalue()
+    muxer, codec = FFMPEG_FORMATS[fmt]
+    return run_ffmpeg(["-f", "wav", "-i", "pipe:0", *codec, "-f", muxer, "pipe:1"],
+                      input=buffer.getvalue())
+
+
+def write_output(data: bytes, output: str, stdout) -> None:
+    """To stdout for ``-``, else atomically to the file (an old file stays until it is done)."""
+    if output == "-":
+        stdout.write(data)
+        stdout.flush()
+    else:
+        write_atomic(Path(output), data)
