@@ -83,9 +83,34 @@ def main_options(
     config: Optional[Path] = typer.Option(None, "--config", dir_okay=False, help="Config file "
                                           "(default: the user config folder's config.toml, or "
                                           "$KOKORO_CLI_CONFIG)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Log details (commands run, files "
+                                 "fetched) on stderr."),
+    log_file: Optional[Path] = typer.Option(None, "--log-file", dir_okay=False, help="Append a "
+                                            "detailed log to this file."),
 ) -> None:
     """Kokoro audiobook converter."""
     _state["config"] = config
+    _setup_logging(verbose, log_file)
+
+
+def _setup_logging(verbose: bool, log_file: Optional[Path]) -> None:
+    import logging
+
+    handlers: list[logging.Handler] = []
+    if verbose:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    if log_file is not None:
+        try:
+            handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        except OSError as exc:
+            err.print(f"error: cannot write the log file {log_file}: {exc.strerror}", markup=False)
+            raise typer.Exit(ExitCode.OUTPUT) from None
+    if handlers:
+        # Our own packages in detail; libraries (markdown-it traces every rule) warnings only.
+        logging.basicConfig(level=logging.WARNING, handlers=handlers, force=True,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for package in ("engine", "preprocess", "kokoro_cli"):
+            logging.getLogger(package).setLevel(logging.DEBUG)
 
 
 def _config():
