@@ -281,13 +281,31 @@ def _output_path(input: Path, output: Optional[Path], folder: Optional[Path], ti
     return target
 
 
-@app.command("voices", epilog="Example: kokoro-cli voices --lang en-gb")
+voices_app = typer.Typer(help="List the 54 Kokoro voices, or hear one.")
+app.add_typer(voices_app, name="voices")
+
+# A sentence per language for 'voices preview', in the voice's own language.
+PREVIEW_SENTENCES = {
+    "en": "Hello! This is {name}, one of the Kokoro voices, reading a sample sentence.",
+    "es": "Hola, soy una de las voces de Kokoro y esta es una frase de ejemplo.",
+    "fr": "Bonjour, je suis une des voix de Kokoro et voici une phrase d'exemple.",
+    "hi": "नमस्ते, मैं कोकोरो की एक आवाज़ हूँ।",
+    "it": "Ciao, sono una delle voci di Kokoro e questa è una frase di esempio.",
+    "pt": "Olá, eu sou uma das vozes do Kokoro e esta é uma frase de exemplo.",
+}
+
+
+@voices_app.callback(invoke_without_command=True,
+                     epilog="Examples: kokoro-cli voices --lang en-gb; kokoro-cli voices preview bf_emma -o emma.wav")
 def voices_cmd(
+    ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
     lang: Optional[str] = typer.Option(None, "--lang", help="Only this language (en-us, en-gb, "
                                        "es, fr, hi, it, ja, pt-br, zh) or its prefix (en)."),
 ) -> None:
     """List the 54 Kokoro voices with their language and gender."""
+    if ctx.invoked_subcommand is not None:
+        return
     from engine import catalogue
 
     rows = [v for v in catalogue() if lang is None or v.language.startswith(lang.lower())]
@@ -298,6 +316,34 @@ def voices_cmd(
         return
     for v in rows:
         out.print(f"{v.name:<14} {v.language:<6} {v.gender:<7} {v.language_name}")
+
+
+@voices_app.command("preview")
+def voices_preview(
+    voice: str = typer.Argument(..., help="Voice name or blend."),
+    output: str = typer.Option("-", "-o", "--output", help="Audio file, or '-' (WAV on stdout)."),
+    text: Optional[str] = typer.Option(None, "--text", help="Say this instead of the sample."),
+    model: Optional[Path] = ModelOpt,
+    voices: Optional[Path] = VoicesOpt,
+) -> None:
+    """Speak a sample sentence with a voice."""
+    def action() -> None:
+        import numpy as np
+
+        from engine import describe_spec
+        from kokoro_cli.render import RenderOptions
+        from kokoro_cli.say import encode, format_for, speak, write_output
+        from preprocess import parse_text
+
+        canonical, info = describe_spec(voice)
+        sentence = text or PREVIEW_SENTENCES.get(info.language[:2], PREVIEW_SENTENCES["en"])
+        document = parse_text(sentence.format(name=info.name.split("_")[1].title()), name="preview")
+        samples = np.concatenate(list(speak(document, _resolver(model, voices),
+                                            RenderOptions(voice=canonical))))
+        write_output(encode(samples, format_for(output, None)), output, sys.stdout.buffer)
+        if output != "-":
+            out.print(output, markup=False)
+    run_guarded(action)
 
 
 @models_app.command("fetch", epilog="Example: kokoro-cli models fetch --source registry")
