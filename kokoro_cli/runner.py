@@ -15,7 +15,8 @@ from kokoro_cli.cache import ChunkCache
 from kokoro_cli.jobs import Job, JobIdentity, default_work_root
 from kokoro_cli.render import (Progress, RenderOptions, RenderResult, StopFlag, book_meta,
                                output_fingerprint, render_job)
-from preprocess import NORMALIZER_VERSION, Document
+from preprocess import Document
+from preprocess.normalize import normalizer_identity
 from preprocess.lexicon import DictionaryError, Lexicon
 
 
@@ -64,7 +65,7 @@ def identity_for(request: ConvertRequest, resolver: AssetResolver) -> JobIdentit
     return JobIdentity(
         input_sha256=document_digest(request.document), model_sha256=resolver.model_sha256(),
         backend="onnx", voice=voice, speed=float(request.options.speed), language=info.lang_code,
-        normalizer=NORMALIZER_VERSION, lexicon=request.options.lexicon.digest,
+        normalizer=normalizer_identity(), lexicon=request.options.lexicon.digest,
         chunking=repr(request.options.chunking))
 
 

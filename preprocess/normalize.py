@@ -14,6 +14,7 @@ could look like a version, a date before its dashes could look like a range).
 from __future__ import annotations
 
 import html
+import hashlib
 import json
 import re
 import unicodedata
@@ -51,6 +52,14 @@ def tables() -> dict:
     for name in DATA_FILES:
         merged.update(json.loads(resources.files("preprocess").joinpath(f"data/{name}").read_text("utf-8")))
     return merged
+
+
+@cache
+def normalizer_identity() -> str:
+    """The version plus a digest of the word tables: users may edit the tables, and any change
+    to what is spoken must make a new job identity."""
+    digest = hashlib.sha256(json.dumps(tables(), sort_keys=True).encode("utf-8")).hexdigest()
+    return f"{NORMALIZER_VERSION}:{digest[:16]}"
 
 
 @cache
