@@ -15,10 +15,11 @@ import re
 import shlex
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 from preprocess.errors import KokoroError
 
@@ -35,6 +36,7 @@ __all__ = [
     "parse_ffmetadata",
     "probe",
     "run_ffmpeg",
+    "run_ffmpeg_log",
     "run_tool",
     "samples_to_ms",
 ]
@@ -52,6 +54,10 @@ FFPROBE_SHOW = ("-show_chapters", "-show_format", "-show_streams")
 _SPECIAL = re.compile(r"([=;#\\\n])")
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 _CHAPTER_KEYS = ("TIMEBASE", "START", "END")
+# Closing lines ffmpeg prints after the real error (at log level info and above).
+_GENERIC_LINES = frozenset({"Conversion failed!"})
+# Bytes copied per read when ffmpeg's stdout goes to a caller's stream.
+PIPE_CHUNK = 1 << 20
 
 
 class FfmpegError(KokoroError):
@@ -93,41 +99,106 @@ def find_ffprobe() -> str | None:
 
 
 def run_tool(
-    exe: str, args: Sequence[str], *, input: bytes | None = None
+    exe: str,
+    args: Sequence[str],
+    *,
+    input: bytes | None = None,
+    sink: BinaryIO | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ``exe args`` to completion, raising FfmpegError unless it exits 0.
 
-    The single place where the project starts an ffmpeg-family process.
+    The single place where the project starts an ffmpeg-family process. With ``sink``, stdout
+    is copied to it as it comes (the result's ``stdout`` is then empty), so an output of any
+    length streams through in constant memory.
     """
     cmd = [exe, *args]
     log.debug("running: %s", shlex.join(cmd))
-    stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
+    if input is not None and sink is not None:
+        raise ValueError("run_tool takes input or sink, not both")
+    stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
     try:
-        done = subprocess.run(cmd, capture_output=True, check=False, **stdin)
+        # Unbuffered: with a sink, each read hands on whatever the pipe holds.
+        proc = subprocess.Popen(
+            cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
+        )
     except OSError as exc:
         raise FfmpegError(f"cannot run {exe}: {exc}", command=cmd) from exc
-    if done.returncode != 0:
-        stderr = done.stderr.decode("utf-8", "replace")
-        log.debug("%s exited %d:\n%s", Path(exe).name, done.returncode, stderr)
+    with proc:
+        if sink is None:
+            out, err = proc.communicate(input)
+        else:
+            out, err = b"", _pump(proc, sink)
+    if proc.returncode != 0:
+        stderr = err.decode("utf-8", "replace")
+        log.debug("%s exited %d:\n%s", Path(exe).name, proc.returncode, stderr)
         raise FfmpegError(
-            f"{Path(exe).name} failed (exit {done.returncode}): {_last_line(stderr)}",
+            f"{Path(exe).name} failed (exit {proc.returncode}): {_last_line(stderr)}",
             command=cmd,
             stderr=stderr,
         )
-    return done
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _pump(proc: subprocess.Popen[bytes], sink: BinaryIO) -> bytes:
+    """Copy ``proc``'s stdout to ``sink`` while a thread drains stderr (so neither pipe can
+    fill up and stall ffmpeg); returns stderr. Kills ``proc`` if writing to ``sink`` fails."""
+    assert proc.stdout is not None and proc.stderr is not None
+    _widen_pipe(proc.stdout)
+    errors: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(proc.stderr, errors), daemon=True)
+    reader.start()
+    try:
+        while chunk := proc.stdout.read(PIPE_CHUNK):
+            sink.write(chunk)
+    except BaseException:
+        proc.kill()
+        raise
+    finally:
+        proc.wait()
+        reader.join()
+    return b"".join(errors)
+
+
+def _widen_pipe(stream: IO[bytes]) -> None:
+    """Ask Linux for a 1 MiB pipe (default 64 KiB): fewer wake-ups per gigabyte of audio."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_CHUNK)
+    except (ImportError, OSError):
+        pass
+
+
+def _drain(stream: IO[bytes], into: list[bytes]) -> None:
+    into.append(stream.read())
 
 
 def run_ffmpeg(
-    args: Sequence[str], *, input: bytes | None = None, loglevel: str = "error"
+    args: Sequence[str],
+    *,
+    input: bytes | None = None,
+    loglevel: str = "error",
+    sink: BinaryIO | None = None,
 ) -> bytes:
     """Run the found ffmpeg with ``args`` (after ``-hide_banner -nostdin -y -loglevel``);
-    return its stdout."""
+    return its stdout (empty when it went to ``sink``)."""
     full = [*FFMPEG_GLOBALS, "-loglevel", loglevel, *args]
-    return run_tool(find_ffmpeg(), full, input=input).stdout
+    return run_tool(find_ffmpeg(), full, input=input, sink=sink).stdout
+
+
+def run_ffmpeg_log(args: Sequence[str], *, sink: BinaryIO | None = None) -> str:
+    """Run ffmpeg at log level ``info`` without the progress line; return what it logged.
+
+    For filters that report at the end of the run (``ebur128``, ``astats``).
+    """
+    full = [*FFMPEG_GLOBALS, "-nostats", "-loglevel", "info", *args]
+    return run_tool(find_ffmpeg(), full, sink=sink).stderr.decode("utf-8", "replace")
 
 
 def _last_line(text: str) -> str:
+    """The last line that says something: ffmpeg's closing "Conversion failed!" does not."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if line not in _GENERIC_LINES] or lines
     return lines[-1] if lines else "no error message"
 
 
@@ -167,14 +238,21 @@ def book_tags(meta: BookMeta) -> list[tuple[str, str]]:
 
 
 def ffmetadata(
-    meta: BookMeta, chapters: Sequence[ChapterMark], *, sample_rate: int = 24000
+    meta: BookMeta,
+    chapters: Sequence[ChapterMark],
+    *,
+    sample_rate: int = 24000,
+    tags: Sequence[tuple[str, str]] | None = None,
 ) -> str:
     """The FFMETADATA1 text for a book: its tags, then one ``[CHAPTER]`` per mark.
 
-    Chapter times are in milliseconds (``TIMEBASE=1/1000``) from the marks' sample positions.
+    ``tags`` replaces :func:`book_tags` of ``meta`` (a part or chapter file has its own title
+    and track number). Chapter times are in milliseconds (``TIMEBASE=1/1000``) from the marks'
+    sample positions, so books of any length fit.
     """
+    pairs = book_tags(meta) if tags is None else tags
     lines = [";FFMETADATA1"]
-    lines += [f"{key}={escape_ffmetadata(value)}" for key, value in book_tags(meta)]
+    lines += [f"{key}={escape_ffmetadata(value)}" for key, value in pairs]
     for mark in chapters:
         lines += [
             "[CHAPTER]",

@@ -1,0 +1,504 @@
+"""Loudness: measure a book and its chapters, normalize to a named preset, and check the result.
+
+Measurements follow ITU-R BS.1770 / EBU R128 as ffmpeg's ``ebur128`` filter computes them
+(integrated loudness in LUFS, true peak in dBTP from 4x oversampling), with ``astats`` adding
+the plain RMS level, sample peak and noise floor (the quietest 0.5 s RMS window) that ACX
+checks. Everything streams through ffmpeg; no chapter or book is held in memory.
+
+Normalization applies **one gain to the whole book**, computed from a measurement of the whole
+book, so chapters keep their levels relative to one another and every boundary stays exactly
+where it was (a gain is sample-for-sample). When that gain would push the true peak over the
+preset's ceiling, a look-ahead limiter (``alimiter`` with latency compensation, which keeps the
+length and alignment) holds the sample peaks a margin below it.
+
+Presets (:data:`PRESETS`):
+
+``audiobook`` (the default)
+    −18 LUFS integrated, true peak ≤ −3 dBTP. Audiobook players and stores expect speech
+    around −18 to −20 LUFS; −18 is loud enough for phones and cars without compression, and
+    for speech it usually lands inside ACX's −23…−18 dB RMS window (RMS runs a few dB below
+    gated loudness because it counts the pauses) with ACX's −3 dB peak ceiling already met.
+    The QC report shows the RMS, so a miss is visible.
+``acx``
+    ACX / Audible submission: RMS between −23 and −18 dB (aimed at −20), peaks ≤ −3 dBFS
+    (checked as true peak), noise floor ≤ −60 dB, one 44.1 kHz MP3 at 192 kbps CBR per
+    chapter, and room tone at the start and end of every file (1 s; ACX asks for 0.5–1 s at
+    the head and 1–5 s at the tail). Our room tone is digital silence, which meets the noise
+    floor.
+``podcast``
+    −16 LUFS, true peak ≤ −1 dBTP (Apple Podcasts / common podcast practice).
+``ebu``
+    EBU R128 broadcast: −23 LUFS, true peak ≤ −1 dBTP.
+``off``
+    No gain and no checks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from kokoro_cli.ffmpeg import run_ffmpeg_log
+from preprocess.errors import KokoroError
+
+__all__ = [
+    "DEFAULT_PRESET",
+    "PRESETS",
+    "GainPlan",
+    "Levels",
+    "LevelsQC",
+    "LoudnessError",
+    "LoudnessPreset",
+    "Measurement",
+    "QCError",
+    "QCReport",
+    "check_qc",
+    "combine_levels",
+    "judge",
+    "measure_file",
+    "parse_levels",
+    "plan_gain",
+    "qc_report",
+    "tap_graph",
+]
+
+SILENCE_LUFS = -70.0  # ebur128's absolute gate: what it reports for silence
+# The limiter works on sample peaks; inter-sample (true) peaks of speech rarely exceed the
+# sample peak by more than this, so the limiter aims this far below the true-peak ceiling.
+TRUE_PEAK_MARGIN_DB = 1.0
+# ebur128 prints one decimal; allow that much rounding before calling a ceiling exceeded.
+REPORT_SLACK_DB = 0.05
+# Integrated loudness needs gating blocks; below this a chapter's LUFS is not judged.
+MIN_GATED_SECONDS = 3.0
+NOISE_WINDOW_S = 0.5  # ACX measures the noise floor over half-second windows
+
+
+@dataclass(frozen=True)
+class LoudnessPreset:
+    """A loudness target and what the QC check holds the output to.
+
+    ``integrated_lufs`` or ``rms_dbfs`` is the target the gain aims at (ACX is specified in
+    RMS); ``true_peak_dbtp`` is a ceiling; ``sample_rate``, ``format``, ``bitrate`` and
+    ``room_tone_ms`` are delivery requirements that the output options must match.
+    """
+
+    name: str
+    integrated_lufs: float | None = None
+    rms_dbfs: float | None = None
+    rms_range: tuple[float, float] | None = None
+    true_peak_dbtp: float | None = None
+    noise_floor_dbfs: float | None = None
+    tolerance_lu: float = 1.0  # the book's window around the target
+    chapter_tolerance_lu: float = 2.0  # chapters keep their natural spread under one gain
+    sample_rate: int | None = None
+    format: str | None = None
+    bitrate: str | None = None
+    room_tone_ms: int = 0
+    split_chapters: bool = False  # one file per chapter required
+
+    @property
+    def active(self) -> bool:
+        return self.integrated_lufs is not None or self.rms_dbfs is not None
+
+
+PRESETS: dict[str, LoudnessPreset] = {
+    "audiobook": LoudnessPreset("audiobook", integrated_lufs=-18.0, true_peak_dbtp=-3.0),
+    "acx": LoudnessPreset(
+        "acx",
+        rms_dbfs=-20.0,
+        rms_range=(-23.0, -18.0),
+        true_peak_dbtp=-3.0,
+        noise_floor_dbfs=-60.0,
+        sample_rate=44100,
+        format="mp3",
+        bitrate="192k",
+        room_tone_ms=1000,
+        split_chapters=True,
+    ),
+    "podcast": LoudnessPreset("podcast", integrated_lufs=-16.0, true_peak_dbtp=-1.0),
+    "ebu": LoudnessPreset("ebu", integrated_lufs=-23.0, true_peak_dbtp=-1.0),
+    "off": LoudnessPreset("off"),
+}
+DEFAULT_PRESET = "audiobook"
+
+
+class LoudnessError(KokoroError):
+    """Loudness could not be measured, or the output is out of its preset's spec."""
+
+
+class QCError(LoudnessError):
+    """The output failed its preset's QC check; ``report`` holds the measurements."""
+
+    def __init__(self, message: str, report: QCReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Loudness figures for a stretch of audio; ``-inf`` where it is digital silence."""
+
+    integrated_lufs: float
+    true_peak_dbtp: float
+    sample_peak_dbfs: float
+    rms_dbfs: float
+    noise_floor_dbfs: float
+    duration_s: float
+
+    @property
+    def silent(self) -> bool:
+        return self.integrated_lufs <= SILENCE_LUFS and self.rms_dbfs < -90
+
+    def shifted(self, gain_db: float) -> Levels:
+        """These levels after a linear gain (no limiting)."""
+        return Levels(
+            self.integrated_lufs + gain_db if not self.silent else self.integrated_lufs,
+            self.true_peak_dbtp + gain_db,
+            self.sample_peak_dbfs + gain_db,
+            self.rms_dbfs + gain_db,
+            self.noise_floor_dbfs + gain_db,
+            self.duration_s,
+        )
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The levels of a whole book (or file) and of each chapter in it."""
+
+    book: Levels
+    chapters: tuple[Levels, ...]
+
+
+# --- the filter graph and its log -------------------------------------------------------------
+
+_EBUR128 = "ebur128@{name}=framelog=verbose{peak}"
+_ASTATS = (
+    "astats@{name}=measure_perchannel=none"
+    ":measure_overall=Peak_level+RMS_level+RMS_trough+Number_of_samples"
+    f":length={NOISE_WINDOW_S}"
+)
+
+
+def _meter(name: str, *, peak: bool = True, stats: bool = True) -> str:
+    parts = [_EBUR128.format(name=name, peak=":peak=true" if peak else "")]
+    if stats:
+        parts.append(_ASTATS.format(name=name))
+    return ",".join([*parts, "anullsink"])
+
+
+def tap_graph(chain: Sequence[str], lengths: Sequence[int], *, source: str = "0:a") -> str:
+    """A ``-filter_complex`` graph: ``chain`` on ``[source]``, out as ``[out]``, and a copy
+    metered per chapter (``c0``, ``c1``...) and as a whole (``book``).
+
+    ``lengths`` are the chapters' lengths in samples at the rate the meters see; chapters are
+    cut with ``asegment`` at exact sample positions. The book meter only gates loudness: its
+    peaks, RMS and noise floor follow exactly from the chapters'.
+    """
+    head = f"[{source}]" + ",".join([*chain, "asplit=2[out][m]"])
+    if len(lengths) <= 1:
+        return f"{head};[m]{_meter('c0')}"
+    cuts = "|".join(str(n) for n in _cumulative(lengths)[:-1])
+    labels = "".join(f"[s{i}]" for i in range(len(lengths)))
+    parts = [head, "[m]asplit=2[mb][mc]", f"[mb]{_meter('book', peak=False, stats=False)}"]
+    parts.append(f"[mc]asegment=samples={cuts}{labels}")
+    parts += [f"[s{i}]{_meter(f'c{i}')}" for i in range(len(lengths))]
+    return ";".join(parts)
+
+
+def _cumulative(lengths: Sequence[int]) -> list[int]:
+    total, out = 0, []
+    for n in lengths:
+        total += n
+        out.append(total)
+    return out
+
+
+_SUMMARY = re.compile(r"^\[ebur128@(\w+) @ 0x[0-9a-f]+\] Summary:")
+_ASTATS_LINE = re.compile(r"^\[astats@(\w+) @ 0x[0-9a-f]+\] ([A-Za-z ]+): (\S+)$")
+_EBUR_VALUE = re.compile(r"^\s+(I|Peak):\s+(\S+) (?:LUFS|dBFS)$")
+_KEYS = {
+    "I": "integrated_lufs",
+    "Peak": "true_peak_dbtp",
+    "Peak level dB": "sample_peak_dbfs",
+    "RMS level dB": "rms_dbfs",
+    "RMS trough dB": "noise_floor_dbfs",
+    "Number of samples": "samples",
+}
+
+
+def parse_levels(log: str) -> dict[str, dict[str, float]]:
+    """The end-of-run reports of named ``ebur128@NAME`` / ``astats@NAME`` filters in an
+    ffmpeg log, as ``{NAME: {field: value}}`` (fields named as in :class:`Levels`, plus
+    ``samples``). ffmpeg prints an empty summary for a graph it only probed; a later, filled
+    one wins."""
+    found: dict[str, dict[str, float]] = {}
+    current: str | None = None
+    for line in log.splitlines():
+        if line.startswith("["):
+            current = None
+            if summary := _SUMMARY.match(line):
+                current = summary.group(1)
+            elif stats := _ASTATS_LINE.match(line):
+                name, key, value = stats.groups()
+                if key in _KEYS:
+                    found.setdefault(name, {})[_KEYS[key]] = float(value)
+        elif current is not None and (value := _EBUR_VALUE.match(line)):
+            found.setdefault(current, {})[_KEYS[value.group(1)]] = float(value.group(2))
+    return found
+
+
+def read_measurement(log: str, count: int, sample_rate: int) -> Measurement:
+    """The :class:`Measurement` a :func:`tap_graph` of ``count`` chapters left in ``log``."""
+    found = parse_levels(log)
+    chapters = tuple(_levels(found.get(f"c{i}", {}), sample_rate) for i in range(count))
+    if count == 1:
+        return Measurement(chapters[0], chapters)
+    book = combine_levels(chapters)
+    lufs = found.get("book", {}).get("integrated_lufs", SILENCE_LUFS)
+    return Measurement(_replace_lufs(book, lufs), chapters)
+
+
+def _levels(values: dict[str, float], sample_rate: int) -> Levels:
+    if "integrated_lufs" not in values:
+        raise LoudnessError("ffmpeg printed no loudness summary (is its ebur128 filter there?)")
+    return Levels(
+        integrated_lufs=values["integrated_lufs"],
+        true_peak_dbtp=values.get("true_peak_dbtp", -math.inf),
+        sample_peak_dbfs=values.get("sample_peak_dbfs", -math.inf),
+        rms_dbfs=values.get("rms_dbfs", -math.inf),
+        noise_floor_dbfs=values.get("noise_floor_dbfs", -math.inf),
+        duration_s=values.get("samples", 0) / sample_rate,
+    )
+
+
+def _replace_lufs(levels: Levels, lufs: float) -> Levels:
+    values = asdict(levels)
+    values["integrated_lufs"] = lufs
+    return Levels(**values)
+
+
+def combine_levels(parts: Sequence[Levels]) -> Levels:
+    """The levels of ``parts`` played back to back.
+
+    Peaks are the maximum, the noise floor the minimum and RMS the duration-weighted power
+    mean, which is exact. Integrated loudness is approximated the same way over the non-silent
+    parts (BS.1770 gates over the whole programme, so this can differ by a few tenths of a LU
+    when parts differ a lot); where one file holds the parts, use its own meter instead.
+    """
+    duration = sum(p.duration_s for p in parts)
+    audible = [p for p in parts if p.integrated_lufs > SILENCE_LUFS]
+    return Levels(
+        integrated_lufs=_power_mean([(p.integrated_lufs, p.duration_s) for p in audible])
+        if audible
+        else SILENCE_LUFS,
+        true_peak_dbtp=max((p.true_peak_dbtp for p in parts), default=-math.inf),
+        sample_peak_dbfs=max((p.sample_peak_dbfs for p in parts), default=-math.inf),
+        rms_dbfs=_power_mean([(p.rms_dbfs, p.duration_s) for p in parts]),
+        noise_floor_dbfs=min((p.noise_floor_dbfs for p in parts), default=-math.inf),
+        duration_s=duration,
+    )
+
+
+def _power_mean(values: Iterable[tuple[float, float]]) -> float:
+    """The dB level of the duration-weighted mean power of (dB, seconds) pairs."""
+    pairs = list(values)
+    weight = sum(w for _, w in pairs)
+    if weight <= 0:
+        return -math.inf
+    power = sum(w * 10 ** (db / 10) for db, w in pairs if db > -math.inf) / weight
+    return 10 * math.log10(power) if power > 0 else -math.inf
+
+
+def measure_file(
+    path: Path, lengths: Sequence[int] = (), *, sample_rate: int | None = None
+) -> Measurement:
+    """Measure an audio file ffmpeg can decode; with ``lengths`` (samples at ``sample_rate``,
+    by default the file's own rate) also each stretch of it, as chapters."""
+    rate = sample_rate or _sample_rate(path)
+    lengths = list(lengths) or [0]
+    graph = tap_graph([], lengths)
+    log = run_ffmpeg_log(["-i", str(path), "-filter_complex", graph,
+                          "-map", "[out]", "-f", "null", "-"])  # fmt: skip
+    return read_measurement(log, len(lengths), rate)
+
+
+def measure_input(input_args: Sequence[str], sample_rate: int) -> Levels:
+    """The levels of the first audio stream of ``input_args`` (one metering pass)."""
+    graph = tap_graph([], [0])
+    log = run_ffmpeg_log([*input_args, "-filter_complex", graph,
+                          "-map", "[out]", "-f", "null", "-"])  # fmt: skip
+    return read_measurement(log, 1, sample_rate).book
+
+
+def _sample_rate(path: Path) -> int:
+    from kokoro_cli.ffmpeg import probe
+
+    streams = [s for s in probe(path).get("streams", []) if s.get("codec_type") == "audio"]
+    if not streams:
+        raise LoudnessError(f"no audio stream to measure in {path}")
+    return int(streams[0]["sample_rate"])
+
+
+# --- gain -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GainPlan:
+    """One gain for the whole book, and the limiter ceiling when the gain needs one."""
+
+    gain_db: float = 0.0
+    limit_dbfs: float | None = None
+
+    @property
+    def filters(self) -> list[str]:
+        """The ffmpeg filters that apply this plan (none for a plain pass-through)."""
+        chain = []
+        if abs(self.gain_db) >= 0.005:
+            chain.append(f"volume={self.gain_db:.2f}dB")
+        if self.limit_dbfs is not None:
+            limit = 10 ** (self.limit_dbfs / 20)
+            chain.append(f"alimiter=limit={limit:.6f}:level=0:latency=1:attack=5:release=50")
+        return chain
+
+
+def plan_gain(preset: LoudnessPreset, measured: Levels) -> GainPlan:
+    """The gain that brings ``measured`` (the whole book) to ``preset``'s target, plus a
+    limiter when the gained true peak would pass the ceiling. Silence gets no gain."""
+    if not preset.active or measured.silent:
+        return GainPlan()
+    if preset.integrated_lufs is not None:
+        gain = preset.integrated_lufs - measured.integrated_lufs
+    else:
+        assert preset.rms_dbfs is not None
+        gain = preset.rms_dbfs - measured.rms_dbfs
+    ceiling = preset.true_peak_dbtp
+    if ceiling is not None and measured.true_peak_dbtp + gain > ceiling - REPORT_SLACK_DB:
+        return GainPlan(gain, ceiling - TRUE_PEAK_MARGIN_DB)
+    return GainPlan(gain)
+
+
+# --- QC ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LevelsQC:
+    """One chapter's (or the book's) levels and what is wrong with them for the preset."""
+
+    title: str
+    levels: Levels
+    problems: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class QCReport:
+    """Loudness QC of an output: the book and each chapter against a preset.
+
+    Levels are measured on the audio as it went into the encoder (after gain, limiter and
+    resampling); a lossy codec can move the true peak by a few tenths of a dB.
+    """
+
+    preset: str
+    gain_db: float
+    book: LevelsQC
+    chapters: tuple[LevelsQC, ...] = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        return self.book.passed and all(c.passed for c in self.chapters)
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem, prefixed with what it is about."""
+        found = [f"book: {p}" for p in self.book.problems]
+        for i, chapter in enumerate(self.chapters, 1):
+            found += [f"chapter {i} ({chapter.title}): {p}" for p in chapter.problems]
+        return found
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict; ``-inf`` levels (digital silence) become ``None``."""
+        data = asdict(self)
+        data["passed"] = self.passed
+        return _finite(data)
+
+    def to_json(self, **kwargs: object) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)  # type: ignore[arg-type]
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float):
+        return round(value, 2) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def judge(
+    preset: LoudnessPreset, levels: Levels, *, tolerance: float, whole_file: bool = True
+) -> tuple[str, ...]:
+    """What ``levels`` break in ``preset`` (empty when they pass). The noise floor is judged
+    only for ``whole_file`` levels: ACX finds it in each file's room tone, and a chapter in the
+    middle of a file has none."""
+    problems: list[str] = []
+    if preset.integrated_lufs is not None and levels.duration_s >= MIN_GATED_SECONDS:
+        target, lufs = preset.integrated_lufs, levels.integrated_lufs
+        if levels.silent:
+            problems.append("silent")
+        elif abs(lufs - target) > tolerance + REPORT_SLACK_DB:
+            want = f"want {target:g} ± {tolerance:g}"
+            problems.append(f"integrated loudness {lufs:.1f} LUFS, {want}")
+    if preset.rms_range is not None:
+        low, high = preset.rms_range
+        if not low <= round(levels.rms_dbfs, 1) <= high:
+            problems.append(f"RMS {levels.rms_dbfs:.1f} dB, want {low:g} to {high:g}")
+    ceiling = preset.true_peak_dbtp
+    if ceiling is not None and levels.true_peak_dbtp > ceiling + REPORT_SLACK_DB:
+        problems.append(f"true peak {levels.true_peak_dbtp:.1f} dBTP, over {ceiling:g}")
+    floor = preset.noise_floor_dbfs
+    if floor is not None and whole_file and levels.noise_floor_dbfs > floor:
+        problems.append(f"noise floor {levels.noise_floor_dbfs:.1f} dB, over {floor:g}")
+    return tuple(problems)
+
+
+def qc_report(
+    preset: LoudnessPreset,
+    measured: Measurement,
+    titles: Sequence[str],
+    *,
+    gain_db: float = 0.0,
+    book_title: str = "book",
+    chapter_files: bool = False,
+) -> QCReport:
+    """Judge a measurement (chapters in ``titles`` order) against ``preset``;
+    ``chapter_files`` when each chapter is a file of its own."""
+    if len(titles) != len(measured.chapters):
+        raise ValueError(f"{len(titles)} titles for {len(measured.chapters)} measured chapters")
+    book_problems = judge(preset, measured.book, tolerance=preset.tolerance_lu,
+                          whole_file=not chapter_files)  # fmt: skip
+    book = LevelsQC(book_title, measured.book, book_problems)
+    tolerance = preset.chapter_tolerance_lu
+    chapters = tuple(
+        LevelsQC(title, lv, judge(preset, lv, tolerance=tolerance, whole_file=chapter_files))
+        for title, lv in zip(titles, measured.chapters)
+    )
+    return QCReport(preset.name, gain_db, book, chapters)
+
+
+def check_qc(report: QCReport) -> QCReport:
+    """``report`` when it passed; else raise QCError naming the first problems."""
+    if report.passed:
+        return report
+    problems = report.problems
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    raise QCError(
+        f"output is out of the {report.preset} spec: {'; '.join(problems[:3])}{more}", report
+    )
