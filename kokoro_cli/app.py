@@ -144,8 +144,10 @@ def run_guarded(action) -> None:
 def convert(
     inputs: list[Path] = typer.Argument(..., help="Markdown (.md), EPUB (.epub), plain text "
                                         "(.txt) files or folders of chapter files; '-' is stdin."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output .m4b (one input "
-                                          "only; default: the document's title in --out-dir)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (one input "
+                                          "only; '-' streams to stdout; a folder with "
+                                          "--split-chapters). Default: the document's title in "
+                                          "--out-dir."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", file_okay=False, help="Folder for "
                                            "the outputs (default: the current folder)."),
     voice: Optional[str] = typer.Option(None, "--voice", "-v", help="Voice name, or a blend such "
@@ -164,10 +166,29 @@ def convert(
                                            "(events on stderr) or none."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (and the output "
                                "paths on stdout)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="m4b, mp3, wav, flac or opus "
+                                      "(default: -o's extension, else m4b; wav on stdout)."),
+    loudness: Optional[str] = typer.Option(None, "--loudness", help="audiobook (-18 LUFS, -3 "
+                                           "dBTP; the default), acx, podcast, ebu or off."),
+    qc: str = typer.Option("report", "--qc", help="Loudness check: report (print it), strict "
+                           "(exit 5 when out of spec) or off."),
+    qc_json: Optional[Path] = typer.Option(None, "--qc-json", dir_okay=False, help="Write the "
+                                           "loudness QC report as JSON to this file."),
+    split_chapters: bool = typer.Option(False, "--split-chapters", help="One file per chapter "
+                                        "in a folder (numbered, titled, with track numbers)."),
+    max_part_hours: Optional[float] = typer.Option(None, "--max-part-hours", help="Cut very "
+                                                   "long books into parts of at most this long."),
+    bitrate: Optional[str] = typer.Option(None, "--bitrate", help="e.g. 64k (M4B), 128k (MP3)."),
+    room_tone_ms: int = typer.Option(0, "--room-tone-ms", help="Silence at the start and end "
+                                     "of each file."),
+    no_nero: bool = typer.Option(False, "--no-nero-chapters", help="M4B: QuickTime chapters "
+                                 "only."),
+    cover: Optional[Path] = typer.Option(None, "--cover", dir_okay=False, help="Cover image "
+                                         "(JPEG/PNG) instead of the document's."),
     model: Optional[Path] = ModelOpt,
     voices: Optional[Path] = VoicesOpt,
 ) -> None:
-    """Convert documents into M4B audiobooks with one chapter per document chapter.
+    """Convert documents into audiobooks (M4B by default; MP3, WAV, FLAC, Opus) with one chapter per document chapter.
 
     Each conversion is a resumable job: stop it any time (Ctrl-C, kill, power loss) and run the
     same command again to continue; only pieces whose text changed are synthesized again, and a
@@ -181,12 +202,19 @@ def convert(
         if output is not None and len(files) > 1:
             raise UsageError("-o names one output; with several inputs use --out-dir")
         mode = "none" if quiet else config.value("progress", progress)
+        if qc not in ("report", "strict", "off"):
+            raise UsageError(f"--qc {qc!r}: use report, strict or off")
         options = RenderOptions(voice=config.value("voice", voice),
-                                speed=config.value("speed", speed), force=force)
+                                speed=config.value("speed", speed), force=force,
+                                output=_output_options(output, config.value("format", fmt),
+                                                       config.value("loudness", loudness),
+                                                       split_chapters, max_part_hours, bitrate,
+                                                       room_tone_ms, not no_nero),
+                                cover=_read_cover(cover))
         job = _ConvertJob(ParseSettings(input_format, split_level, code, keep_front_matter, chapters),
                           options, config.value("dict", tuple(dictionaries or ())),
                           config.value("work_dir", work_dir), mode,
-                          _resolver(model, voices, _say(mode)))
+                          _resolver(model, voices, _say(mode)), qc, qc_json)
         folder = config.value("out_dir", out_dir)
         failures = [rc for f in files if (rc := job.run_one(f, output, folder, len(files) > 1))]
         if failures:
@@ -221,6 +249,8 @@ class _ConvertJob:
     work_dir: Optional[Path]
     progress: str
     resolver: object  # AssetResolver
+    qc: str = "report"
+    qc_json: Optional[Path] = None
 
     def run_one(self, input: Path, output: Optional[Path], folder: Optional[Path],
                 batch: bool) -> int:
@@ -242,19 +272,38 @@ class _ConvertJob:
         if self.progress not in MODES:
             raise UsageError(f"--progress {self.progress!r}: use one of {', '.join(MODES)}")
         full, selected = _documents(input, self.parse)
-        target = _output_path(input, output, folder, full.title)
+        target = _output_path(input, output, folder, full.title, self.options.output)
         options = dataclasses.replace(self.options, lexicon=lexicon_for(full, self.dictionaries))
-        request = ConvertRequest(full, selected, target, options, self.work_dir)
+        request = ConvertRequest(full, selected, sys.stdout.buffer if target is None else target,
+                                 options, self.work_dir)
         say = _say(self.progress)
         result = run_convert(request, self.resolver, lambda: progress_for(err, self.progress))
         if result is None:
             say(f"{target} is up to date (same input and settings); nothing to do")
-        else:
-            c = result.counts
-            say(f"{result.chunks} pieces: {c.synthesized} synthesized, {c.reused} reused; "
-                f"{result.audio_seconds:.1f} s of audio"
-                + (f"; real-time factor {result.real_time_factor:.2f}" if c.synthesized else ""))
-        out.print(str(target), markup=False)
+            if target is not None:
+                out.print(str(target), markup=False)
+            return
+        c = result.counts
+        say(f"{result.chunks} pieces: {c.synthesized} synthesized, {c.reused} reused; "
+            f"{result.audio_seconds:.1f} s of audio"
+            + (f"; real-time factor {result.real_time_factor:.2f}" if c.synthesized else ""))
+        self._quality(result.report, say)
+        if target is not None:
+            for path in result.report.files:
+                out.print(str(path), markup=False)
+
+    def _quality(self, report, say) -> None:
+        """Print, save and (with --qc strict) enforce the loudness report."""
+        from kokoro_cli.loudness import check_qc
+        from kokoro_cli.atomic import write_atomic
+
+        if report is None or report.qc is None or self.qc == "off":
+            return
+        say(_qc_summary(report.qc))
+        if self.qc_json is not None:
+            write_atomic(self.qc_json, report.qc.to_json().encode("utf-8"))
+        if self.qc == "strict":
+            check_qc(report.qc)
 
 
 def output_name(title: str, fallback: str) -> str:
@@ -265,20 +314,75 @@ def output_name(title: str, fallback: str) -> str:
     return re.sub(r"\s+", " ", name)[:120] or fallback
 
 
-def _output_path(input: Path, output: Optional[Path], folder: Optional[Path], title: str) -> Path:
+def _output_path(input: Path, output: Optional[Path], folder: Optional[Path], title: str,
+                 options) -> Optional[Path]:
+    """Where the output goes: None for stdout ('-o -'), a folder with --split-chapters, else a
+    file whose extension matches the format."""
     from kokoro_cli.errors import OutputError
 
+    if output is not None and str(output) == "-":
+        if not options.streamable:
+            raise UsageError(f"{options.format} cannot be streamed (MP4 needs to seek); "
+                             "use --format mp3, wav, flac or opus with -o -")
+        return None
     if output is None and str(input) == "-" and folder is None:
-        raise UsageError("reading stdin: name the output with -o FILE.m4b or --out-dir")
+        raise UsageError("reading stdin: name the output with -o FILE or --out-dir")
+    suffix = "" if options.split_chapters else "." + options.codec.extension
     target = output if output is not None else (folder or Path(".")) / (
-        output_name(title, input.stem or "audiobook") + ".m4b")
-    if target.suffix.lower() != ".m4b":
-        raise UsageError(f"output {target} must end in .m4b")
+        output_name(title, input.stem or "audiobook") + suffix)
+    if not options.split_chapters and target.suffix.lower() != suffix:
+        raise UsageError(f"output {target} does not end in {suffix} for {options.format} "
+                         "output; change -o or --format")
     if target.exists() and input.exists() and target.resolve() == input.resolve():
         raise UsageError("the output path is the input file; choose another -o")
     if not target.resolve().parent.is_dir():
         raise OutputError(f"output folder {target.parent} does not exist")
     return target
+
+
+def _output_options(output: Optional[Path], fmt: Optional[str], loudness: Optional[str],
+                    split: bool, max_part_hours: Optional[float], bitrate: Optional[str],
+                    room_tone_ms: int, nero: bool):
+    """OutputOptions from the flags; the format defaults to -o's extension (WAV on stdout)."""
+    from kokoro_cli.mux import FORMATS, OutputOptions
+    from kokoro_cli.loudness import DEFAULT_PRESET
+
+    if fmt is None and output is not None and not split:
+        ext = "wav" if str(output) == "-" else output.suffix.lstrip(".").lower()
+        fmt = ext if ext in FORMATS else None
+    try:
+        return OutputOptions(format=fmt or "m4b", loudness=loudness or DEFAULT_PRESET,
+                             split_chapters=split, nero_chapters=nero, bitrate=bitrate,
+                             room_tone_ms=room_tone_ms, max_part_hours=max_part_hours)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _read_cover(path: Optional[Path]) -> Optional[bytes]:
+    from preprocess import InputError
+
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the cover {path}: {exc.strerror}") from None
+    if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG")):
+        raise InputError(f"cover {path} is not a JPEG or PNG image")
+    return data
+
+
+def _qc_summary(qc) -> str:
+    """The QC report as a small table: the book, then each chapter."""
+    def row(item) -> str:
+        lv = item.levels
+        verdict = "ok" if item.passed else "OUT OF SPEC: " + "; ".join(item.problems)
+        return (f"  {item.title[:40]:<40} {lv.integrated_lufs:6.1f} LUFS {lv.true_peak_dbtp:6.1f} "
+                f"dBTP {lv.rms_dbfs:6.1f} dB RMS {lv.duration_s:8.1f} s  {verdict}")
+
+    lines = [f"loudness QC ({qc.preset}, gain {qc.gain_db:+.1f} dB): "
+             + ("passed" if qc.passed else "FAILED"), row(qc.book)]
+    return "\n".join(lines + [row(c) for c in qc.chapters])
 
 
 voices_app = typer.Typer(help="List the 54 Kokoro voices, or hear one.")

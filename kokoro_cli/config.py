@@ -50,6 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("voice", "KOKORO_CLI_VOICE", str, "af_heart", "voice name or blend"),
     Setting("speed", "KOKORO_CLI_SPEED", float, 1.0, "speaking speed, 0.5 to 2.0"),
     Setting("dict", "KOKORO_CLI_DICT", _paths, (), "pronunciation dictionaries (TOML/PLS)"),
+    Setting("format", "KOKORO_CLI_FORMAT", str, None, "m4b, mp3, wav, flac or opus"),
+    Setting("loudness", "KOKORO_CLI_LOUDNESS", str, None, "audiobook, acx, podcast, ebu or off"),
     Setting("out_dir", "KOKORO_CLI_OUT_DIR", _path, None, "folder for outputs"),
     Setting("work_dir", "KOKORO_CLI_WORK_DIR", _path, None, "work area (jobs, piece cache)"),
     Setting("progress", "KOKORO_CLI_PROGRESS", str, "auto", "auto, bars, plain, json or none"),

@@ -7,6 +7,7 @@ from enum import IntEnum
 from engine.errors import AssetError, BackendError, G2PError, SettingError, VoiceError
 from kokoro_cli.ffmpeg import FfmpegError
 from kokoro_cli.jobs import Interrupted, JobError
+from kokoro_cli.loudness import LoudnessError
 from preprocess.errors import InputError, KokoroError
 
 
@@ -15,7 +16,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad options or arguments (also unknown voice, bad speed)
     INPUT = 3  # input missing, unreadable, unsupported, corrupt, or nothing to read
     ASSET = 4  # model or voice missing, unreachable or failing verification; runtime missing
-    OUTPUT = 5  # ffmpeg failed, disk full, permissions
+    OUTPUT = 5  # ffmpeg failed, disk full, permissions, loudness QC failed with --qc strict
     BUSY = 6  # another run is working on the same job
     INTERRUPTED = 130
 
@@ -39,6 +40,7 @@ _CODES: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (Interrupted, ExitCode.INTERRUPTED),
     (JobError, ExitCode.BUSY),
     (FfmpegError, ExitCode.OUTPUT),
+    (LoudnessError, ExitCode.OUTPUT),
     (OutputError, ExitCode.OUTPUT),
     (OSError, ExitCode.OUTPUT),
 )

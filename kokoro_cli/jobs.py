@@ -160,20 +160,33 @@ class Job:
         self._save()
 
     def output_is_current(self, path: Path, fingerprint: str) -> bool:
-        """True when ``path`` is the file this job last wrote with this fingerprint, untouched."""
-        try:
-            stat = path.stat()
-        except OSError:
-            return False
+        """True when the files this job last wrote for ``path`` (one file, or one per chapter
+        or part) were written with this fingerprint and are all still there, untouched."""
         record = self.manifest["outputs"].get(str(path.resolve()))
-        return (isinstance(record, dict) and record.get("fingerprint") == fingerprint
-                and record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns)
+        if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
+            return False
+        files = record.get("files")
+        return isinstance(files, list) and bool(files) and all(_unchanged(f) for f in files)
 
-    def record_output(self, path: Path, fingerprint: str) -> None:
-        stat = path.stat()
+    def record_output(self, path: Path, fingerprint: str, files: tuple[Path, ...]) -> None:
         self.manifest["outputs"][str(path.resolve())] = {
-            "fingerprint": fingerprint, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            "fingerprint": fingerprint, "files": [_file_record(f) for f in files or (path,)]}
         self._save()
+
+
+def _file_record(path: Path) -> dict:
+    stat = path.stat()
+    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _unchanged(record: object) -> bool:
+    if not isinstance(record, dict):
+        return False
+    try:
+        stat = Path(str(record.get("path"))).stat()
+    except OSError:
+        return False
+    return record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns
 
 
 @dataclass(frozen=True)

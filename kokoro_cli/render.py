@@ -11,6 +11,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import BinaryIO
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from engine.audio import silence, trim
 from kokoro_cli.atomic import atomic_path
 from kokoro_cli.cache import ChunkCache, to_pcm16
 from kokoro_cli.jobs import Interrupted, Job
-from kokoro_cli.mux import COVER_CODECS, BookMeta, ChapterAudio, write_m4b
+from kokoro_cli.mux import (COVER_CODECS, BookMeta, ChapterAudio, OutputOptions, OutputReport,
+                            stream_book, write_book)
 from preprocess import Chapter, Chunk, ChunkOptions, Document, Normalizer, chunk_chapter
 from preprocess.lexicon import Lexicon
 
@@ -34,6 +36,8 @@ class RenderOptions:
     chunking: ChunkOptions = field(default_factory=ChunkOptions)
     lexicon: Lexicon = field(default_factory=Lexicon)  # the layered pronunciation dictionary
     force: bool = False  # synthesize every piece again, ignoring (and refreshing) the cache
+    output: OutputOptions = field(default_factory=OutputOptions)  # format, loudness, splitting
+    cover: bytes | None = field(default=None, repr=False)  # --cover, replacing the document's
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,11 @@ class Counts:
 
 @dataclass(frozen=True)
 class RenderResult:
-    output: Path
+    output: Path | None  # None when streamed
     audio_seconds: float  # of the whole output
     chunks: int
     counts: Counts = field(default_factory=Counts)
+    report: OutputReport | None = None
 
     @property
     def real_time_factor(self) -> float:
@@ -158,37 +163,49 @@ class ChapterRenderer:
         return written
 
 
-def book_meta(document: Document, voice_spec: str) -> BookMeta:
+def book_meta(document: Document, voice_spec: str, cover: bytes | None = None) -> BookMeta:
+    """Tags from the document; ``cover`` (image bytes from --cover) replaces its cover."""
+    if cover is not None:
+        return BookMeta(title=document.title, authors=document.authors, narrator=voice_spec,
+                        year=(document.date or "")[:4] or None, language=document.language,
+                        cover=cover)
     # A cover MP4 cannot carry (an SVG, say) is left out rather than failing the book.
-    cover = document.cover if document.cover and document.cover.media_type in COVER_CODECS else None
+    own = document.cover if document.cover and document.cover.media_type in COVER_CODECS else None
     return BookMeta(title=document.title, authors=document.authors, narrator=voice_spec,
                     year=(document.date or "")[:4] or None, language=document.language,
-                    cover=cover.data if cover else None, cover_type=cover.media_type if cover else None)
+                    cover=own.data if own else None, cover_type=own.media_type if own else None)
 
 
-def output_fingerprint(job: Job, document: Document, meta: BookMeta) -> str:
-    """What the final file depends on: the job (input + audio settings), the chapters chosen
-    and the tags. Known without G2P or the model, so an unchanged re-run is a quick no-op."""
-    parts = [job.identity.key, repr([(c.index, c.title) for c in document.chapters]), repr(meta)]
+def output_fingerprint(job: Job, document: Document, meta: BookMeta,
+                       output: OutputOptions) -> str:
+    """What the final files depend on: the job (input + audio settings), the chapters chosen,
+    the tags and the output options. Known without G2P or the model, so an unchanged re-run is
+    a quick no-op."""
+    parts = [job.identity.key, repr([(c.index, c.title) for c in document.chapters]), repr(meta),
+             repr(output)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def render_job(document: Document, out: Path, synth: Synthesizer, job: Job, cache: ChunkCache,
-               model_id: str, options: RenderOptions, progress: Progress = Progress(),
-               stop: StopFlag | None = None) -> RenderResult:
-    """Render ``document`` into ``job`` and mux it to ``out`` (replaced only when complete).
-    The caller holds the job's lock."""
+def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job: Job,
+               cache: ChunkCache, model_id: str, options: RenderOptions,
+               progress: Progress = Progress(), stop: StopFlag | None = None) -> RenderResult:
+    """Render ``document`` into ``job`` and write it to ``out``: a path (files replaced only
+    when complete) or a binary stream such as stdout. The caller holds the job's lock."""
     voice = synth.voice(options.voice)
     plans = plan(document, synth.phonemizer(voice), options.chunking, options.lexicon)
     progress.planned(plans)
     renderer = ChapterRenderer(synth, voice, options, model_id, cache, progress, stop or StopFlag())
     chapters = [_chapter(renderer, job, p) for p in plans]
     progress.muxing()
-    meta = book_meta(document, voice.spec)
-    write_m4b(chapters, out, meta)
-    job.record_output(out, output_fingerprint(job, document, meta))
-    return RenderResult(out, sum(ch.samples for ch in chapters) / synth.sample_rate,
-                        sum(len(p.chunks) for p in plans), renderer.counts)
+    meta = book_meta(document, voice.spec, options.cover)
+    if isinstance(out, Path):
+        report = write_book(chapters, out, meta, options.output)
+        job.record_output(out, output_fingerprint(job, document, meta, options.output), report.files)
+    else:
+        report = stream_book(chapters, meta, options.output, out)
+    return RenderResult(out if isinstance(out, Path) else None,
+                        sum(ch.samples for ch in chapters) / synth.sample_rate,
+                        sum(len(p.chunks) for p in plans), renderer.counts, report)
 
 
 def _chapter(renderer: ChapterRenderer, job: Job, plan: ChapterPlan) -> ChapterAudio:

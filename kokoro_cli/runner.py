@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from engine import AssetResolver, Synthesizer, describe_spec
 from engine.synth import SynthOptions
@@ -26,7 +27,7 @@ class ConvertRequest:
 
     document: Document
     selected: Document
-    output: Path
+    output: Path | BinaryIO  # a file (or folder, when split) or a stream such as stdout
     options: RenderOptions
     work_root: Path | None = None
 
@@ -76,9 +77,10 @@ def run_convert(request: ConvertRequest, resolver: AssetResolver,
     root = request.work_root or default_work_root()
     job = Job(root, identity_for(request, resolver), label=str(request.document.source or "stdin"))
     with job.locked():
-        meta = book_meta(request.selected, job.identity.voice)
-        if not request.options.force and job.output_is_current(
-                request.output, output_fingerprint(job, request.selected, meta)):
+        meta = book_meta(request.selected, job.identity.voice, request.options.cover)
+        if isinstance(request.output, Path) and not request.options.force and job.output_is_current(
+                request.output, output_fingerprint(job, request.selected, meta,
+                                                   request.options.output)):
             return None
         synth = Synthesizer.load(resolver)
         cache = ChunkCache(root / "chunks")

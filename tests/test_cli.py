@@ -43,7 +43,7 @@ def test_voices_lists_54_with_language_and_gender():
 
 @pytest.mark.parametrize("args, code, message", [
     (["convert", "missing.md", "-o", "x.m4b"], 3, "cannot read"),
-    (["convert", str(SAMPLES / "report.md"), "-o", "x.mp4a"], 2, "must end in .m4b"),
+    (["convert", str(SAMPLES / "report.md"), "-o", "x.mp4a"], 2, "does not end in .m4b"),
     (["convert", str(SAMPLES / "report.md"), "-o", "x.m4b", "--speed", "0"], 2, "speed"),
     (["convert", str(SAMPLES / "report.md"), "-o", "x.m4b", "--voice", "af_nobody"], 2, "unknown voice"),
     (["convert", str(SAMPLES / "report.md"), "-o", "/nonexistent/dir/x.m4b"], 5, "does not exist"),
