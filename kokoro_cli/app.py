@@ -63,8 +63,10 @@ class ParseSettings:
     chapters: Optional[str] = None
 
     def __post_init__(self) -> None:
-        if self.code not in ("skip", "announce", "read"):
-            raise UsageError(f"--code {self.code!r}: use skip, announce or read")
+        from preprocess.document import CODE_POLICIES
+
+        if self.code not in CODE_POLICIES:
+            raise UsageError(f"--code {self.code!r}: use {', '.join(CODE_POLICIES)}")
 
 
 def _version(value: bool) -> None:

@@ -7,6 +7,11 @@ from enum import Enum
 from pathlib import Path
 
 
+# How code blocks are read, for every parser: left out, announced in one sentence, or read.
+CODE_POLICIES = ("skip", "announce", "read")
+CODE_NOTICE = "Code example omitted."
+
+
 class BlockKind(str, Enum):
     """What a block of text is; later stages pick pauses and reading policies from it."""
 

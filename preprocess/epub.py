@@ -23,7 +23,7 @@ import lxml.etree as etree
 import lxml.html
 from ebooklib import epub
 
-from .document import Block, BlockKind, Chapter, Cover, Document
+from .document import CODE_NOTICE, CODE_POLICIES, Block, BlockKind, Chapter, Cover, Document
 from .errors import InputError, ParseError
 from .plaintext import is_part_label
 
@@ -70,8 +70,6 @@ _BLOCK_TAGS = frozenset(_BLOCK_KINDS) | frozenset(
     "body div section article aside header footer main ul ol dl dt dd figure table thead tbody "
     "tfoot hr address details summary center hgroup".split()
 )
-_CODE_POLICIES = ("skip", "announce", "read")
-_CODE_NOTICE = "Code example omitted."
 _COVER_TYPES = ("image/jpeg", "image/png")
 # Failures of a damaged or mislabelled archive, from zipfile, ebooklib and lxml. ebooklib does not
 # check what it reads, so a missing OPF element surfaces as AttributeError, TypeError or KeyError.
@@ -115,8 +113,8 @@ def parse_epub(path: Path, *, keep_front_matter: bool = False, code: str = "skip
     ``keep_front_matter`` also reads what comes before the first TOC chapter and the cover, title,
     copyright and index pages. ``code`` is "skip", "announce" or "read" for ``pre`` blocks.
     """
-    if code not in _CODE_POLICIES:
-        raise ValueError(f"code policy must be one of {', '.join(_CODE_POLICIES)}, not {code!r}")
+    if code not in CODE_POLICIES:
+        raise ValueError(f"code policy must be one of {', '.join(CODE_POLICIES)}, not {code!r}")
     book = _read_book(path)
     try:
         chapters = _chapters(book, keep_front_matter, code)
@@ -534,7 +532,7 @@ class _Walker:
         self._flush(kind)
         text = "".join(element.itertext()).strip("\n")
         if self._code == "announce":
-            self._emit(Block(BlockKind.PARAGRAPH, _CODE_NOTICE))
+            self._emit(Block(BlockKind.PARAGRAPH, CODE_NOTICE))
         elif self._code == "read" and text.strip():
             self._emit(Block(BlockKind.CODE, text))
 

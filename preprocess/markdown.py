@@ -19,15 +19,13 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from .document import Block, BlockKind, Chapter, Document
+from .document import CODE_NOTICE, CODE_POLICIES, Block, BlockKind, Chapter, Document
 from .errors import ParseError
 from .plaintext import is_part_label
 
 __all__ = ["CODE_POLICIES", "parse_markdown"]
 
 # How fenced and indented code is read: dropped, replaced by a short notice, or read verbatim.
-CODE_POLICIES = ("skip", "announce", "read")
-CODE_NOTICE = "Code example omitted."
 
 # Block containers whose paragraphs take the container's kind; the innermost one wins.
 _CONTAINER_KINDS = {"list_item": BlockKind.LIST_ITEM, "blockquote": BlockKind.QUOTE}
