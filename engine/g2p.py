@@ -4,6 +4,7 @@ other espeak languages Kokoro speaks. Heavy imports happen on first use, not at 
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 from functools import cache
 from typing import Protocol
@@ -26,6 +27,7 @@ class EnglishG2P:
     """misaki's English G2P with offline spaCy and the espeak-ng fallback for unknown words."""
 
     def __init__(self, british: bool = False) -> None:
+        _import_spacy_without_torch()
         from misaki import en, espeak
 
         self.british = british
@@ -74,6 +76,21 @@ class EspeakG2P:
     def __call__(self, text: str) -> str:
         phonemes, _ = self._g2p(text)
         return phonemes
+
+
+def _import_spacy_without_torch() -> None:
+    """Import spaCy (through misaki) while hiding torch from it.
+
+    thinc, under spaCy, imports torch at start-up when it is installed, only to offer PyTorch
+    layers that the small English pipeline never uses; that costs about a second on every
+    `say`. torch stays importable afterwards for whoever needs it (the torch backend)."""
+    if "spacy" in sys.modules or "torch" in sys.modules:
+        return
+    sys.modules["torch"] = None  # makes `import torch` raise ImportError, which thinc handles
+    try:
+        import misaki.en  # noqa: F401  (imports spacy and thinc)
+    finally:
+        del sys.modules["torch"]
 
 
 @cache
