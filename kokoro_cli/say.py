@@ -6,13 +6,15 @@ No job folder: a one-liner is short, so its audio is made in memory and written 
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from engine import AssetResolver, Synthesizer
+from engine import AssetResolver, Synthesizer, describe_spec
+from engine.g2p import phonemizer_for
 from engine.audio import silence, trim
 from kokoro_cli.atomic import write_atomic
 from kokoro_cli.cache import to_pcm16
@@ -43,9 +45,14 @@ def format_for(output: str, explicit: str | None) -> str:
 def speak(document: Document, resolver: AssetResolver,
           options: RenderOptions) -> Iterator[np.ndarray]:
     """16-bit samples, piece by piece, with the chunker's pauses between pieces."""
-    synth = Synthesizer.load(resolver)
+    # The model loads in a thread while G2P starts here: onnxruntime releases the GIL while
+    # it builds its session, so a one-liner pays for the slower of the two, not both.
+    with ThreadPoolExecutor(max_workers=1) as loader:
+        loading = loader.submit(Synthesizer.load, resolver)
+        g2p = phonemizer_for(describe_spec(options.voice)[1].lang_code)
+        plans = plan(document, g2p, options.chunking, options.lexicon)
+        synth = loading.result()
     voice = synth.voice(options.voice)
-    plans = plan(document, synth.phonemizer(voice), options.chunking, options.lexicon)
     chunks = [c for p in plans for c in p.chunks]
     for i, chunk in enumerate(chunks):
         yield to_pcm16(trim(synth.synthesize(chunk.phonemes, voice, options.speed)))
