@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -222,12 +223,26 @@ def _init_worker(model_path: str, threads: int) -> None:
     global _backend, _init_error
     # Ctrl-C reaches the whole process group; the parent decides, and kills us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     try:
         from engine.backends import OnnxBackend
 
         _backend = OnnxBackend(Path(model_path), threads=threads)
     except Exception as exc:
         _init_error = str(exc) if isinstance(exc, BackendError) else f"{type(exc).__name__}: {exc}"
+
+
+def _exit_with_parent() -> None:
+    """A parent killed by SIGKILL cannot shut its pool down, and an orphaned worker would go
+    on burning a core: a daemon thread ends this worker once its parent is gone."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _ready() -> int:

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -60,15 +61,18 @@ class Synthesizer:
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, backend: Backend, resolver: AssetResolver) -> None:
+    def __init__(self, backend: Backend, resolver: AssetResolver,
+                 model_path: Path | None = None) -> None:
         self.backend = backend
         self.resolver = resolver
+        self.model_path = model_path  # for worker processes that load the same model
         self._voices: dict[str, Voice] = {}
 
     @classmethod
     def load(cls, resolver: AssetResolver, *, threads: int | None = None) -> Synthesizer:
         """Resolve (and fetch on first use) the model, then start the runtime."""
-        return cls(OnnxBackend(resolver.model(), threads=threads), resolver)
+        model = resolver.model()
+        return cls(OnnxBackend(model, threads=threads), resolver, model)
 
     def voice(self, spec: str) -> Voice:
         if spec not in self._voices:
@@ -79,10 +83,16 @@ class Synthesizer:
         """The G2P that matches the voice's language."""
         return phonemizer_for(voice.info.lang_code)
 
+    @staticmethod
+    def prepare(phonemes: str, voice: Voice, speed: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """The model's inputs for one piece: padded token ids, style row, speed."""
+        ids = tokenize(phonemes)
+        padded = np.concatenate([[0], ids, [0]]).astype(np.int64)
+        return padded, voice.style(max(ids.size, 1)), float(speed)
+
     def synthesize(self, phonemes: str, voice: Voice, speed: float = 1.0) -> np.ndarray:
         """Samples for one piece of at most 510 phonemes."""
-        ids = tokenize(phonemes)
-        if ids.size == 0:
+        padded, style, speed = self.prepare(phonemes, voice, speed)
+        if padded.size == 2:
             return np.zeros(0, dtype=np.float32)
-        padded = np.concatenate([[0], ids, [0]]).astype(np.int64)
-        return self.backend.infer(padded, voice.style(ids.size), speed)
+        return self.backend.infer(padded, style, speed)

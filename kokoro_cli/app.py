@@ -187,6 +187,9 @@ def convert(
                                  "only."),
     cover: Optional[Path] = typer.Option(None, "--cover", dir_okay=False, help="Cover image "
                                          "(JPEG/PNG) instead of the document's."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Synthesis processes "
+                                          "(default: from the cores and free memory; 1 runs in "
+                                          "this process on every core)."),
     model: Optional[Path] = ModelOpt,
     voices: Optional[Path] = VoicesOpt,
 ) -> None:
@@ -212,7 +215,7 @@ def convert(
                                                        config.value("loudness", loudness),
                                                        split_chapters, max_part_hours, bitrate,
                                                        room_tone_ms, not no_nero),
-                                cover=_read_cover(cover))
+                                cover=_read_cover(cover), workers=workers or _default_workers())
         job = _ConvertJob(ParseSettings(input_format, split_level, code, keep_front_matter, chapters),
                           options, config.value("dict", tuple(dictionaries or ())),
                           config.value("work_dir", work_dir), mode,
@@ -222,6 +225,12 @@ def convert(
         if failures:
             raise typer.Exit(failures[0])
     run_guarded(action)
+
+
+def _default_workers() -> int:
+    from engine.pool import default_workers
+
+    return default_workers()
 
 
 def _say(mode: str):

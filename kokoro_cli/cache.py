@@ -38,6 +38,10 @@ class ChunkCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.s16"
 
+    def __contains__(self, key: str) -> bool:
+        """An entry exists (``get`` still verifies it)."""
+        return self._path(key).is_file()
+
     def get(self, key: str) -> np.ndarray | None:
         path = self._path(key)
         try:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from typing import BinaryIO
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import soundfile as sf
 
 from engine import Synthesizer, Voice, token_count
 from engine.audio import silence, trim
+from engine.pool import SynthPool
 from kokoro_cli.atomic import atomic_path
 from kokoro_cli.cache import ChunkCache, to_pcm16
 from kokoro_cli.jobs import Interrupted, Job
@@ -37,6 +39,7 @@ class RenderOptions:
     lexicon: Lexicon = field(default_factory=Lexicon)  # the layered pronunciation dictionary
     force: bool = False  # synthesize every piece again, ignoring (and refreshing) the cache
     output: OutputOptions = field(default_factory=OutputOptions)  # format, loudness, splitting
+    workers: int = 1  # synthesis processes; 1 synthesizes in this process with every core
     cover: bytes | None = field(default=None, repr=False)  # --cover, replacing the document's
 
 
@@ -118,9 +121,11 @@ class ChapterRenderer:
     """Renders planned chapters into 16-bit WAVs through the shared chunk cache."""
 
     def __init__(self, synth: Synthesizer, voice: Voice, options: RenderOptions, model_id: str,
-                 cache: ChunkCache, progress: Progress, stop: StopFlag) -> None:
+                 cache: ChunkCache, progress: Progress, stop: StopFlag,
+                 pool: SynthPool | None = None) -> None:
         self.synth, self.voice, self.options = synth, voice, options
         self.model_id, self.cache, self.progress, self.stop = model_id, cache, progress, stop
+        self.pool = pool
         self.counts = Counts()
 
     def chunk_key(self, chunk: Chunk) -> str:
@@ -131,17 +136,32 @@ class ChapterRenderer:
         parts = [f"{self.chunk_key(c)}:{c.pause_after_ms}" for c in plan.chunks]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
-    def piece(self, chunk: Chunk) -> np.ndarray:
-        """The trimmed 16-bit samples of one piece, from the cache or the model."""
+    def is_missing(self, chunk: Chunk) -> bool:
+        """The piece must be made (not in the cache, or --force)."""
+        return self.options.force or self.chunk_key(chunk) not in self.cache
+
+    def made(self, chunks: Sequence[Chunk]) -> Iterator[np.ndarray]:
+        """Raw samples for ``chunks`` in order: from the worker pool when there is one (it works
+        ahead while the chapter is written), else from the in-process model, one at a time."""
+        if self.pool is not None and chunks:
+            jobs = (Synthesizer.prepare(c.phonemes, self.voice, self.options.speed) for c in chunks)
+            return self.pool.map_ordered(jobs)
+        return (self.synth.synthesize(c.phonemes, self.voice, self.options.speed) for c in chunks)
+
+    def piece(self, chunk: Chunk, made: Iterator[np.ndarray] | None) -> np.ndarray:
+        """The trimmed 16-bit samples of one piece: from the cache, or the next of ``made``
+        (the pieces planned as missing), or the model when a cache entry proved damaged."""
         key = self.chunk_key(chunk)
-        cached = None if self.options.force else self.cache.get(key)
+        cached = None if made is not None else self.cache.get(key)
         if cached is not None:
             self.counts.reused += 1
             self.progress.chunk_done(chunk, cached.size / self.synth.sample_rate, True)
             return cached
         self.stop.check()
         started = time.perf_counter()
-        samples = to_pcm16(trim(self.synth.synthesize(chunk.phonemes, self.voice, self.options.speed)))
+        raw = next(made) if made is not None else self.synth.synthesize(
+            chunk.phonemes, self.voice, self.options.speed)
+        samples = to_pcm16(trim(raw))
         self.counts.compute_seconds += time.perf_counter() - started
         self.counts.synthesized_seconds += samples.size / self.synth.sample_rate
         self.cache.put(key, samples)
@@ -152,10 +172,12 @@ class ChapterRenderer:
     def render(self, plan: ChapterPlan, out: Path) -> int:
         """Write the chapter's WAV atomically; returns its length in samples."""
         written = 0
+        missing = [self.is_missing(c) for c in plan.chunks]
+        made = self.made([c for c, miss in zip(plan.chunks, missing) if miss])
         with atomic_path(out, ".wav") as tmp, sf.SoundFile(
                 tmp, "w", samplerate=self.synth.sample_rate, channels=1, subtype="PCM_16") as wav:
-            for chunk in plan.chunks:
-                audio = self.piece(chunk)
+            for chunk, miss in zip(plan.chunks, missing):
+                audio = self.piece(chunk, made if miss else None)
                 pause = to_pcm16(silence(chunk.pause_after_ms))
                 wav.write(audio)
                 wav.write(pause)
@@ -195,7 +217,8 @@ def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job
     plans = plan(document, synth.phonemizer(voice), options.chunking, options.lexicon)
     progress.planned(plans)
     renderer = ChapterRenderer(synth, voice, options, model_id, cache, progress, stop or StopFlag())
-    chapters = [_chapter(renderer, job, p) for p in plans]
+    with _pool_for(renderer, plans, job) as renderer.pool:
+        chapters = [_chapter(renderer, job, p) for p in plans]
     progress.muxing()
     meta = book_meta(document, voice.spec, options.cover)
     if isinstance(out, Path):
@@ -206,6 +229,24 @@ def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job
     return RenderResult(out if isinstance(out, Path) else None,
                         sum(ch.samples for ch in chapters) / synth.sample_rate,
                         sum(len(p.chunks) for p in plans), renderer.counts, report)
+
+
+# Below this many pieces to make, worker start-up (a model load each) costs more than it saves.
+POOL_MIN_PIECES = 8
+
+
+def _pool_for(renderer: ChapterRenderer, plans: Sequence[ChapterPlan], job: Job):
+    """A worker pool when there is enough to synthesize, else a null context (in-process)."""
+    workers = renderer.options.workers
+    if workers <= 1 or renderer.synth.model_path is None:
+        return nullcontext()
+    todo = sum(1 for p in plans
+               if renderer.options.force or job.finished_chapter(p.chapter.index,
+                                                                 renderer.fingerprint(p)) is None
+               for c in p.chunks if renderer.is_missing(c))
+    if todo < POOL_MIN_PIECES:
+        return nullcontext()
+    return SynthPool(renderer.synth.model_path, workers)
 
 
 def _chapter(renderer: ChapterRenderer, job: Job, plan: ChapterPlan) -> ChapterAudio:
