@@ -45,6 +45,7 @@ from kokoro_cli.loudness import (
     combine_levels,
     measure_input,
     plan_gain,
+    with_makeup,
     qc_report,
     read_measurement,
     tap_graph,
@@ -544,9 +545,13 @@ def _plan_gain(
         concat.write_text(concat_list([c.path for c in chapters]), encoding="utf-8")
         try:
             levels = measure_input(_concat_input(concat), sample_rate)
+            plan = plan_gain(options.preset, levels)
+            if plan.limit_dbfs is not None:  # one more pass, only when the limiter works
+                limited = measure_input(_concat_input(concat), sample_rate, plan.filters)
+                plan = with_makeup(plan, options.preset, limited)
         except FfmpegError as exc:
             raise _explain(exc) from exc
-    return plan_gain(options.preset, levels)
+    return plan
 
 
 def _encode(

@@ -216,9 +216,9 @@ SILENT = Levels(-70.0, -INF, -INF, -INF, -INF, 60.0)
     ("preset", "levels", "plan"),
     [
         ("audiobook", QUIET, GainPlan(12.0)),
-        ("audiobook", PEAKY, GainPlan(12.0, -4.0)),  # -13 + 12 > -3 dBTP: limit a dB below
+        ("audiobook", PEAKY, GainPlan(12.0, -4.5)),  # -13 + 12 > -3 dBTP: limit 1.5 dB below
         ("podcast", QUIET, GainPlan(14.0)),
-        ("podcast", PEAKY, GainPlan(14.0, -2.0)),
+        ("podcast", PEAKY, GainPlan(14.0, -2.5)),
         ("ebu", QUIET, GainPlan(7.0)),
         ("acx", QUIET, GainPlan(12.0)),  # RMS -32 -> -20
         ("off", QUIET, GainPlan()),
@@ -312,3 +312,16 @@ def test_output_options_derived_settings() -> None:
     assert (acx.output_rate(24000), acx.effective_bitrate, acx.effective_room_tone_ms) == (
         44100, "192k", 1000)  # fmt: skip
     assert OutputOptions(format="flac").effective_bitrate is None
+
+
+@pytest.mark.parametrize("plan, limited, expected", [
+    (GainPlan(12.0, -4.5), Levels(-19.2, -4.4, -4.6, -22.0, -60.0, 9.0), GainPlan(13.2, -4.5)),
+    (GainPlan(12.0, -4.5), Levels(-18.05, -4.4, -4.6, -22.0, -60.0, 9.0), GainPlan(12.0, -4.5)),
+    (GainPlan(12.0), Levels(-19.2, -4.4, -4.6, -22.0, -60.0, 9.0), GainPlan(12.0)),  # no limiter
+])
+def test_makeup_gain_restores_what_limiting_took(plan, limited, expected):
+    from kokoro_cli.loudness import PRESETS, with_makeup
+
+    result = with_makeup(plan, PRESETS["audiobook"], limited)
+    assert result.limit_dbfs == expected.limit_dbfs
+    assert result.gain_db == pytest.approx(expected.gain_db)
