@@ -187,15 +187,14 @@ class ChapterRenderer:
 
 def book_meta(document: Document, voice_spec: str, cover: bytes | None = None) -> BookMeta:
     """Tags from the document; ``cover`` (image bytes from --cover) replaces its cover."""
-    if cover is not None:
-        return BookMeta(title=document.title, authors=document.authors, narrator=voice_spec,
-                        year=(document.date or "")[:4] or None, language=document.language,
-                        cover=cover)
-    # A cover MP4 cannot carry (an SVG, say) is left out rather than failing the book.
-    own = document.cover if document.cover and document.cover.media_type in COVER_CODECS else None
+    own = document.cover
+    cover_type = None
+    if cover is None and own is not None and own.media_type in COVER_CODECS:
+        # A cover MP4 cannot carry (an SVG, say) is left out rather than failing the book.
+        cover, cover_type = own.data, own.media_type
     return BookMeta(title=document.title, authors=document.authors, narrator=voice_spec,
                     year=(document.date or "")[:4] or None, language=document.language,
-                    cover=own.data if own else None, cover_type=own.media_type if own else None)
+                    cover=cover, cover_type=cover_type)
 
 
 def output_fingerprint(job: Job, document: Document, meta: BookMeta,

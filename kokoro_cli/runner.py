@@ -14,7 +14,7 @@ from engine import AssetResolver, Synthesizer, describe_spec
 from engine.synth import SynthOptions
 from kokoro_cli.cache import ChunkCache
 from kokoro_cli.jobs import Job, JobIdentity, default_work_root
-from kokoro_cli.render import (Progress, RenderOptions, RenderResult, StopFlag, book_meta,
+from kokoro_cli.render import (RenderOptions, RenderResult, StopFlag, book_meta,
                                output_fingerprint, render_job)
 from preprocess import Document
 from preprocess.normalize import normalizer_identity
