@@ -1,17 +1,28 @@
-"""Model runtimes behind one protocol: ``infer(token_ids, style, speed) -> samples``."""
+"""Model runtimes behind one protocol: ``infer(token_ids, style, speed) -> samples``.
+
+Two runtimes: onnxruntime on the CPU (the default: fastest there, small, quick to start) and
+PyTorch through the official ``kokoro`` package (``engine.torch_backend``), which adds batched
+inference and is the one to use on a CUDA GPU. ``auto`` picks PyTorch when a CUDA device is
+present and onnxruntime otherwise, without importing torch on a machine with no NVIDIA driver.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from engine.errors import BackendError
+from engine.errors import BackendError, SettingError
 
 log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "onnx", "torch")
+_NVIDIA_DRIVER = Path("/proc/driver/nvidia/version")
 
 
 class Backend(Protocol):
@@ -19,6 +30,40 @@ class Backend(Protocol):
 
     def infer(self, token_ids: np.ndarray, style: np.ndarray, speed: float) -> np.ndarray:
         """Audio (24 kHz mono float32) for ``[0, *ids, 0]`` with a (1, 256) style row."""
+
+
+@runtime_checkable
+class BatchBackend(Backend, Protocol):
+    """A backend that also speaks several pieces at once, each as it would alone."""
+
+    def infer_many(self, items: Sequence[tuple[np.ndarray, np.ndarray, float]]) -> list[np.ndarray]:
+        """Audio for each ``(ids, style, speed)``, in order, batched as the backend sees fit."""
+
+
+def choose_backend(name: str, *, torch_weights_given: bool = False) -> str:
+    """``onnx`` or ``torch`` for a requested ``auto``/``onnx``/``torch``.
+
+    ``auto`` is ``torch`` when PyTorch weights were given explicitly, or when a CUDA device is
+    present and the PyTorch runtime is installed; otherwise ``onnx``."""
+    if name not in BACKENDS:
+        raise SettingError(f"unknown backend {name!r}: use {', '.join(BACKENDS)}")
+    if name != "auto":
+        return name
+    if torch_weights_given or cuda_available():
+        return "torch"
+    return "onnx"
+
+
+def cuda_available() -> bool:
+    """A CUDA device usable by an installed PyTorch. torch (slow to import) is imported only
+    where an NVIDIA driver is loaded, so CPU-only machines answer at once."""
+    if not _NVIDIA_DRIVER.exists():
+        return False
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("kokoro") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 class OnnxBackend:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
 from engine.assets import AssetResolver
-from engine.backends import Backend, OnnxBackend
+from engine.backends import Backend, BatchBackend, OnnxBackend, choose_backend
 from engine.errors import BackendError, SettingError
 from engine.g2p import Phonemizer, phonemizer_for
 from engine.voices import Voice, load_voice
@@ -62,17 +65,53 @@ class Synthesizer:
     sample_rate = SAMPLE_RATE
 
     def __init__(self, backend: Backend, resolver: AssetResolver,
-                 model_path: Path | None = None) -> None:
+                 model_path: Path | None = None, model_id: str | None = None) -> None:
         self.backend = backend
         self.resolver = resolver
-        self.model_path = model_path  # for worker processes that load the same model
+        # For worker processes that load the same ONNX model; None keeps synthesis in-process.
+        self.model_path = model_path
+        self._model_id = model_id
         self._voices: dict[str, Voice] = {}
 
     @classmethod
-    def load(cls, resolver: AssetResolver, *, threads: int | None = None) -> Synthesizer:
-        """Resolve (and fetch on first use) the model, then start the runtime."""
+    def load(cls, resolver: AssetResolver, *, backend: str = "onnx", device: str | None = None,
+             threads: int | None = None) -> Synthesizer:
+        """Resolve (and fetch on first use) the model, then start the runtime.
+
+        ``backend``: ``onnx`` (onnxruntime, CPU), ``torch`` (PyTorch KModel, CUDA when present
+        or ``device``), or ``auto`` (torch on CUDA, else onnx)."""
+        name = choose_backend(backend, torch_weights_given=_torch_weights_given(resolver))
+        if name == "torch":
+            return cls._load_torch(resolver, device=device, threads=threads)
+        if device not in (None, "cpu"):
+            raise SettingError(f"the onnx backend runs on the CPU, not {device}; "
+                               "use --backend torch for a GPU")
+        if _torch_weights_given(resolver):
+            raise SettingError(f"{resolver.explicit_model} holds PyTorch weights; "
+                               "use --backend torch (or an ONNX model)")
         model = resolver.model()
         return cls(OnnxBackend(model, threads=threads), resolver, model)
+
+    @classmethod
+    def _load_torch(cls, resolver: AssetResolver, *, device: str | None,
+                    threads: int | None) -> Synthesizer:
+        from engine.torch_backend import TorchBackend
+        from engine.torch_weights import require_runtime, resolve_weights, weights_file
+
+        require_runtime()
+        weights = resolve_weights(resolver)
+        log.info("torch backend: weights %s", weights.describe())
+        backend = TorchBackend(weights_file(weights, resolver.cache_dir, resolver.notify),
+                               device=device, threads=threads)
+        log.info("torch backend on %s", backend.device)
+        return cls(backend, resolver, None, weights.model_id)
+
+    @property
+    def model_id(self) -> str:
+        """What decides the samples besides voice, speed and phonemes (see :func:`model_id`)."""
+        if self._model_id is None:
+            self._model_id = self.resolver.model_sha256()
+        return self._model_id
 
     def voice(self, spec: str) -> Voice:
         if spec not in self._voices:
@@ -96,3 +135,49 @@ class Synthesizer:
         if padded.size == 2:
             return np.zeros(0, dtype=np.float32)
         return self.backend.infer(padded, style, speed)
+
+    def synthesize_many(self, pieces: Iterable[str], voice: Voice,
+                        speed: float = 1.0) -> Iterator[np.ndarray]:
+        """Samples for each piece, in order, lazily.
+
+        A backend that batches (torch) takes up to ``LOOKAHEAD`` × its batch size pieces at a
+        time and runs them in batches of similar length; each piece's samples match what
+        :meth:`synthesize` gives it alone. Other backends speak one piece per step."""
+        if not isinstance(self.backend, BatchBackend) or _batch_items(self.backend) <= 1:
+            yield from (self.synthesize(p, voice, speed) for p in pieces)
+            return
+        source = iter(pieces)
+        window = LOOKAHEAD * _batch_items(self.backend)
+        while chunk := list(islice(source, window)):
+            prepared = [self.prepare(p, voice, speed) for p in chunk]
+            spoken = [i for i, (padded, _, _) in enumerate(prepared) if padded.size > 2]
+            audio = dict(zip(spoken, self.backend.infer_many([prepared[i] for i in spoken])))
+            for i in range(len(chunk)):
+                yield audio.get(i, np.zeros(0, dtype=np.float32))
+
+
+LOOKAHEAD = 4  # batches' worth of pieces read ahead, so batches can group similar lengths
+
+
+def _batch_items(backend: Backend) -> int:
+    limits = getattr(backend, "limits", None)
+    return limits.max_items if limits is not None else 1
+
+
+def _torch_weights_given(resolver: AssetResolver) -> bool:
+    from engine.torch_weights import ENV_TORCH_MODEL, TORCH_SUFFIXES
+
+    model = resolver.explicit_model
+    return (model is not None and model.suffix in TORCH_SUFFIXES) or bool(
+        os.environ.get(ENV_TORCH_MODEL))
+
+
+def model_id(resolver: AssetResolver, backend: str) -> str:
+    """What decides the samples besides voice, speed and phonemes, known before the model
+    loads: the ONNX model's sha256, or ``torch:`` and the PyTorch weights' identity (never
+    equal, so pieces from different backends never mix in caches)."""
+    if choose_backend(backend, torch_weights_given=_torch_weights_given(resolver)) == "torch":
+        from engine.torch_weights import resolve_weights
+
+        return resolve_weights(resolver).model_id
+    return resolver.model_sha256()
