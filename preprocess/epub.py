@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 import ebooklib
@@ -27,7 +28,24 @@ from .document import CODE_NOTICE, CODE_POLICIES, Block, BlockKind, Chapter, Cov
 from .errors import InputError, ParseError
 from .plaintext import is_part_label
 
-__all__ = ["parse_epub"]
+__all__ = ["LIMITS", "ArchiveLimits", "parse_epub"]
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What an EPUB may hold. Checked from the ZIP directory before anything is inflated, so a
+    decompression bomb is refused before it costs memory or time (ebooklib keeps every
+    manifest item in memory)."""
+
+    entries: int = 10_000
+    entry_bytes: int = 100 << 20  # one file, inflated
+    total_bytes: int = 500 << 20  # all files, inflated
+    ratio: int = 100  # inflated / compressed size, for files of at least ``ratio_from`` bytes
+    ratio_from: int = 1 << 20
+    depth: int = 250  # element nesting in one XHTML file (libxml2 stops at 256 and drops text)
+
+
+LIMITS = ArchiveLimits()
 
 _OPS_TYPE = "{http://www.idpf.org/2007/ops}type"
 _NCX = "{http://www.daisy.org/z3986/2005/ncx/}"
@@ -71,6 +89,7 @@ _BLOCK_TAGS = frozenset(_BLOCK_KINDS) | frozenset(
     "tfoot hr address details summary center hgroup".split()
 )
 _COVER_TYPES = ("image/jpeg", "image/png")
+_COVER_MAGIC = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
 # Failures of a damaged or mislabelled archive, from zipfile, ebooklib and lxml. ebooklib does not
 # check what it reads, so a missing OPF element surfaces as AttributeError, TypeError or KeyError.
 _READ_ERRORS = (
@@ -84,7 +103,20 @@ _READ_ERRORS = (
     TypeError,
     IndexError,
     EOFError,
+    NotImplementedError,  # zipfile: a compression method it cannot inflate
+    RuntimeError,  # zipfile: an encrypted entry (RecursionError too, from a deep tree)
 )
+# Compression methods zipfile can inflate: stored, deflated, bzip2, LZMA.
+_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
+# An entity declaration in any encoding libxml2 detects by itself (UTF-8 and ASCII supersets,
+# UTF-16 and UTF-32 of either byte order). Entities are how XML reaches files and the network or
+# expands a few bytes into gigabytes; no EPUB needs them, so a book declaring one is refused.
+_ENTITY = re.compile(
+    b"|".join(re.escape("<!ENTITY".encode(codec)) for codec in
+              ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")),
+    re.IGNORECASE,
+)
+_SCAN_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -115,6 +147,7 @@ def parse_epub(path: Path, *, keep_front_matter: bool = False, code: str = "skip
     """
     if code not in CODE_POLICIES:
         raise ValueError(f"code policy must be one of {', '.join(CODE_POLICIES)}, not {code!r}")
+    path = Path(path)
     book = _read_book(path)
     try:
         chapters = _chapters(book, keep_front_matter, code)
@@ -128,6 +161,8 @@ def parse_epub(path: Path, *, keep_front_matter: bool = False, code: str = "skip
             cover=_cover(book),
             lexicons=_lexicons(book),
         )
+    except RecursionError:
+        raise ParseError(f"{path.name} is not a readable EPUB: its elements nest too deeply") from None
     except _READ_ERRORS as exc:
         raise ParseError(f"{path.name} is not a readable EPUB: {_reason(exc)}") from None
 
@@ -158,17 +193,125 @@ class _LenientReader(epub.EpubReader):
 
 
 def _read_book(path: Path) -> epub.EpubBook:
+    """Check the archive (limits, entities, package), then let ebooklib read it.
+
+    ebooklib gets the open file, not the name: given a directory it would read files named by
+    the book from the disk, ``..`` included.
+    """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ebooklib warns about its own future defaults
-            reader = _LenientReader(str(path), options={"ignore_ncx": True})
-            book = reader.load()
-            reader.process()
+        with open(path, "rb") as file:
+            _check_archive(file, path.name)
+            file.seek(0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # ebooklib warns about its own future defaults
+                reader = _LenientReader(file, options={"ignore_ncx": True})
+                book = reader.load()
+                reader.process()
             return book
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise ParseError(f"{path.name} is not a readable EPUB: its XML nests too deeply") from None
     except _READ_ERRORS as exc:
         raise ParseError(f"{path.name} is not a readable EPUB: {_reason(exc)}") from None
+
+
+def _check_archive(file: BinaryIO, name: str, limits: ArchiveLimits = LIMITS) -> None:
+    """Refuse what would cost unbounded memory or time, or reach outside the book: too many or
+    too large files (as the ZIP directory declares them; zipfile never inflates past that),
+    compression ratios only a bomb has, encrypted entries, entity declarations; and name what a
+    package lacks (container, package document, manifest, spine) in plain words."""
+    with zipfile.ZipFile(file) as archive:
+        infos = archive.infolist()
+        if len(infos) > limits.entries:
+            raise ParseError(f"{name} has too many files to be a book ({len(infos)}; at most "
+                             f"{limits.entries})")
+        for info in infos:
+            _check_entry(info, name, limits)
+        total = sum(info.file_size for info in infos)
+        if total > limits.total_bytes:
+            raise ParseError(f"{name} is too large to read safely: its files inflate to "
+                             f"{_mb(total)} MB in all (at most {_mb(limits.total_bytes)} MB)")
+        for info in infos:
+            _check_ratio(info, name, limits)
+        for info in infos:
+            _scan_for_entities(archive, info, name)
+        _check_package(archive, name)
+
+
+def _check_entry(info: zipfile.ZipInfo, name: str, limits: ArchiveLimits) -> None:
+    entry = _printable(info.filename)
+    if info.flag_bits & 0x1:
+        raise ParseError(f"{name} is not a readable EPUB: {entry} is encrypted")
+    if info.compress_type not in _METHODS:
+        raise ParseError(f"{name} is not a readable EPUB: {entry} uses compression method "
+                         f"{info.compress_type}, which EPUB does not allow")
+    if info.file_size > limits.entry_bytes:
+        raise ParseError(f"{name} is too large to read safely: {entry} inflates to "
+                         f"{_mb(info.file_size)} MB (at most {_mb(limits.entry_bytes)} MB a file)")
+
+
+def _check_ratio(info: zipfile.ZipInfo, name: str, limits: ArchiveLimits) -> None:
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size >= limits.ratio_from and ratio > limits.ratio:
+        raise ParseError(f"{name} looks like a decompression bomb: {_printable(info.filename)} "
+                         f"is compressed {ratio:.0f} to 1 (at most {limits.ratio} to 1)")
+
+
+def _scan_for_entities(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> None:
+    """Read one entry (bounded by the checks above) looking for an entity declaration."""
+    tail = b""
+    with archive.open(info) as entry:
+        while block := entry.read(_SCAN_BLOCK):
+            if _ENTITY.search(tail + block):
+                raise ParseError(f"{name} declares XML entities in {_printable(info.filename)}, "
+                                 "which are not read (they can reach files or the network)")
+            tail = block[-64:]
+
+
+def _check_package(archive: zipfile.ZipFile, name: str) -> None:
+    """The container names a package document that exists and has a manifest and a spine."""
+    def refuse(reason: str) -> ParseError:
+        return ParseError(f"{name} is not a readable EPUB: {reason}")
+
+    try:
+        container = _package_xml(archive.read("META-INF/container.xml"))
+    except KeyError:
+        raise refuse("it has no META-INF/container.xml") from None
+    if container is None:
+        raise refuse("META-INF/container.xml is not XML")
+    rootfile = next((r for r in container.iter("{*}rootfile") if r.get("full-path")), None)
+    if rootfile is None:
+        raise refuse("META-INF/container.xml names no package document")
+    opf_name = rootfile.get("full-path", "")
+    try:
+        opf = _package_xml(archive.read(posixpath.normpath(opf_name)))
+    except KeyError:
+        raise refuse(f"its package document {_printable(opf_name)} is missing") from None
+    if opf is None:
+        raise refuse(f"its package document {_printable(opf_name)} is not XML")
+    for part in ("metadata", "manifest", "spine"):
+        if opf.find(f"{{*}}{part}") is None:
+            raise refuse(f"its package document has no <{part}>")
+
+
+def _package_xml(data: bytes) -> etree._Element | None:
+    """Container or package XML the way ebooklib reads it (recovering), or None."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                             recover=True, huge_tree=False)
+    try:
+        return etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        return None
+
+
+def _mb(size: int) -> int:
+    return -(-size // (1 << 20))
+
+
+def _printable(name: str) -> str:
+    """An entry name fit for a one-line message (control characters shown escaped)."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in name)
 
 
 def _reason(exc: BaseException) -> str:
@@ -189,7 +332,8 @@ def _cover(book: epub.EpubBook) -> Cover | None:
         if item is not None:
             items.append(item)
     for item in items:
-        if item.media_type in _COVER_TYPES and item.content:
+        if item.media_type in _COVER_TYPES and item.content.startswith(_COVER_MAGIC[item.media_type]):
+            # What claims to be a JPEG or PNG but is not would only fail the muxer hours later.
             return Cover(data=item.content, media_type=item.media_type)
     return None
 
@@ -203,15 +347,35 @@ def _lexicons(book: epub.EpubBook) -> tuple[tuple[str, bytes], ...]:
 
 
 def _parse_xml(data: bytes) -> etree._Element:
-    """Parse XHTML/XML without entities or network; fall back to the HTML parser for tag soup."""
+    """Parse XHTML/XML without entities or network; fall back to the HTML parser for tag soup.
+
+    The fallback also takes what libxml2's XML parser stops at (a text run over 10 MB, more
+    than 256 levels of nesting), which it would otherwise return with the text missing; the
+    archive limits bound the size, and a file nesting deeper than ``LIMITS.depth`` is refused.
+    """
     parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True
+        resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True,
+        huge_tree=False,
     )
     try:
-        return etree.fromstring(data, parser)
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError:
         # Not well-formed (often an HTML entity such as &nbsp;): read it the way a browser would.
-        return lxml.html.document_fromstring(data)
+        html = lxml.html.HTMLParser(no_network=True, huge_tree=True, remove_comments=True)
+        root = lxml.html.document_fromstring(data, parser=html)
+    if _depth(root) > LIMITS.depth:
+        raise ValueError(f"an XHTML file nests elements more than {LIMITS.depth} levels deep")
+    return root
+
+
+def _depth(root: etree._Element) -> int:
+    """How deep elements nest under ``root`` (iteratively: a deep tree is what is checked)."""
+    deepest, stack = 0, [(root, 0)]
+    while stack:
+        element, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in element)
+    return deepest
 
 
 def _local(tag: object) -> str:
@@ -399,11 +563,18 @@ def _targets(starts: dict[_Entry, int], spine: Sequence[str]) -> dict[str, dict[
 
 
 def _spine_documents(book: epub.EpubBook) -> Iterable[tuple[epub.EpubHtml, bool]]:
-    """The XHTML items of the spine, in reading order, with their linear flag; not the nav."""
+    """The XHTML items of the spine, in reading order, with their linear flag; not the nav.
+
+    An item the spine lists again is read once (EPUB forbids repeats; a crafted book could
+    otherwise make one file be read thousands of times)."""
+    seen: set[str] = set()
     for idref, linear in book.spine:
         item = book.get_item_with_id(idref)
         if item is None or item.media_type != "application/xhtml+xml" or not item.content:
             continue
+        if item.file_name in seen:
+            continue
+        seen.add(item.file_name)
         if isinstance(item, epub.EpubNav):
             continue
         yield item, str(linear).lower() != "no"
