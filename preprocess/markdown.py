@@ -27,6 +27,17 @@ __all__ = ["CODE_POLICIES", "parse_markdown"]
 
 # How fenced and indented code is read: dropped, replaced by a short notice, or read verbatim.
 
+# How deep blocks may nest (quotes in lists in quotes...). markdown-it drops, without a word,
+# everything below its limit, so a document that reaches it is refused instead; 100 levels keep
+# its recursive parser well inside Python's stack.
+MAX_NESTING = 100
+# Bounds on the parser's work, so that memory stays bounded (~400 bytes a token) on input made
+# of nothing but tiny blocks or markup; real books stay far below (a novel: ~50,000 tokens).
+MAX_BLOCK_TOKENS = 1_000_000
+MAX_INLINE_STEPS = 2_000_000
+# Front matter: how deep YAML may nest; aliases are refused (they expand exponentially).
+_MAX_YAML_DEPTH = 20
+
 # Block containers whose paragraphs take the container's kind; the innermost one wins.
 _CONTAINER_KINDS = {"list_item": BlockKind.LIST_ITEM, "blockquote": BlockKind.QUOTE}
 _FINAL_PUNCTUATION = ".!?:;…"
@@ -67,7 +78,7 @@ def parse_markdown(
         raise ValueError(f"code policy must be one of {', '.join(CODE_POLICIES)}, not {code!r}")
     if split_level is not None and not 1 <= split_level <= 6:
         raise ValueError(f"split_level must be between 1 and 6, not {split_level}")
-    tokens = _parser().parse(text)
+    tokens = _tokens(text, name)
     meta = _front_matter(tokens, name)
     pieces = list(_pieces(tokens, code))
     level, wrapping_title = _chapter_level(pieces, split_level, chapter_file)
@@ -84,7 +95,74 @@ def parse_markdown(
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(front_matter_plugin)
+    md = MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(front_matter_plugin)
+    # Blocks may nest to MAX_NESTING; inline markup keeps the preset's limit (past it markup is
+    # read as text, nothing is lost, and a higher one makes link labels like "[[[[" slow).
+    inline_nesting = md.options["maxNesting"]
+    md.core.ruler.before("block", "block_nesting", lambda state: _set_nesting(state, MAX_NESTING))
+    md.core.ruler.before("inline", "inline_nesting",
+                         lambda state: _set_nesting(state, inline_nesting))
+    md.block.ruler.before(md.block.ruler.__rules__[0].name, "work_limit", _block_limit)
+    md.inline.ruler.before(md.inline.ruler.__rules__[0].name, "work_limit", _inline_limit)
+    return md
+
+
+def _set_nesting(state: Any, levels: int) -> None:
+    state.md.options["maxNesting"] = levels
+
+
+class _TooMuchWork(Exception):
+    """Raised from inside the parser when it passes one of the limits above."""
+
+
+def _block_limit(state: Any, start: int, end: int, silent: bool) -> bool:
+    """A block rule that never matches; it stops the parse when it has made too many tokens."""
+    if len(state.tokens) > MAX_BLOCK_TOKENS:
+        raise _TooMuchWork(f"more than {MAX_BLOCK_TOKENS:,} blocks")
+    return False
+
+
+def _inline_limit(state: Any, silent: bool) -> bool:
+    """An inline rule that never matches; it counts the parser's steps over inline text."""
+    steps = state.env["work_limit_steps"] = state.env.get("work_limit_steps", 0) + 1
+    if steps > MAX_INLINE_STEPS:
+        raise _TooMuchWork(f"more than {MAX_INLINE_STEPS:,} pieces of inline markup")
+    return False
+
+
+def _tokens(text: str, name: str) -> list[Token]:
+    """markdown-it's tokens, refused where it would drop text (nesting) or work without bound."""
+    try:
+        tokens = _parser().parse(text, {})
+    except _TooMuchWork as exc:
+        raise ParseError(f"{name} is too complex to read: {exc}") from None
+    except RecursionError:
+        raise ParseError(f"{name} nests its blocks too deeply to read") from None
+    if any(token.level >= MAX_NESTING - 1 for token in tokens):
+        raise ParseError(f"{name} nests quotes and lists too deeply (about {MAX_NESTING} levels); "
+                         "deeper text would be lost")
+    return tokens
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases (a few lines of them expand to gigabytes) and with
+    a bounded depth (its composer is recursive)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted",
+                                              self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            if self._depth > _MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested more than "
+                                                  f"{_MAX_YAML_DEPTH} levels deep",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _front_matter(tokens: Sequence[Token], name: str) -> _Metadata:
@@ -92,8 +170,8 @@ def _front_matter(tokens: Sequence[Token], name: str) -> _Metadata:
     if not tokens or tokens[0].type != "front_matter":
         return _Metadata()
     try:
-        data = yaml.safe_load(tokens[0].content)
-    except yaml.YAMLError as exc:
+        data = yaml.load(tokens[0].content, Loader=_FrontMatterLoader)  # noqa: S506 (safe loader)
+    except (yaml.YAMLError, RecursionError) as exc:
         raise ParseError(f"{name}: invalid YAML front matter: {_first_line(exc)}") from None
     if not isinstance(data, dict):
         # A leading "---" block that is not a mapping carries no metadata we can use.
@@ -114,7 +192,10 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _clean(value: Any) -> str:
-    return " ".join(str(value).split()) if value is not None else ""
+    """A scalar as one line of text; a mapping or list (where a name belongs) is ignored."""
+    if value is None or isinstance(value, (dict, list, tuple, set, bytes)):
+        return ""
+    return " ".join(str(value).split())
 
 
 def _first_line(exc: Exception) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -11,11 +12,11 @@ from typing import Any
 
 from .document import Block, BlockKind, Chapter, Document
 from .epub import parse_epub
-from .errors import InputError
+from .errors import InputError, ParseError
 from .markdown import parse_markdown
 from .plaintext import _SMALL_WORDS, _titlecase, decode_text, is_part_label, parse_plaintext
 
-__all__ = ["FORMATS", "parse_file", "parse_text"]
+__all__ = ["FORMATS", "MAX_TEXT_BYTES", "clean_text", "parse_bytes", "parse_file", "parse_text"]
 
 # File extensions per format; "" is a file without extension, read as plain text.
 FORMATS: dict[str, tuple[str, ...]] = {
@@ -35,6 +36,22 @@ _TEXT_PARSERS: dict[str, Callable[..., Document]] = {
     "markdown": parse_markdown,
     "text": parse_plaintext,
 }
+# The largest Markdown or text input read (a file, or stdin): about 2.7 million words, 280 hours
+# of audio. Parsing costs up to ~75 bytes of memory per input byte (many tiny paragraphs); the
+# Markdown parser has its own token limits on top (see preprocess/markdown.py).
+MAX_TEXT_BYTES = 16 << 20
+# Characters that are never spoken and never shown: format characters (zero-width spaces and
+# joiners, bidirectional marks and overrides, the BOM, soft hyphens, tag characters: Unicode
+# category Cf) and lone surrogates. Control characters other than tab and newline become spaces.
+_INVISIBLE = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f\ud800-\udfff]"
+)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Something a voice can say: a letter or a digit in any script.
+_SPEAKABLE = re.compile(r"[^\W_]")
 
 
 def parse_file(path: Path, *, fmt: str | None = None, **options: Any) -> Document:
@@ -65,8 +82,28 @@ def parse_text(text: str, *, fmt: str = "text", name: str = "stdin", **options: 
     """Parse text that is already in memory (standard input, say) as Markdown or plain text."""
     if fmt not in _TEXT_PARSERS:
         raise InputError(f"cannot parse {name} as {fmt!r}: text input is 'markdown' or 'text'")
+    if len(text) > MAX_TEXT_BYTES:
+        raise InputError(_too_large(name, len(text)))
     document = _TEXT_PARSERS[fmt](text, name=name, **_options(fmt, options))
     return _finish(document, name)
+
+
+def parse_bytes(data: bytes, *, fmt: str = "text", name: str = "stdin", **options: Any) -> Document:
+    """Parse undecoded Markdown or plain text (standard input, say): decoded as files are (UTF-8,
+    UTF-16 with a BOM, else Windows-1252), refused when binary or over :data:`MAX_TEXT_BYTES`."""
+    if len(data) > MAX_TEXT_BYTES:
+        raise InputError(_too_large(name, len(data)))
+    return parse_text(decode_text(data, name=name), fmt=fmt, name=name, **options)
+
+
+def clean_text(text: str) -> str:
+    """``text`` without invisible characters, control characters as spaces (see _INVISIBLE)."""
+    return _CONTROL.sub(" ", _INVISIBLE.sub("", text))
+
+
+def _too_large(name: str, size: int) -> str:
+    return (f"{name} is too large to read: {size / (1 << 20):.0f} MB (at most "
+            f"{MAX_TEXT_BYTES >> 20} MB of text; split it into a folder of chapter files)")
 
 
 def _parse_folder(folder: Path, fmt: str | None, options: dict[str, Any]) -> Document:
@@ -108,8 +145,19 @@ def _chapter_files(folder: Path, fmt: str | None) -> tuple[list[Path], str]:
             and file.suffix and file.suffix.lower() in FORMATS[name]
         ]
         if files:
+            _check_inside(folder, files)
             return sorted(files, key=_natural_key), name
     raise InputError(f"cannot read {folder}: it is a directory with no Markdown or text files")
+
+
+def _check_inside(folder: Path, files: list[Path]) -> None:
+    """Refuse a chapter file that is a link to a file outside the folder: a folder names what
+    is read, and a link must not quietly read something else (another user's file, a secret)."""
+    root = folder.resolve()
+    for file in files:
+        if file.is_symlink() and not file.resolve().is_relative_to(root):
+            raise InputError(f"cannot read {file}: it links to {file.resolve()}, outside "
+                             f"{folder}; copy the file into the folder or name it directly")
 
 
 def _natural_key(path: Path) -> list[tuple[int, int | str]]:
@@ -170,10 +218,17 @@ def _options(fmt: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise InputError(f"cannot read {path}: no such file")
-    if path.is_dir():
+    """A regular file we may open. A FIFO or a device would block or never end."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"cannot read {path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
         raise InputError(f"cannot read {path}: it is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"cannot read {path}: it is not a regular file (a pipe or a device)")
     try:
         with path.open("rb"):
             pass
@@ -182,16 +237,25 @@ def _check_readable(path: Path) -> None:
 
 
 def _read(path: Path) -> bytes:
+    """The bytes of a text file, refused before reading when over :data:`MAX_TEXT_BYTES`."""
     _check_readable(path)
+    if path.stat().st_size > MAX_TEXT_BYTES:
+        raise InputError(_too_large(path.name, path.stat().st_size))
     try:
-        return path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(MAX_TEXT_BYTES + 1)  # a file that grows while read stops here
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_TEXT_BYTES:
+        raise InputError(_too_large(path.name, len(data)))
+    return data
 
 
 def _finish(document: Document, label: str) -> Document:
-    """Drop chapters with nothing to speak, title and number the rest, refuse an empty document."""
-    spoken = [c for c in document.chapters if any(b.text.strip() for b in c.blocks)]
+    """Clean the text, drop chapters with nothing to speak, title and number the rest; refuse a
+    document with nothing to speak (no letter or digit in any chapter)."""
+    document = _cleaned(document, label)
+    spoken = [c for c in document.chapters if any(_SPEAKABLE.search(b.text) for b in c.blocks)]
     if not spoken:
         raise InputError(f"{label} has no text to read")
     # All-caps titles ("CHAPTER IV. THE STORM") are typography; every format gets title case.
@@ -201,9 +265,26 @@ def _finish(document: Document, label: str) -> Document:
         for c in spoken
     ]
     chapters = tuple(
-        dataclasses.replace(c, index=i) for i, c in enumerate(_qualify_repeats(titled), start=1)
+        dataclasses.replace(c, index=i, title=c.title or f"Chapter {i}")
+        for i, c in enumerate(_qualify_repeats(titled), start=1)
     )
     return dataclasses.replace(document, chapters=chapters)
+
+
+def _cleaned(document: Document, label: str) -> Document:
+    """The document with :func:`clean_text` applied to every text that is read or shown; blocks
+    left empty are dropped."""
+    def line(text: str) -> str:
+        return " ".join(clean_text(text).split())
+
+    chapters = []
+    for chapter in document.chapters:
+        blocks = [replace(b, text=clean_text(b.text)) for b in chapter.blocks]
+        chapters.append(replace(chapter, title=line(chapter.title),
+                                blocks=tuple(b for b in blocks if b.text.strip())))
+    return replace(document, title=line(document.title) or label,
+                   authors=tuple(a for a in map(line, document.authors) if a),
+                   chapters=tuple(chapters))
 
 
 def _qualify_repeats(chapters: list[Chapter]) -> list[Chapter]:

@@ -70,6 +70,7 @@ _SMALL_WORDS = frozenset("a an and as at but by for from in into nor of on or th
 _TITLE_MAX_WORDS = 10
 # Share of control characters above which bytes are taken for binary data, not text.
 _MAX_CONTROL_SHARE = 0.01
+_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r\f\v")  # to delete
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def decode_text(data: bytes, *, name: str) -> str:
         except UnicodeDecodeError:
             # cp1252 leaves five bytes undefined; replacing them beats refusing the file.
             text = data.decode("cp1252", errors="replace")
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
+    controls = len(text) - len(text.translate(_CONTROLS))
     if text and controls / len(text) > _MAX_CONTROL_SHARE:
         raise ParseError(f"{name} looks like binary data, not text (many control characters)")
     return text
