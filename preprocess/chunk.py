@@ -23,6 +23,10 @@ Count = Callable[[str], int]
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(\s+)(?=[\"'“‘(\[]?[A-Z0-9])")
 _INITIAL = re.compile(r"(?:^|[\s.])[A-Z]\.$")
 _CLAUSE_END = re.compile(r"(?<=[,;:—–])\s+|\s+(?=[—–]\s)")
+# A sentence longer than this many characters is cut before it is phonemized whole: it cannot
+# fit the model (English runs ~0.8 phonemes a character), and G2P on a huge run of text (one
+# "word" of a million letters) costs far more than on its pieces.
+_LONG_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,8 @@ def split_sentences(text: str) -> list[str]:
     """Sentences of a block's text (abbreviations are expanded by the normalizer first)."""
     sentences, start = [], 0
     for m in _SENTENCE_END.finditer(text):
-        if _INITIAL.search(text, 0, m.start(1)):
+        # _INITIAL spans at most 3 characters: look only there (not from the start each time).
+        if _INITIAL.search(text, max(0, m.start(1) - 3), m.start(1)):
             continue
         sentences.append(text[start:m.start(1)])
         start = m.end(1)
@@ -112,11 +117,12 @@ def _piece(text: str, g2p: G2P, count: Count) -> _Piece:
 def _fit(sentence: str, g2p: G2P, count: Count, options: ChunkOptions) -> Iterator[_Piece]:
     """The sentence as one piece, or cut into pieces of about the target length that each
     fit the hard limit."""
-    whole = _piece(sentence, g2p, count)
-    if whole.tokens <= options.max_tokens:
-        if whole.tokens:
-            yield whole
-        return
+    if len(sentence) <= _LONG_CHARS:
+        whole = _piece(sentence, g2p, count)
+        if whole.tokens <= options.max_tokens:
+            if whole.tokens:
+                yield whole
+            return
     parts = _CLAUSE_END.split(sentence)
     if len(parts) == 1:
         parts = _words(sentence)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -40,6 +41,12 @@ ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 VULGAR = "½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞"
 # An amount before a unit may be a fraction: "½ tsp", "1 1/2 cups", "3/4 mile".
 AMOUNT = rf"(?:\d+\s?)?[{VULGAR}]|(?:\d+\s)?\d+/\d+|{NUM}"
+# How far a rule looks around a match for a cue ("the", "pages", a name before it). Enough for
+# any word; bounded so that every rule stays linear on a paragraph of any length.
+CONTEXT = 256
+# Texts longer than this are normalized in pieces cut at sentence ends (see Normalizer): a
+# bound on what any rule can cost, far above a real paragraph.
+PIECE = 20_000
 
 
 # --------------------------------------------------------------------------- tables
@@ -97,10 +104,24 @@ def count_word(number: str, forms: list[str]) -> str:
     return forms[0] if number in ("1", "-1") or bare_fraction else forms[1]
 
 
+def before(pattern: re.Pattern[str], m: re.Match[str], end: int | None = None) -> re.Match[str] | None:
+    """``pattern`` (anchored at its end with ``$``) searched in the text just before the match
+    (or before ``end``): the last CONTEXT characters, not a copy of everything before."""
+    end = m.start() if end is None else end
+    return pattern.search(m.string, max(0, end - CONTEXT), end)
+
+
+def after(pattern: re.Pattern[str], m: re.Match[str]) -> re.Match[str] | None:
+    """``pattern`` matched right after the match, without copying the rest of the text."""
+    return pattern.match(m.string, m.end())
+
+
+_SENTENCE_GOES_ON = re.compile(r"\s*(?:$|\n|[A-Z\"“])")
+
+
 def keep_period(m: re.Match[str]) -> str:
     """The period of an abbreviation that also ends its sentence ("... etc. Then")."""
-    after = m.string[m.end():]
-    return "." if re.match(r"\s*(?:$|\n|[A-Z\"“])", after) else ""
+    return "." if after(_SENTENCE_GOES_ON, m) else ""
 
 
 def words_for(chars: str) -> str:
@@ -184,11 +205,14 @@ def month_day(m: re.Match[str]) -> str:
     return f"{table('months')[m.group('month')]} {day}{ordinal_suffix(day)}"
 
 
+_THE_BEFORE = re.compile(r"\bthe\s+$", re.I)
+
+
 def day_month(m: re.Match[str]) -> str:
     day = int(m.group("day"))
     if not 1 <= day <= 31:
         return m.group(0)
-    the = "" if re.search(r"\bthe\s+$", m.string[:m.start()], re.I) else "the "
+    the = "" if before(_THE_BEFORE, m) else "the "
     month = table("months")[m.group("month")]
     period = keep_period(m) if m.group("period") else ""
     return f"{the}{day}{ordinal_suffix(day)} of {month}{period}"
@@ -246,11 +270,17 @@ def thousands_separators(m: re.Match[str]) -> str:
     return re.sub(r"[.\s'’\u00a0\u202f\u2009]", ",", whole) + (f".{fraction}" if comma else "")
 
 
+_PAGES_BEFORE = re.compile(r"\b(?:pages?|pp?\.|lines?|from|between)\s*$", re.I)
+
+
 def phone_number(m: re.Match[str]) -> str:
     # Said digit by digit in groups: "555-1234" → "5 5 5, 1 2 3 4"; "pages 100-1250" is a range.
-    if re.search(r"\b(?:pages?|pp?\.|lines?|from|between)\s*$", m.string[:m.start()], re.I):
+    if before(_PAGES_BEFORE, m):
         return m.group(0)
     return ", ".join(" ".join(group) for group in re.findall(r"\d+", m.group(0)))
+
+
+_SCALE_AFTER = re.compile(r"\s*(?:thousand|million|billion|trillion)\b")
 
 
 def number_range(m: re.Match[str]) -> str:
@@ -258,7 +288,7 @@ def number_range(m: re.Match[str]) -> str:
     if a == b:
         return f"{a} {b}"  # "a 50-50 chance" is fifty-fifty, not 50 to 50
     symbol = a[0] if a[0] in "$£€" else ""
-    scaled = re.match(r"\s*(?:thousand|million|billion|trillion)\b", m.string[m.end():])
+    scaled = after(_SCALE_AFTER, m)
     if symbol and b[0] not in "$£€":
         # "$5-10" → "$5 to $10", but "$5-10 million" → "5 to $10 million".
         a, b = (a[1:], symbol + b) if scaled else (a, symbol + b)
@@ -290,12 +320,16 @@ def vulgar_fraction(m: re.Match[str]) -> str:
     return f"{whole} and {re.sub(r'^one ', 'a ', spoken)}" if whole else spoken
 
 
+_WORD_BEFORE = re.compile(r"([\w-]+)\W*$")
+_NOTHING_BEFORE = re.compile(r"\A\s*$")
+_STOP_BEFORE = re.compile(r"[.!?:]\s*$")
+
+
 def count_not_year(plural: set[str], cues: set[str], not_plural: set[str]) -> Replace:
     """1100–2099 before a plural noun is a count: "1234 apples" → "1,234 apples"."""
     def replace(m: re.Match[str]) -> str:
-        before = m.string[:m.start()]
-        previous = re.search(r"([\w-]+)\W*$", before)
-        starts_sentence = not before.strip() or re.search(r"[.!?:]\s*$", before)
+        previous = before(_WORD_BEFORE, m)
+        starts_sentence = before(_NOTHING_BEFORE, m) or before(_STOP_BEFORE, m)
         noun = m.group("noun")
         is_plural = noun in plural or (noun.endswith("s") and not noun.endswith("ss") and noun not in not_plural)
         if starts_sentence or not is_plural or (previous and previous.group(1) in cues):
@@ -350,17 +384,24 @@ def two_way_abbreviation(m: re.Match[str]) -> str:
     # "St. Paul" is a saint, "Main St." a street (a capitalized name right before it).
     before_name, after_name = table("two_way_abbreviations")[m.group("abbr")]
     following = m.group("next")
-    if following and not name_before(m.string[:m.start()]):
+    if following and not name_before(m.string, m.start()):
         return f"{before_name} {following}"
     if following:  # "Main St. He ..." : the capital starts the next sentence
         return f"{after_name}. {following}"
-    return (after_name if name_before(m.string[:m.start()]) else before_name) + keep_period(m)
+    return (after_name if name_before(m.string, m.start()) else before_name) + keep_period(m)
 
 
-def name_before(text: str) -> bool:
-    """Does ``text`` end with a capitalized name that is not just the sentence's first word?"""
-    m = re.search(r"[A-Z][a-z]+\s+$", text)
-    return bool(m) and not re.search(r"(?:^|[.!?\"“]\s*)$", text[:m.start()])
+_NAME_BEFORE = re.compile(r"[A-Z][a-z]+\s+$")
+_SENTENCE_START_BEFORE = re.compile(r"(?:^|[.!?\"“]\s*)$")
+
+
+def name_before(text: str, end: int | None = None) -> bool:
+    """Does ``text`` (up to ``end``) end with a capitalized name that is not just the
+    sentence's first word?"""
+    end = len(text) if end is None else end
+    m = _NAME_BEFORE.search(text, max(0, end - CONTEXT), end)
+    return bool(m) and not _SENTENCE_START_BEFORE.search(text, max(0, m.start() - CONTEXT),
+                                                         m.start())
 
 
 # --------------------------------------------------------------------------- Roman numerals
@@ -373,13 +414,16 @@ def roman_after_cue(m: re.Match[str]) -> str:
     return f"{m.group('cue')}{m.group('sp')}{num2words(roman_value(m.group('num')))}"
 
 
+_PHRASE_END_AFTER = re.compile(r"(?:['’]s\b|\s+of\b|\s*[.,;:!?)\]]|\s*$)")
+
+
 def roman_after_name(m: re.Match[str]) -> str:
     """"Henry VIII" → "Henry the Eighth", "World War II" → "World War two"; "Mary I love" stays."""
     r = tables()["roman_numerals"]
     name, numeral = m.group("name"), m.group("num")
-    ruler_title = ruler_title_before().search(m.string, 0, m.start("name"))
+    ruler_title = before(ruler_title_before(), m, m.start("name"))
     is_ruler = name in r["ruler_names"] or bool(ruler_title)
-    ends_phrase = re.match(r"(?:['’]s\b|\s+of\b|\s*[.,;:!?)\]]|\s*$)", m.string[m.end():])
+    ends_phrase = after(_PHRASE_END_AFTER, m)
     if numeral == "I" and not (ruler_title or (is_ruler and ends_phrase)):
         return m.group(0)  # "Tell Mary I said so": the pronoun
     if is_ruler:
@@ -429,13 +473,45 @@ def call(m: re.Match[str]) -> str:
 # --------------------------------------------------------------------------- the rule table
 
 
+class PairedMarkup:
+    r"""What ``re.compile(r"(D)(?=\S)(.+?)(?<=\S)\1").sub(r"\2", text)`` does for literal
+    delimiters D (``**`` bold, ``~~`` strikethrough), in linear time.
+
+    The regex tries each opener up to the end of its line before giving up, so a long line of
+    unclosed openers costs time quadratic in its length; here each opener looks up the first
+    closer after it in a sorted list instead.
+    """
+
+    def __init__(self, *delimiters: str) -> None:
+        self.opener = re.compile("|".join(rf"{re.escape(d)}(?=\S)" for d in delimiters))
+        # A closer may overlap the next one ("***"): found as positions, by lookahead.
+        self.closers = {d: re.compile(rf"(?<=\S)(?={re.escape(d)})") for d in delimiters}
+
+    def sub(self, _replace: object, text: str) -> str:
+        closers = {d: [m.start() for m in p.finditer(text)] for d, p in self.closers.items()}
+        newlines = [m.start() for m in re.finditer("\n", text)]
+        out, done, pos = [], 0, 0
+        while opener := self.opener.search(text, pos):
+            start = opener.end()  # where the marked text begins
+            ends = closers[opener.group(0)]
+            k = bisect_left(ends, start + 1)  # the marked text is at least one character
+            line = bisect_left(newlines, start)
+            line_end = newlines[line] if line < len(newlines) else len(text)
+            if k == len(ends) or ends[k] > line_end:
+                pos = opener.start() + 1  # no closer on this line: not markup
+                continue
+            out += [text[done:opener.start()], text[start:ends[k]]]
+            done = pos = ends[k] + len(opener.group(0))
+        return "".join(out) + text[done:]
+
+
 @dataclass(frozen=True)
 class Rule:
     """One step: every match of ``pattern`` becomes ``replace(match)``."""
 
     name: str
     family: str  # the NormalizerOptions switch that turns it off
-    pattern: re.Pattern[str]
+    pattern: re.Pattern[str] | PairedMarkup
     replace: Replace | str
 
 
@@ -451,19 +527,25 @@ def markdown_rules() -> list[Rule]:
         ("blockquote", r"^[ \t]{0,3}>[ \t]?", ""),
         ("rule line", r"^[ \t]*(?:[-*_][ \t]*){3,}$", ""),
         ("bullet", r"^[ \t]*[-*+•][ \t]+", ""),
-        ("image", r"!\[([^\]]*)\]\([^)]*\)", r"\1"),
-        ("link", r"\[([^\]]+)\]\([^)]*\)", r"\1"),
-        ("reference link", r"\[([^\]^]+)\]\[[^\]]*\]", r"\1"),
-        ("footnote", r"\[\^[^\]]+\]", ""),
+        # Link texts hold no "[" and lengths are bounded (text 1,000, address 2,048 characters)
+        # so that these stay linear where brackets never close.
+        ("image", r"!\[([^\[\]]{0,1000})\]\([^)]{0,2048}\)", r"\1"),
+        ("link", r"\[([^\[\]]{1,1000})\]\([^)]{0,2048}\)", r"\1"),
+        ("reference link", r"\[([^\[\]^]{1,1000})\]\[[^\[\]]{0,1000}\]", r"\1"),
+        ("footnote", r"\[\^[^\[\]]{1,1000}\]", ""),
         ("autolink", r"<((?:https?|ftp)://[^>\s]+)>", r"\1"),
         ("html tag", r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>", " "),
-        ("strong", r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", r"\2"),
         ("emphasis", r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])", r"\1"),
         ("underscore emphasis", r"(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)", r"\1"),
-        ("strikethrough", r"~~(?=\S)(.+?)(?<=\S)~~", r"\1"),
         ("inline code", r"`+([^`\n]+?)`+", r"\1"),
     ]
-    return [rule(name, "markdown", pattern, to, re.M) for name, pattern, to in r]
+    rules = [rule(name, "markdown", pattern, to, re.M) for name, pattern, to in r]
+    # Bold and strikethrough: the regexes "(\*\*|__)(?=\S)(.+?)(?<=\S)\1" and
+    # "~~(?=\S)(.+?)(?<=\S)~~", kept in their place in the order.
+    at = [r.name for r in rules].index("emphasis")
+    rules.insert(at, Rule("strong", "markdown", PairedMarkup("**", "__"), ""))
+    rules.insert(at + 2 + 1, Rule("strikethrough", "markdown", PairedMarkup("~~"), ""))
+    return rules
 
 
 def address_rules() -> list[Rule]:
@@ -600,7 +682,7 @@ def code_rules() -> list[Rule]:
     return [
         rule("call", "code", r"(?<![\w.])(?P<name>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\(\)", call),
         rule("identifier", "code", r"\b_*[A-Za-z][A-Za-z0-9]*(?:_+[A-Za-z0-9]+)+_*\b"
-             r"|\b[a-z]{2,}[a-z0-9]*(?:[A-Z][A-Za-z0-9]*)+\b|\b(?:[A-Z][a-z0-9]+){3,}\b", identifier),
+             r"|\b[a-z]{2}[a-z0-9]*(?:[A-Z][A-Za-z0-9]*)+\b|\b(?:[A-Z][a-z0-9]+){3,}\b", identifier),
     ]
 
 
@@ -668,8 +750,34 @@ class Normalizer:
         self.rules = [r for r in build_rules(options) if getattr(options, r.family)]
 
     def __call__(self, text: str) -> str:
+        if len(text) > PIECE:
+            # A paragraph this long is cut at sentence ends and read piece by piece, which
+            # bounds what any rule can cost; rules do not reach across a sentence end.
+            return " ".join(piece for piece in map(self._normalize, _pieces(text)) if piece)
+        return self._normalize(text)
+
+    def _normalize(self, text: str) -> str:
         for r in self.rules:
             text = r.pattern.sub(r.replace, text)
         text = re.sub(r"[ \t]+", " ", text)
         text = re.sub(r" (?=[,;:!?)\]]|\.(?!\w))|(?<=[(\[]) ", "", text)  # what a removed word left
         return re.sub(r"^ +| +$", "", text, flags=re.M).strip()
+
+
+_CUT = re.compile(r"[.!?…][\"')\]”’]*\s+(?=\S)")
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` cut after whitespace into pieces of at most PIECE characters: after a sentence
+    end where there is one, else after any whitespace, else anywhere."""
+    pieces, start = [], 0
+    while len(text) - start > PIECE:
+        window = text[start:start + PIECE]
+        cut = max((m.end() for m in _CUT.finditer(window)), default=0)
+        if not cut:
+            space = max(window.rfind(" "), window.rfind("\n"), window.rfind("\t"))
+            cut = space + 1 if space > 0 else PIECE
+        pieces.append(text[start:start + cut])
+        start += cut
+    pieces.append(text[start:])
+    return pieces
