@@ -40,7 +40,8 @@ class BarProgress(Progress):
 
     def __init__(self, bars: RichProgress) -> None:
         self.bars, self.tally = bars, _Tally()
-        self.book = bars.add_task("book", total=1)
+        # No total until planning has finished (planning runs alongside synthesis).
+        self.book = bars.add_task("book", total=None)
         self.chapter = bars.add_task("chapter", total=1, visible=False)
 
     def planned(self, plans: Sequence[ChapterPlan]) -> None:
@@ -71,8 +72,8 @@ class LineProgress(Progress):
     def __init__(self, console: Console) -> None:
         self.console, self.total, self.done, self.tally = console, 0, 0, _Tally()
 
-    def planned(self, plans: Sequence[ChapterPlan]) -> None:
-        self.total = len(plans)
+    def started(self, chapters: int) -> None:
+        self.total = chapters
 
     def chunk_done(self, chunk: Chunk, audio_seconds: float, reused: bool) -> None:
         self.tally.add(audio_seconds, reused)

@@ -11,10 +11,11 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
-from typing import BinaryIO
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -79,6 +80,7 @@ class RenderResult:
 class Progress:
     """What the runner reports; the CLI decides how to show it."""
 
+    def started(self, chapters: int) -> None: ...
     def planned(self, plans: Sequence[ChapterPlan]) -> None: ...
     def chapter_started(self, plan: ChapterPlan) -> None: ...
     def chunk_done(self, chunk: Chunk, audio_seconds: float, reused: bool) -> None: ...
@@ -106,15 +108,98 @@ class StopFlag:
 def plan(document: Document, phonemize: Callable[[str], str],
          options: ChunkOptions = ChunkOptions(), lexicon: Lexicon = Lexicon()) -> list[ChapterPlan]:
     """Chunk every chapter exactly as it will be spoken (text and phonemes, no audio): what
-    ``preview`` shows and ``convert`` speaks. Dictionary entries are applied per piece, after
+    ``preview`` shows and ``convert`` speaks."""
+    return list(iter_plans(document, phonemize, options, lexicon))
+
+
+def iter_plans(document: Document, phonemize: Callable[[str], str],
+               options: ChunkOptions = ChunkOptions(),
+               lexicon: Lexicon = Lexicon()) -> Iterator[ChapterPlan]:
+    """:func:`plan`, one chapter at a time. Dictionary entries are applied per piece, after
     the normalizer, as misaki markup."""
     normalizer = Normalizer()
 
     def g2p(text: str) -> str:
         return phonemize(lexicon.apply(text))
 
-    return [ChapterPlan(chapter, tuple(chunk_chapter(chapter, g2p, token_count, normalizer, options)))
-            for chapter in document.chapters]
+    for chapter in document.chapters:
+        yield ChapterPlan(chapter, tuple(chunk_chapter(chapter, g2p, token_count, normalizer,
+                                                       options)))
+
+
+@dataclass(frozen=True)
+class ChapterWork:
+    """A planned chapter and what rendering it takes: nothing when ``finished`` (its WAV in the
+    job matches ``fingerprint``), else the pieces flagged in ``missing``."""
+
+    plan: ChapterPlan
+    fingerprint: str
+    finished: int | None  # samples of the finished chapter WAV
+    missing: tuple[bool, ...]
+
+    def to_make(self) -> Iterator[Chunk]:
+        if self.finished is None:
+            yield from (c for c, miss in zip(self.plan.chunks, self.missing) if miss)
+
+
+class Planner:
+    """Plans chapters in a background thread while earlier ones are synthesized, so G2P never
+    holds the model up. Iterate it as often as needed: each pass sees the same chapters, in
+    order, waiting for the ones not planned yet. An error while planning is raised, in the
+    reading thread, at the chapter where it happened."""
+
+    def __init__(self, works: Iterator[ChapterWork]) -> None:
+        self._works = works
+        self._done: list[ChapterWork] = []
+        self._finished = False
+        self._error: BaseException | None = None
+        self._cancelled = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="planner", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for work in self._works:
+                with self._changed:
+                    if self._cancelled:
+                        return
+                    self._done.append(work)
+                    self._changed.notify_all()
+        except BaseException as exc:  # handed to the reader; the thread itself ends quietly
+            self._error = exc
+        finally:
+            with self._changed:
+                self._finished = True
+                self._changed.notify_all()
+
+    def __iter__(self) -> Iterator[ChapterWork]:
+        index = 0
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: index < len(self._done) or self._finished)
+                if index >= len(self._done):
+                    if self._error is not None:
+                        raise self._error
+                    return
+                work = self._done[index]
+            yield work
+            index += 1
+
+    @property
+    def complete(self) -> bool:
+        """Every chapter is planned (without waiting)."""
+        with self._changed:
+            return self._finished and self._error is None
+
+    def all(self) -> list[ChapterWork]:
+        """Every chapter, once planning is complete."""
+        return list(self)
+
+    def cancel(self) -> None:
+        """Stop planning after the chapter in hand (the thread is a daemon: never waited for)."""
+        with self._changed:
+            self._cancelled = True
 
 
 class ChapterRenderer:
@@ -126,7 +211,16 @@ class ChapterRenderer:
         self.synth, self.voice, self.options = synth, voice, options
         self.model_id, self.cache, self.progress, self.stop = model_id, cache, progress, stop
         self.pool = pool
+        self.planner: Planner | None = None
         self.counts = Counts()
+        self._announced = False
+
+    def announce_plan(self) -> None:
+        """Tell the progress display the whole book's plan, once planning has finished. Called
+        from this (the rendering) thread, so displays never see two threads at once."""
+        if not self._announced and self.planner is not None and self.planner.complete:
+            self._announced = True
+            self.progress.planned([work.plan for work in self.planner.all()])
 
     def chunk_key(self, chunk: Chunk) -> str:
         return ChunkCache.key(self.model_id, self.voice.spec, self.options.speed, chunk.phonemes)
@@ -140,10 +234,19 @@ class ChapterRenderer:
         """The piece must be made (not in the cache, or --force)."""
         return self.options.force or self.chunk_key(chunk) not in self.cache
 
-    def made(self, chunks: Sequence[Chunk]) -> Iterator[np.ndarray]:
+    def work(self, plan: ChapterPlan, job: Job) -> ChapterWork:
+        """What rendering ``plan`` takes, from the job's finished chapters and the cache."""
+        fingerprint = self.fingerprint(plan)
+        finished = None if self.options.force else job.finished_chapter(plan.chapter.index,
+                                                                         fingerprint)
+        return ChapterWork(plan, fingerprint, finished,
+                           tuple(self.is_missing(c) for c in plan.chunks))
+
+    def made(self, chunks: Iterator[Chunk]) -> Iterator[np.ndarray]:
         """Raw samples for ``chunks`` in order: from the worker pool when there is one (it works
-        ahead while the chapter is written), else from the in-process model, one at a time."""
-        if self.pool is not None and chunks:
+        ahead, across chapter ends, while chapters are written), else from the in-process
+        model, one at a time."""
+        if self.pool is not None:
             jobs = (Synthesizer.prepare(c.phonemes, self.voice, self.options.speed) for c in chunks)
             return self.pool.map_ordered(jobs)
         return (self.synth.synthesize(c.phonemes, self.voice, self.options.speed) for c in chunks)
@@ -166,17 +269,17 @@ class ChapterRenderer:
         self.counts.synthesized_seconds += samples.size / self.synth.sample_rate
         self.cache.put(key, samples)
         self.counts.synthesized += 1
+        self.announce_plan()
         self.progress.chunk_done(chunk, samples.size / self.synth.sample_rate, False)
         return samples
 
-    def render(self, plan: ChapterPlan, out: Path) -> int:
-        """Write the chapter's WAV atomically; returns its length in samples."""
+    def render(self, work: ChapterWork, out: Path, made: Iterator[np.ndarray]) -> int:
+        """Write the chapter's WAV atomically, taking its missing pieces from ``made`` in order;
+        returns its length in samples."""
         written = 0
-        missing = [self.is_missing(c) for c in plan.chunks]
-        made = self.made([c for c, miss in zip(plan.chunks, missing) if miss])
         with atomic_path(out, ".wav") as tmp, sf.SoundFile(
                 tmp, "w", samplerate=self.synth.sample_rate, channels=1, subtype="PCM_16") as wav:
-            for chunk, miss in zip(plan.chunks, missing):
+            for chunk, miss in zip(work.plan.chunks, work.missing):
                 audio = self.piece(chunk, made if miss else None)
                 pause = to_pcm16(silence(chunk.pause_after_ms))
                 wav.write(audio)
@@ -211,13 +314,25 @@ def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job
                cache: ChunkCache, model_id: str, options: RenderOptions,
                progress: Progress = Progress(), stop: StopFlag | None = None) -> RenderResult:
     """Render ``document`` into ``job`` and write it to ``out``: a path (files replaced only
-    when complete) or a binary stream such as stdout. The caller holds the job's lock."""
+    when complete) or a binary stream such as stdout. The caller holds the job's lock.
+
+    Three things overlap: worker processes start while G2P loads; chapters are planned in a
+    thread while earlier ones are synthesized; and the pool is fed one stream of pieces for
+    the whole book, so it never drains at a chapter's end."""
     voice = synth.voice(options.voice)
-    plans = plan(document, synth.phonemizer(voice), options.chunking, options.lexicon)
-    progress.planned(plans)
+    progress.started(len(document.chapters))
     renderer = ChapterRenderer(synth, voice, options, model_id, cache, progress, stop or StopFlag())
-    with _pool_for(renderer, plans, job) as renderer.pool:
-        chapters = [_chapter(renderer, job, p) for p in plans]
+    with _pool_starting(renderer, document, job) as starting:
+        phonemize = synth.phonemizer(voice)
+        plans = iter_plans(document, phonemize, options.chunking, options.lexicon)
+        renderer.planner = planner = Planner(renderer.work(p, job) for p in plans)
+        try:
+            renderer.pool = starting.result() if starting is not None else None
+            made = renderer.made(c for work in planner for c in work.to_make())
+            chapters = [_chapter(renderer, job, work, made) for work in planner]
+        finally:
+            planner.cancel()
+        renderer.announce_plan()
     progress.muxing()
     meta = book_meta(document, voice.spec, options.cover)
     if isinstance(out, Path):
@@ -227,35 +342,63 @@ def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job
         report = stream_book(chapters, meta, options.output, out)
     return RenderResult(out if isinstance(out, Path) else None,
                         sum(ch.samples for ch in chapters) / synth.sample_rate,
-                        sum(len(p.chunks) for p in plans), renderer.counts, report)
+                        sum(len(w.plan.chunks) for w in planner.all()), renderer.counts, report)
 
 
-# Below this many pieces to make, worker start-up (a model load each) costs more than it saves.
-POOL_MIN_PIECES = 8
+# Below this much text to synthesize (about 8 pieces), starting workers (a model load each)
+# costs more than it saves.
+POOL_MIN_CHARS = 1500
 
 
-def _pool_for(renderer: ChapterRenderer, plans: Sequence[ChapterPlan], job: Job):
-    """A worker pool when there is enough to synthesize, else a null context (in-process)."""
+@contextmanager
+def _pool_starting(renderer: ChapterRenderer, document: Document,
+                   job: Job) -> Iterator[Future | None]:
+    """A worker pool starting in the background (its workers load the model while this process
+    loads G2P and plans), or None when the work is too small or done. Decided from the text, as
+    the exact pieces are known only after planning. The pool is closed on the way out."""
     workers = renderer.options.workers
-    if workers <= 1 or renderer.synth.model_path is None:
-        return nullcontext()
-    todo = sum(1 for p in plans
-               if renderer.options.force or job.finished_chapter(p.chapter.index,
-                                                                 renderer.fingerprint(p)) is None
-               for c in p.chunks if renderer.is_missing(c))
-    if todo < POOL_MIN_PIECES:
-        return nullcontext()
-    return SynthPool(renderer.synth.model_path, workers)
+    recorded = job.manifest.get("chapters", {})
+    todo = sum(len(c.text) for c in document.chapters
+               if renderer.options.force or str(c.index) not in recorded)
+    if workers <= 1 or renderer.synth.model_path is None or todo < POOL_MIN_CHARS:
+        yield None
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool-start") as starter:
+        starting = starter.submit(SynthPool, renderer.synth.model_path, workers)
+        try:
+            yield starting
+        except BaseException:
+            if not starting.cancel():
+                _exit_pool(starting, failed=True)
+            raise
+        _exit_pool(starting, failed=False)
 
 
-def _chapter(renderer: ChapterRenderer, job: Job, plan: ChapterPlan) -> ChapterAudio:
-    index, fingerprint = plan.chapter.index, renderer.fingerprint(plan)
+def _exit_pool(starting: Future, failed: bool) -> None:
+    """Close the pool (kill it when the render failed); a pool that failed to start has
+    already raised from ``starting.result()``."""
+    try:
+        pool = starting.result()
+    except BaseException:
+        if failed:
+            return
+        raise
+    if failed:
+        pool.terminate()
+    else:
+        pool.close()
+
+
+def _chapter(renderer: ChapterRenderer, job: Job, work: ChapterWork,
+             made: Iterator[np.ndarray]) -> ChapterAudio:
+    plan, index = work.plan, work.plan.chapter.index
     wav = job.chapter_wav(index)
-    samples = None if renderer.options.force else job.finished_chapter(index, fingerprint)
+    renderer.announce_plan()
     renderer.progress.chapter_started(plan)
+    samples = work.finished
     if samples is None:
-        samples = renderer.render(plan, wav)
-        job.record_chapter(index, plan.chapter.title, fingerprint, samples)
+        samples = renderer.render(work, wav, made)
+        job.record_chapter(index, plan.chapter.title, work.fingerprint, samples)
         renderer.progress.chapter_done(plan, False)
     else:
         renderer.counts.reused += len(plan.chunks)
