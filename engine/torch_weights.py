@@ -32,6 +32,7 @@ import logging
 import os
 import re
 import tempfile
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -202,19 +203,30 @@ def build_kmodel(state: dict[str, dict[str, torch.Tensor]] | Path):
     random weights in place silently; here every tensor must match by name and shape."""
     require_runtime()
     import torch
-    from kokoro.model import KModel
 
     if isinstance(state, Path):
         try:
             state = torch.load(state, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many kinds for a bad file
             raise BackendError(f"cannot read PyTorch weights {state}: {exc}") from exc
+    model = _new_kmodel()
+    load_strict(model, state)
+    return model.eval()
+
+
+def _new_kmodel():
+    """KModel with its initial weights, built from the local config (no download)."""
+    import torch
+    from kokoro.model import KModel
+
     empty = io.BytesIO()
     torch.save({}, empty)
     empty.seek(0)
-    model = KModel(repo_id=HF_REPO, config=kmodel_config(), model=empty)  # no download
-    load_strict(model, state)
-    return model.eval()
+    with warnings.catch_warnings():
+        # kokoro's own modules: the deprecated weight_norm, LSTM dropout with one layer.
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        return KModel(repo_id=HF_REPO, config=kmodel_config(), model=empty)
 
 
 def load_strict(model, state: dict[str, dict[str, torch.Tensor]]) -> None:
@@ -266,13 +278,9 @@ def _target_shapes() -> dict[str, tuple[int, ...]]:
     """Every tensor KModel expects (``part.name``) with its shape, from a model built on the
     meta device (no memory, no random init)."""
     import torch
-    from kokoro.model import KModel
 
-    empty = io.BytesIO()
-    torch.save({}, empty)
-    empty.seek(0)
     with torch.device("meta"):
-        model = KModel(repo_id=HF_REPO, config=kmodel_config(), model=empty)
+        model = _new_kmodel()
     return {f"{part}.{k}": tuple(v.shape)
             for part in PARTS for k, v in getattr(model, part).state_dict().items()}
 
