@@ -245,11 +245,12 @@ class ChapterRenderer:
     def made(self, chunks: Iterator[Chunk]) -> Iterator[np.ndarray]:
         """Raw samples for ``chunks`` in order: from the worker pool when there is one (it works
         ahead, across chapter ends, while chapters are written), else from the in-process
-        model, one at a time."""
+        model, which batches pieces of similar length where its backend can (torch)."""
         if self.pool is not None:
             jobs = (Synthesizer.prepare(c.phonemes, self.voice, self.options.speed) for c in chunks)
             return self.pool.map_ordered(jobs)
-        return (self.synth.synthesize(c.phonemes, self.voice, self.options.speed) for c in chunks)
+        return self.synth.synthesize_many((c.phonemes for c in chunks), self.voice,
+                                          self.options.speed)
 
     def piece(self, chunk: Chunk, made: Iterator[np.ndarray] | None) -> np.ndarray:
         """The trimmed 16-bit samples of one piece: from the cache, or the next of ``made``
