@@ -80,15 +80,15 @@ class Synthesizer:
 
         ``backend``: ``onnx`` (onnxruntime, CPU), ``torch`` (PyTorch KModel, CUDA when present
         or ``device``), or ``auto`` (torch on CUDA, else onnx)."""
-        name = choose_backend(backend, torch_weights_given=_torch_weights_given(resolver))
-        if name == "torch":
+        if resolve_backend(resolver, backend) == "torch":
             return cls._load_torch(resolver, device=device, threads=threads)
         if device not in (None, "cpu"):
             raise SettingError(f"the onnx backend runs on the CPU, not {device}; "
                                "use --backend torch for a GPU")
-        if _torch_weights_given(resolver):
-            raise SettingError(f"{resolver.explicit_model} holds PyTorch weights; "
-                               "use --backend torch (or an ONNX model)")
+        explicit = resolver.explicit_model
+        if explicit is not None and explicit.suffix in (".pth", ".pt"):
+            raise SettingError(f"{explicit} holds PyTorch weights; use --backend torch "
+                               "(or an ONNX model)")
         model = resolver.model()
         return cls(OnnxBackend(model, threads=threads), resolver, model)
 
@@ -172,11 +172,17 @@ def _torch_weights_given(resolver: AssetResolver) -> bool:
         os.environ.get(ENV_TORCH_MODEL))
 
 
+def resolve_backend(resolver: AssetResolver, backend: str) -> str:
+    """``onnx`` or ``torch`` for a requested ``auto``/``onnx``/``torch`` (see
+    :func:`engine.backends.choose_backend`); explicit ``.pth`` weights make ``auto`` torch."""
+    return choose_backend(backend, torch_weights_given=_torch_weights_given(resolver))
+
+
 def model_id(resolver: AssetResolver, backend: str) -> str:
     """What decides the samples besides voice, speed and phonemes, known before the model
     loads: the ONNX model's sha256, or ``torch:`` and the PyTorch weights' identity (never
     equal, so pieces from different backends never mix in caches)."""
-    if choose_backend(backend, torch_weights_given=_torch_weights_given(resolver)) == "torch":
+    if resolve_backend(resolver, backend) == "torch":
         from engine.torch_weights import resolve_weights
 
         return resolve_weights(resolver).model_id

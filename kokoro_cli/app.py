@@ -31,10 +31,14 @@ app.add_typer(models_app, name="models")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
-ModelOpt = typer.Option(None, "--model", help="ONNX model file (else $KOKORO_CLI_MODEL, the cache, "
-                        "then the sources).", dir_okay=False)
+ModelOpt = typer.Option(None, "--model", help="ONNX model file, or PyTorch weights (.pth) for "
+                        "--backend torch (else $KOKORO_CLI_MODEL, the cache, then the sources).",
+                        dir_okay=False)
 VoicesOpt = typer.Option(None, "--voices", help="Folder of voice files NAME.bin or NAME.pt "
                          "(else $KOKORO_CLI_VOICES, the cache, then the sources).", file_okay=False)
+BackendOpt = typer.Option(None, "--backend", help="auto, onnx or torch: onnxruntime on the CPU, "
+                          "or PyTorch with batched synthesis on a GPU (auto: torch when CUDA is "
+                          "present, else onnx).")
 
 
 InputFormatOpt = typer.Option(None, "--input-format", help="markdown, epub or text (default: "
@@ -190,6 +194,7 @@ def convert(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Synthesis processes "
                                           "(default: from the cores and free memory; 1 runs in "
                                           "this process on every core)."),
+    backend: Optional[str] = BackendOpt,
     model: Optional[Path] = ModelOpt,
     voices: Optional[Path] = VoicesOpt,
 ) -> None:
@@ -219,7 +224,8 @@ def convert(
         job = _ConvertJob(ParseSettings(input_format, split_level, code, keep_front_matter, chapters),
                           options, config.value("dict", tuple(dictionaries or ())),
                           config.value("work_dir", work_dir), mode,
-                          _resolver(model, voices, _say(mode)), qc, qc_json)
+                          _resolver(model, voices, _say(mode)), qc, qc_json,
+                          config.value("backend", backend))
         folder = config.value("out_dir", out_dir)
         failures = [rc for f in files if (rc := job.run_one(f, output, folder, len(files) > 1))]
         if failures:
@@ -262,6 +268,7 @@ class _ConvertJob:
     resolver: object  # AssetResolver
     qc: str = "report"
     qc_json: Optional[Path] = None
+    backend: str = "auto"
 
     def run_one(self, input: Path, output: Optional[Path], folder: Optional[Path],
                 batch: bool) -> int:
@@ -286,7 +293,7 @@ class _ConvertJob:
         target = _output_path(input, output, folder, full.title, self.options.output)
         options = dataclasses.replace(self.options, lexicon=lexicon_for(full, self.dictionaries))
         request = ConvertRequest(full, selected, sys.stdout.buffer if target is None else target,
-                                 options, self.work_dir)
+                                 options, self.work_dir, self.backend)
         say = _say(self.progress)
         result = run_convert(request, self.resolver, lambda: progress_for(err, self.progress))
         if result is None:

@@ -8,6 +8,7 @@ The config file is TOML (``kokoro-cli config path`` prints where); each key is o
     work_dir = "~/audiobooks/.work"
     out_dir = "~/audiobooks"
     progress = "plain"
+    backend = "onnx"
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("out_dir", "KOKORO_CLI_OUT_DIR", _path, None, "folder for outputs"),
     Setting("work_dir", "KOKORO_CLI_WORK_DIR", _path, None, "work area (jobs, piece cache)"),
     Setting("progress", "KOKORO_CLI_PROGRESS", str, "auto", "auto, bars, plain, json or none"),
+    Setting("backend", "KOKORO_CLI_BACKEND", str, "auto", "auto (torch on CUDA), onnx or torch"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from engine import AssetResolver, Synthesizer, describe_spec
-from engine.synth import SynthOptions
+from engine import AssetResolver, SettingError, Synthesizer, describe_spec
+from engine.backends import BACKENDS
+from engine.synth import SynthOptions, model_id, resolve_backend
 from kokoro_cli.cache import ChunkCache
 from kokoro_cli.jobs import Job, JobIdentity, default_work_root
 from kokoro_cli.render import (RenderOptions, RenderResult, StopFlag, book_meta,
@@ -30,9 +31,12 @@ class ConvertRequest:
     output: Path | BinaryIO  # a file (or folder, when split) or a stream such as stdout
     options: RenderOptions
     work_root: Path | None = None
+    backend: str = "auto"  # auto, onnx or torch (engine.backends)
 
     def __post_init__(self) -> None:
         SynthOptions(voice=self.options.voice, speed=self.options.speed)  # validates
+        if self.backend not in BACKENDS:
+            raise SettingError(f"unknown backend {self.backend!r}: use {', '.join(BACKENDS)}")
 
 
 def document_digest(document: Document) -> str:
@@ -62,10 +66,13 @@ def _dictionary_file(path: Path) -> Lexicon:
 
 
 def identity_for(request: ConvertRequest, resolver: AssetResolver) -> JobIdentity:
+    """The job's identity. The backend is resolved (auto → onnx or torch) and the model id
+    differs per backend, so jobs and cached pieces of different backends never mix."""
     voice, info = describe_spec(request.options.voice)
+    backend = resolve_backend(resolver, request.backend)
     return JobIdentity(
-        input_sha256=document_digest(request.document), model_sha256=resolver.model_sha256(),
-        backend="onnx", voice=voice, speed=float(request.options.speed), language=info.lang_code,
+        input_sha256=document_digest(request.document), model_sha256=model_id(resolver, backend),
+        backend=backend, voice=voice, speed=float(request.options.speed), language=info.lang_code,
         normalizer=normalizer_identity(), lexicon=request.options.lexicon.digest,
         chunking=repr(request.options.chunking))
 
@@ -82,7 +89,7 @@ def run_convert(request: ConvertRequest, resolver: AssetResolver,
                 request.output, output_fingerprint(job, request.selected, meta,
                                                    request.options.output)):
             return None
-        synth = Synthesizer.load(resolver)
+        synth = Synthesizer.load(resolver, backend=job.identity.backend)
         cache = ChunkCache(root / "chunks")
         with stop_on_signals() as stop, progress_factory() as progress:
             return render_job(request.selected, request.output, synth, job, cache,
