@@ -21,4 +21,8 @@ fi
 # A pinned torch takes the CPU build; an unpinned one would pull a multi-GB CUDA build.
 .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+# The torch backend's KModel. --no-deps: its misaki[en] requirement would pull
+# spacy-curated-transformers (spaCy would then import torch on every start); what it really
+# needs (transformers, loguru) comes with the project above.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps kokoro==0.9.4
 .venv/bin/kokoro-cli models fetch
