@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -67,38 +68,67 @@ def cuda_available() -> bool:
 
 
 class OnnxBackend:
-    """Kokoro ONNX exports on onnxruntime's CPU provider, using every core by default."""
+    """Kokoro ONNX exports on onnxruntime's CPU provider, using every core by default.
+
+    The session is created on first use (or by :meth:`load`), so a process that hands its
+    pieces to worker processes, or finds them all cached, never pays for a model it does not
+    run. Memory: onnxruntime's arena grows to what the longest piece needs (about 0.95 GB of
+    resident memory at the 510-token limit, one thread) and is shrunk back after every piece
+    (to about 230 MB), so a worker holds its peak only while it speaks a long piece; measured
+    with no cost in speed (tests/test_engine.py, bench/speed.py)."""
 
     name = "onnx"
 
     def __init__(self, model: Path, *, threads: int | None = None) -> None:
+        self.model = Path(model)
+        self.threads = threads or os.cpu_count() or 1
+        self._session = None
+        self._lock = threading.Lock()
+
+    def load(self) -> OnnxBackend:
+        """Create the session now (idempotent, thread-safe); a bad model raises BackendError."""
+        with self._lock:
+            if self._session is None:
+                self._session, self._ids_name, self._run_options = self._open()
+        return self
+
+    def _open(self):
         try:
             import onnxruntime as ort
         except ImportError as exc:
             raise BackendError("onnxruntime is missing: pip install onnxruntime") from exc
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(model), options,
-                                                providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(str(self.model), options,
+                                           providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise BackendError(f"cannot load {model.name} as an ONNX model: {exc}") from exc
-        inputs = {i.name for i in self.session.get_inputs()}
+            raise BackendError(f"cannot load {self.model.name} as an ONNX model: {exc}") from exc
+        inputs = {i.name for i in session.get_inputs()}
         # kokoro-onnx exports name the ids "tokens"; onnx-community exports "input_ids".
-        self._ids_name = "tokens" if "tokens" in inputs else "input_ids"
-        if {self._ids_name, "style", "speed"} - inputs:
-            raise BackendError(f"{model.name} does not look like a Kokoro model (inputs {inputs})")
+        ids_name = "tokens" if "tokens" in inputs else "input_ids"
+        if {ids_name, "style", "speed"} - inputs:
+            raise BackendError(f"{self.model.name} does not look like a Kokoro model "
+                               f"(inputs {sorted(inputs)})")
+        run_options = ort.RunOptions()
+        run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        return session, ids_name, run_options
+
+    @property
+    def session(self):
+        return self.load()._session
 
     def infer(self, token_ids: np.ndarray, style: np.ndarray, speed: float) -> np.ndarray:
+        session = self.session
         feeds = {
             self._ids_name: np.asarray(token_ids, dtype=np.int64).reshape(1, -1),
             "style": np.asarray(style, dtype=np.float32).reshape(1, -1),
             "speed": np.array([speed], dtype=np.float32),
         }
         try:
-            audio = self.session.run(None, feeds)[0]
+            audio = session.run(None, feeds, self._run_options)[0]
         except Exception as exc:
             raise BackendError(f"onnxruntime failed: {exc}") from exc
         return np.asarray(audio, dtype=np.float32).reshape(-1)

@@ -227,7 +227,7 @@ def _init_worker(model_path: str, threads: int) -> None:
     try:
         from engine.backends import OnnxBackend
 
-        _backend = OnnxBackend(Path(model_path), threads=threads)
+        _backend = OnnxBackend(Path(model_path), threads=threads).load()
     except Exception as exc:
         _init_error = str(exc) if isinstance(exc, BackendError) else f"{type(exc).__name__}: {exc}"
 

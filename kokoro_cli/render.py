@@ -362,6 +362,7 @@ def _pool_starting(renderer: ChapterRenderer, document: Document,
     todo = sum(len(c.text) for c in document.chapters
                if renderer.options.force or str(c.index) not in recorded)
     if workers <= 1 or renderer.synth.model_path is None or todo < POOL_MIN_CHARS:
+        _preload(renderer.synth)
         yield None
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool-start") as starter:
@@ -373,6 +374,21 @@ def _pool_starting(renderer: ChapterRenderer, document: Document,
                 _exit_pool(starting, failed=True)
             raise
         _exit_pool(starting, failed=False)
+
+
+def _preload(synth: Synthesizer) -> None:
+    """Start loading the in-process model beside G2P. A failure here is left for the first
+    piece to raise again, in the rendering thread, where it is reported."""
+    load = getattr(synth.backend, "load", None)
+    if load is not None:
+        threading.Thread(target=lambda: _quietly(load), name="model-load", daemon=True).start()
+
+
+def _quietly(call: Callable[[], object]) -> None:
+    try:
+        call()
+    except Exception:  # noqa: BLE001 (raised again, and reported, by the first piece)
+        pass
 
 
 def _exit_pool(starting: Future, failed: bool) -> None:

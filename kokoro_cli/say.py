@@ -48,7 +48,7 @@ def speak(document: Document, resolver: AssetResolver,
     # The model loads in a thread while G2P starts here: onnxruntime releases the GIL while
     # it builds its session, so a one-liner pays for the slower of the two, not both.
     with ThreadPoolExecutor(max_workers=1) as loader:
-        loading = loader.submit(Synthesizer.load, resolver)
+        loading = loader.submit(_loaded, resolver)
         g2p = phonemizer_for(describe_spec(options.voice)[1].lang_code)
         plans = plan(document, g2p, options.chunking, options.lexicon)
         synth = loading.result()
@@ -58,6 +58,14 @@ def speak(document: Document, resolver: AssetResolver,
         yield to_pcm16(trim(synth.synthesize(chunk.phonemes, voice, options.speed)))
         if i < len(chunks) - 1:
             yield to_pcm16(silence(chunk.pause_after_ms))
+
+
+def _loaded(resolver: AssetResolver) -> Synthesizer:
+    """The synthesizer with its model session created (the backend would otherwise create it
+    on the first piece, after G2P, instead of beside it)."""
+    synth = Synthesizer.load(resolver)
+    getattr(synth.backend, "load", lambda: None)()
+    return synth
 
 
 def encode(samples: np.ndarray, fmt: str, sample_rate: int = 24_000) -> bytes:
