@@ -129,11 +129,27 @@ def _fit(sentence: str, g2p: G2P, count: Count, options: ChunkOptions) -> Iterat
     if len(parts) == 1:  # one enormous "word": halve it, there is no better place
         half = len(sentence) // 2
         parts = [sentence[:half], sentence[half:]]
+    if len(sentence) > _LONG_CHARS:
+        # Phonemize runs of clauses or words of about the target length, not each one alone:
+        # a paragraph-long run-on sentence of short words would otherwise cost a G2P call a word.
+        parts = _runs(parts, options.target_tokens)
     fitted = [replace(p, ends_sentence=False)
               for part in parts for p in _fit(part, g2p, count, options)]
     if fitted:
         fitted[-1] = replace(fitted[-1], ends_sentence=True)
     yield from _merge(fitted, options.target_tokens, options.max_tokens)
+
+
+def _runs(parts: Sequence[str], size: int) -> list[str]:
+    """Consecutive parts joined with spaces into runs of at most ``size`` characters (a longer
+    part stays a run of its own)."""
+    runs: list[str] = []
+    for part in parts:
+        if runs and len(runs[-1]) + 1 + len(part) <= size:
+            runs[-1] = f"{runs[-1]} {part}"
+        else:
+            runs.append(part)
+    return runs
 
 
 def _words(text: str) -> list[str]:

@@ -47,6 +47,11 @@ CONTEXT = 256
 # Texts longer than this are normalized in pieces cut at sentence ends (see Normalizer): a
 # bound on what any rule can cost, far above a real paragraph.
 PIECE = 20_000
+# After the rules, a run of more than this many characters without a space (nobody's word: a
+# line of dashes, a blob of base64, a 400-digit number) is broken into runs this long. misaki
+# spends time quadratic in a run's length and overflows on numbers past 10^303.
+LONGEST_RUN = 100
+_LONG_RUN = re.compile(rf"\S{{{LONGEST_RUN + 1},}}")
 
 
 # --------------------------------------------------------------------------- tables
@@ -759,9 +764,15 @@ class Normalizer:
     def _normalize(self, text: str) -> str:
         for r in self.rules:
             text = r.pattern.sub(r.replace, text)
+        text = _LONG_RUN.sub(_break_run, text)
         text = re.sub(r"[ \t]+", " ", text)
         text = re.sub(r" (?=[,;:!?)\]]|\.(?!\w))|(?<=[(\[]) ", "", text)  # what a removed word left
         return re.sub(r"^ +| +$", "", text, flags=re.M).strip()
+
+
+def _break_run(m: re.Match[str]) -> str:
+    run = m.group(0)
+    return " ".join(run[i:i + LONGEST_RUN] for i in range(0, len(run), LONGEST_RUN))
 
 
 _CUT = re.compile(r"[.!?…][\"')\]”’]*\s+(?=\S)")
