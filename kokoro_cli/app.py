@@ -19,7 +19,37 @@ from rich.console import Console
 from kokoro_cli import __version__
 from kokoro_cli.errors import EXIT_CODES_HELP, ExitCode, UsageError, exit_code_for
 
+class _OneLineErrors(typer.core.TyperGroup):
+    """Click's own usage errors (a value that is not a number, a missing argument) as one line
+    on stderr, like every other error, instead of a usage block and a framed panel."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        # Typer vendors its own click; its exception base is found from a public subclass.
+        click_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click_error as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                sys.exit(exc.exit_code)  # the help was printed as the error was made
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            err.print(f"error: {_one_line(exc.format_message())}{hint}", markup=False)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err.print("aborted", markup=False)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(message: str) -> str:
+    """A message fit for one line: control characters and line breaks become spaces."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in message).split())
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="kokoro-cli", no_args_is_help=True, add_completion=True,
     pretty_exceptions_show_locals=False,
     help="Turn Markdown, EPUB and plain text into audiobooks with the Kokoro-82M voice model.\n\n"
@@ -71,6 +101,8 @@ class ParseSettings:
 
         if self.code not in CODE_POLICIES:
             raise UsageError(f"--code {self.code!r}: use {', '.join(CODE_POLICIES)}")
+        if self.fmt is not None and self.fmt not in ("markdown", "epub", "text"):
+            raise UsageError(f"--input-format {self.fmt!r}: use markdown, epub or text")
 
 
 def _version(value: bool) -> None:
@@ -141,7 +173,7 @@ def run_guarded(action) -> None:
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except Exception as exc:  # exit_code_for re-raises anything that is a bug
         code = exit_code_for(exc)
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {_one_line(str(exc))}", markup=False)
         raise typer.Exit(code) from None
 
 
@@ -328,8 +360,10 @@ def output_name(title: str, fallback: str) -> str:
     """A file name from a document title: no path separators or control characters."""
     import re
 
-    name = re.sub(r'[\x00-\x1f/\\:*?"<>|]+', " ", title).strip(" .")
-    return re.sub(r"\s+", " ", name)[:120] or fallback
+    name = re.sub(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|]+', " ", title).strip(" .")
+    name = re.sub(r"\s+", " ", name)[:120]
+    # File systems count bytes (255 at most), and the temporary name adds some.
+    return name.encode("utf-8")[:200].decode("utf-8", "ignore").strip(" .") or fallback
 
 
 def _output_path(input: Path, output: Optional[Path], folder: Optional[Path], title: str,
@@ -355,7 +389,26 @@ def _output_path(input: Path, output: Optional[Path], folder: Optional[Path], ti
         raise UsageError("the output path is the input file; choose another -o")
     if not target.resolve().parent.is_dir():
         raise OutputError(f"output folder {target.parent} does not exist")
+    _check_writable(target, options.split_chapters)
     return target
+
+
+def _check_writable(target: Path, folder: bool) -> None:
+    """Fail before hours of synthesis, not after: the target must be a file (or, split, a
+    folder) we may replace, in a folder we may write."""
+    import tempfile
+
+    from kokoro_cli.errors import OutputError
+
+    if target.exists() and (not target.is_dir() if folder else not target.is_file()):
+        kind = "a folder" if folder else "a regular file"
+        raise OutputError(f"output {target} exists and is not {kind}")
+    where = target if folder and target.is_dir() else target.resolve().parent
+    try:
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write in {where}: {exc.strerror or exc}") from None
 
 
 def _output_options(output: Optional[Path], fmt: Optional[str], loudness: Optional[str],
@@ -376,15 +429,23 @@ def _output_options(output: Optional[Path], fmt: Optional[str], loudness: Option
         raise UsageError(str(exc)) from None
 
 
+MAX_COVER_BYTES = 20 << 20  # a cover is read into memory and into every output file
+
+
 def _read_cover(path: Optional[Path]) -> Optional[bytes]:
     from preprocess import InputError
 
     if path is None:
         return None
     try:
-        data = path.read_bytes()
+        if not path.is_file():
+            raise InputError(f"cover {path} is not a regular file")
+        with path.open("rb") as f:
+            data = f.read(MAX_COVER_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read the cover {path}: {exc.strerror}") from None
+    if len(data) > MAX_COVER_BYTES:
+        raise InputError(f"cover {path} is over {MAX_COVER_BYTES >> 20} MB")
     if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG")):
         raise InputError(f"cover {path} is not a JPEG or PNG image")
     return data
@@ -553,15 +614,30 @@ def _document(input: Path, settings: ParseSettings):
     return _documents(input, settings)[1]
 
 
+def _stdin_text() -> str:
+    """Standard input decoded like a text file (any bytes, never a crash), within the limit."""
+    from preprocess import InputError
+    from preprocess.parse import MAX_TEXT_BYTES
+    from preprocess.plaintext import decode_text
+
+    data = sys.stdin.buffer.read(MAX_TEXT_BYTES + 1)
+    if len(data) > MAX_TEXT_BYTES:
+        raise InputError(f"stdin is too large: more than {MAX_TEXT_BYTES >> 20} MB of text")
+    return decode_text(data, name="stdin")
+
+
 def _documents(input: Path, settings: ParseSettings):
     """The parsed input ('-' is stdin), whole and with only the selected chapters."""
     from kokoro_cli.selection import parse_selection
-    from preprocess import parse_file, parse_text
+    from preprocess import parse_file
+    from preprocess.parse import MAX_TEXT_BYTES, parse_bytes
 
     options = {"split_level": settings.split_level, "code": settings.code,
                "keep_front_matter": settings.keep_front_matter}
     if str(input) == "-":
-        document = parse_text(sys.stdin.read(), fmt=settings.fmt or "text", name="stdin", **options)
+        # Bytes, decoded like a file (invalid UTF-8 is not a crash), and no more than the limit.
+        data = sys.stdin.buffer.read(MAX_TEXT_BYTES + 1)
+        document = parse_bytes(data, fmt=settings.fmt or "text", name="stdin", **options)
     else:
         document = parse_file(input, fmt=settings.fmt, **options)
     if settings.chapters is None:
@@ -747,7 +823,7 @@ def say(
 
         config = _config()
         kind = format_for(output, fmt)
-        spoken = sys.stdin.read() if text in (None, "-") else text
+        spoken = _stdin_text() if text in (None, "-") else text
         if not spoken.strip():
             raise InputError("nothing to say: give TEXT or pipe it on stdin")
         options = RenderOptions(voice=config.value("voice", voice), speed=config.value("speed", speed))

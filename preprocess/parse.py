@@ -102,8 +102,8 @@ def clean_text(text: str) -> str:
 
 
 def _too_large(name: str, size: int) -> str:
-    return (f"{name} is too large to read: {size / (1 << 20):.0f} MB (at most "
-            f"{MAX_TEXT_BYTES >> 20} MB of text; split it into a folder of chapter files)")
+    return (f"{name} is too large to read: more than {MAX_TEXT_BYTES >> 20} MB of text "
+            f"({size:,} bytes); split it into a folder of chapter files")
 
 
 def _parse_folder(folder: Path, fmt: str | None, options: dict[str, Any]) -> Document:
