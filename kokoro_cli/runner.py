@@ -14,12 +14,13 @@ from engine import AssetResolver, SettingError, Synthesizer, describe_spec
 from engine.backends import BACKENDS
 from engine.synth import SynthOptions, model_id, resolve_backend
 from kokoro_cli.cache import ChunkCache
+from kokoro_cli.ffmpeg import find_ffmpeg
 from kokoro_cli.jobs import Job, JobIdentity, default_work_root
 from kokoro_cli.render import (RenderOptions, RenderResult, StopFlag, book_meta,
                                output_fingerprint, render_job)
 from preprocess import Document
 from preprocess.normalize import normalizer_identity
-from preprocess.lexicon import DictionaryError, Lexicon
+from preprocess.lexicon import DictionaryError, Lexicon, read_dictionary
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,7 @@ def lexicon_for(document: Document, dictionaries: tuple[Path, ...] = ()) -> Lexi
 
 def _dictionary_file(path: Path) -> Lexicon:
     if path.suffix.lower() == ".pls":
-        try:
-            return Lexicon.from_pls(path.read_bytes(), str(path))
-        except OSError as exc:
-            raise DictionaryError(f"{path}: cannot read the dictionary ({exc.strerror})") from exc
+        return Lexicon.from_pls(read_dictionary(path), str(path))  # a regular file, size-bounded
     return Lexicon.from_toml(path)
 
 
@@ -89,6 +87,7 @@ def run_convert(request: ConvertRequest, resolver: AssetResolver,
                 request.output, output_fingerprint(job, request.selected, meta,
                                                    request.options.output)):
             return None
+        find_ffmpeg()  # a missing ffmpeg fails now, not after hours of synthesis
         synth = Synthesizer.load(resolver, backend=job.identity.backend)
         cache = ChunkCache(root / "chunks")
         with stop_on_signals() as stop, progress_factory() as progress:

@@ -37,6 +37,8 @@ __all__ = [
 LEXICON_VERSION = "1"
 
 PLS_MEDIA_TYPE = "application/pls+xml"
+# A dictionary of this size holds some 200,000 entries; past it a file is not a dictionary.
+MAX_DICTIONARY_BYTES = 8 << 20
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 STRESS_MARKS = "ˈˌ"
 # misaki's inline override, "[text](/phonemes/)": dictionary matches never reach inside one.
@@ -115,8 +117,8 @@ class Lexicon:
         """Read a TOML dictionary (``docs/dictionary.md``); errors name the file and the key."""
         path = Path(path)
         try:
-            text = path.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_dictionary(path).decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise DictionaryError(f"{path}: cannot read the dictionary ({exc})") from exc
         return _lexicon_from_toml(text, str(path))
 
@@ -211,6 +213,23 @@ class Lexicon:
         if entry.respelling is not None:
             return entry.respelling
         return f"[{found}](/{entry.phonemes}/)"
+
+
+def read_dictionary(path: Path) -> bytes:
+    """A dictionary file's bytes: a regular file (not a pipe or device that never ends) of at
+    most MAX_DICTIONARY_BYTES."""
+    try:
+        if not path.is_file():
+            why = "not a regular file" if path.exists() else "no such file"
+            raise DictionaryError(f"{path}: cannot read the dictionary ({why})")
+        with path.open("rb") as f:
+            data = f.read(MAX_DICTIONARY_BYTES + 1)
+    except OSError as exc:
+        raise DictionaryError(f"{path}: cannot read the dictionary ({exc.strerror or exc})") from exc
+    if len(data) > MAX_DICTIONARY_BYTES:
+        raise DictionaryError(f"{path}: over {MAX_DICTIONARY_BYTES >> 20} MB, too large for a "
+                              "pronunciation dictionary")
+    return data
 
 
 def epub_lexicons(path: str | Path) -> tuple[Lexicon, ...]:
@@ -448,12 +467,14 @@ def _entry_regex(entry: Entry) -> str:
 def _override(entries: Iterable[Entry]) -> tuple[Entry, ...]:
     """Keep the last entry per key; a lowercase entry also drops earlier capitalized ones."""
     kept: dict[str, Entry] = {}
+    spellings: dict[str, set[str]] = {}  # lowercased key -> kept keys (linear, not a scan)
     for entry in entries:
         if not entry.case_sensitive:
-            for key in [k for k in kept if k.lower() == entry.key]:
-                del kept[key]
+            for key in spellings.pop(entry.key, set()):
+                kept.pop(key, None)
         kept.pop(entry.key, None)
         kept[entry.key] = entry
+        spellings.setdefault(entry.key.lower(), set()).add(entry.key)
     return tuple(kept.values())
 
 
