@@ -10,9 +10,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+class NotAFileError(OSError):
+    """The destination exists and is not a regular file (a device, a pipe, a folder): renaming
+    over it would replace something that is not ours (as root, even /dev/null)."""
+
+
 @contextmanager
 def atomic_path(dest: Path, suffix: str = "") -> Iterator[Path]:
     """A temporary path beside ``dest``; renamed onto ``dest`` only if the block succeeds."""
+    check_replaceable(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".part{suffix}", dir=dest.parent)
     os.close(fd)
@@ -25,6 +31,13 @@ def atomic_path(dest: Path, suffix: str = "") -> Iterator[Path]:
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_replaceable(dest: Path) -> None:
+    """Raise NotAFileError unless ``dest`` is absent, a regular file or a link."""
+    if dest.is_symlink() or not dest.exists() or dest.is_file():
+        return  # a link is replaced itself, never written through
+    raise NotAFileError(f"{dest} exists and is not a regular file; not replacing it")
 
 
 @contextmanager

@@ -35,6 +35,7 @@ __all__ = [
     "find_ffprobe",
     "parse_ffmetadata",
     "probe",
+    "require_ffmpeg",
     "run_ffmpeg",
     "run_ffmpeg_log",
     "run_tool",
@@ -85,6 +86,17 @@ def find_ffmpeg() -> str:
     except (ImportError, RuntimeError) as exc:
         log.debug("imageio-ffmpeg has no ffmpeg: %s", exc)
     raise FfmpegError(f"ffmpeg not found: {INSTALL_HINT}")
+
+
+def require_ffmpeg() -> str:
+    """The ffmpeg :func:`find_ffmpeg` names, checked to be an executable file now (a command
+    calls this before hours of work that end in ffmpeg)."""
+    named = find_ffmpeg()
+    if shutil.which(named) is None:  # a path, or a bare name looked up on PATH
+        where = f"${ENV_FFMPEG} is {named!r}" if os.environ.get(ENV_FFMPEG) else repr(named)
+        raise FfmpegError(f"ffmpeg not found: {where}, which is not an executable file; "
+                          f"{INSTALL_HINT}")
+    return named
 
 
 @cache

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from kokoro_cli.atomic import check_replaceable
 from kokoro_cli.ffmpeg import (
     FfmpegError,
     book_tags,
@@ -525,6 +526,8 @@ def safe_filename(title: str, *, max_bytes: int = MAX_NAME_BYTES) -> str:
 @contextmanager
 def _staged(paths: Sequence[Path]) -> Iterator[list[Path]]:
     """Temp paths beside ``paths``; all renamed into place only if the block succeeds."""
+    for path in paths:
+        check_replaceable(path)
     temps = [p.with_name(f".{p.name}.part-{secrets.token_hex(4)}{p.suffix}") for p in paths]
     try:
         yield temps
