@@ -8,6 +8,7 @@ a checksum, so a truncated or damaged entry is detected, dropped and synthesized
 from __future__ import annotations
 
 import hashlib
+import logging
 import struct
 from pathlib import Path
 
@@ -15,7 +16,12 @@ import numpy as np
 
 from kokoro_cli.atomic import write_atomic
 
+log = logging.getLogger(__name__)
+
 _MAGIC = b"KKC1"
+# One piece is at most 510 phonemes: well under a minute of audio even at speed 0.5, about
+# 3 MB of 16-bit samples; an entry larger than this is damaged or not ours.
+MAX_ENTRY_BYTES = 16 << 20
 _HEADER = struct.Struct("<4sI16s")  # magic, sample count, blake2b-128 of the samples
 
 
@@ -45,8 +51,14 @@ class ChunkCache:
     def get(self, key: str) -> np.ndarray | None:
         path = self._path(key)
         try:
+            if path.stat().st_size > MAX_ENTRY_BYTES:
+                path.unlink()  # no piece is this long: not ours, and not read into memory
+                return None
             data = path.read_bytes()
         except FileNotFoundError:
+            return None
+        except OSError as exc:  # a folder where the entry should be, no permission
+            log.warning("cache entry %s is unreadable (%s); making the piece again", path, exc)
             return None
         samples = _decode(data)
         if samples is None:

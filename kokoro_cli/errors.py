@@ -6,7 +6,7 @@ from enum import IntEnum
 
 from engine.errors import AssetError, BackendError, G2PError, SettingError, VoiceError
 from kokoro_cli.ffmpeg import FfmpegError
-from kokoro_cli.jobs import Interrupted, JobError
+from kokoro_cli.jobs import Interrupted, JobError, JobStateError
 from kokoro_cli.loudness import LoudnessError
 from preprocess.errors import InputError, KokoroError
 
@@ -38,6 +38,7 @@ _CODES: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (BackendError, ExitCode.ASSET),
     (G2PError, ExitCode.ASSET),
     (Interrupted, ExitCode.INTERRUPTED),
+    (JobStateError, ExitCode.OUTPUT),
     (JobError, ExitCode.BUSY),
     (FfmpegError, ExitCode.OUTPUT),
     (LoudnessError, ExitCode.OUTPUT),

@@ -32,6 +32,11 @@ class JobError(KokoroError):
     """The job folder cannot be used (locked by another run, unwritable)."""
 
 
+class JobStateError(KokoroError):
+    """The work area cannot be written (a file where a folder should be, no permission, a
+    full disk): an output problem, not a busy job."""
+
+
 class Interrupted(KokoroError):
     """The run was asked to stop (SIGINT/SIGTERM) and stopped after the piece in flight."""
 
@@ -78,6 +83,7 @@ class Job:
         self.dir = root / "jobs" / identity.key
         self.label = label
         self.manifest: dict = {}
+        self._verified: dict[str, tuple[int, int, str]] = {}  # path -> size, mtime, digest
 
     @property
     def manifest_path(self) -> Path:
@@ -95,7 +101,8 @@ class Job:
         try:
             self.dir.joinpath("chapters").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise JobError(f"cannot create the job folder {self.dir}: {exc.strerror}") from exc
+            raise JobStateError(f"cannot create the job folder {self.dir}: "
+                                f"{exc.strerror or exc}") from None
         lock = FileLock(str(self.dir / "lock"), timeout=0, is_singleton=False)
         try:
             lock.acquire()
@@ -143,21 +150,40 @@ class Job:
         write_atomic(self.manifest_path, json.dumps(self.manifest, indent=1).encode("utf-8"))
 
     def finished_chapter(self, index: int, fingerprint: str) -> int | None:
-        """Samples of a chapter WAV finished earlier with this fingerprint, else None."""
+        """Samples of a chapter WAV finished earlier with this fingerprint, else None. The WAV
+        must still hold exactly what was recorded (size and digest): a damaged or edited file
+        is made again from the piece cache, never trusted."""
         record = self.manifest["chapters"].get(str(index))
         wav = self.chapter_wav(index)
-        if not record or record.get("fingerprint") != fingerprint or not wav.is_file():
+        if not isinstance(record, dict) or record.get("fingerprint") != fingerprint \
+                or not wav.is_file():
             return None
         samples = record.get("samples")
         # 16-bit mono: a complete file is exactly the header plus two bytes per sample.
-        if not isinstance(samples, int) or wav.stat().st_size != 44 + 2 * samples:
+        if type(samples) is not int or wav.stat().st_size != 44 + 2 * samples:
+            return None
+        if record.get("digest") != self._digest(wav):
+            log.warning("chapter audio %s does not match the job manifest; making it again", wav)
             return None
         return samples
 
     def record_chapter(self, index: int, title: str, fingerprint: str, samples: int) -> None:
-        self.manifest["chapters"][str(index)] = {"title": title, "fingerprint": fingerprint,
-                                                 "samples": samples}
+        wav = self.chapter_wav(index)
+        self.manifest["chapters"][str(index)] = {
+            "title": title, "fingerprint": fingerprint, "samples": samples,
+            "digest": self._digest(wav) if wav.is_file() else None}
         self._save()
+
+    def _digest(self, path: Path) -> str:
+        """blake2b of a file, hashed once per run while its size and mtime stay the same."""
+        stat = path.stat()
+        known = self._verified.get(str(path))
+        if known and known[:2] == (stat.st_size, stat.st_mtime_ns):
+            return known[2]
+        with open(path, "rb") as f:
+            digest = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+        self._verified[str(path)] = (stat.st_size, stat.st_mtime_ns, digest)
+        return digest
 
     def output_is_current(self, path: Path, fingerprint: str) -> bool:
         """True when the files this job last wrote for ``path`` (one file, or one per chapter
@@ -216,9 +242,10 @@ def _info(folder: Path) -> JobInfo:
         data = json.loads((folder / "manifest.json").read_text("utf-8"))
         done = len(data.get("chapters", {}))
         state = "done" if data.get("outputs") else ("partial" if done else "empty")
-        return JobInfo(folder.name, folder, data.get("label", "?"), state, done, size,
+        return JobInfo(folder.name, folder, str(data.get("label", "?")), state, done, size,
                        float(data.get("updated", data.get("created", 0))))
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, TypeError):
+        # Not JSON, or JSON of the wrong shape: listed as unreadable, never trusted.
         return JobInfo(folder.name, folder, "?", "unreadable", 0, size, folder.stat().st_mtime)
 
 
