@@ -215,7 +215,12 @@ def _torch_voice(path: Path):
         import torch
     except ImportError as exc:
         raise AssetError(f"{path.name} is a PyTorch file; install torch to read it") from exc
-    return torch.load(path, map_location="cpu", weights_only=True).numpy().astype("float32")
+    try:
+        # weights_only: a pickle that would run code is refused by torch itself.
+        return torch.load(path, map_location="cpu", weights_only=True).numpy().astype("float32")
+    except Exception as exc:  # torch raises many kinds for a damaged or foreign file
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise AssetError(f"{path} is not a readable PyTorch voice pack ({reason})") from None
 
 
 def _read_all(paths: Sequence[Path]) -> Iterator[bytes]:
@@ -252,7 +257,7 @@ class AssetResolver:
         self.explicit_model = model or (Path(env_model).expanduser() if env_model else None)
         self.explicit_voices = voices or (Path(env_voices).expanduser() if env_voices else None)
         self.cache_dir = cache_dir or default_cache_dir()
-        self.sources = tuple(sources or _env_sources())
+        self.sources = tuple(_env_sources() if sources is None else sources)
         for name in self.sources:
             if name not in SOURCE_TYPES:
                 raise AssetError(f"unknown source {name!r}; choose from {', '.join(SOURCES)}")
@@ -269,7 +274,8 @@ class AssetResolver:
         """The ONNX model file, fetched into the cache on first use when ``fetch``."""
         if self.explicit_model is not None:
             if not self.explicit_model.is_file():
-                raise AssetError(f"model file {self.explicit_model} does not exist")
+                what = "is not a regular file" if self.explicit_model.exists() else "does not exist"
+                raise AssetError(f"model file {self.explicit_model} {what}")
             return self.explicit_model
         spec = manifest()["model"]
         if self._trusted(self.cached_model, spec):
@@ -311,6 +317,7 @@ class AssetResolver:
         wanted = voice_names() if voices is None else tuple(voices)
         self.cache_dir.joinpath("voices").mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.cache_dir / ".fetch.lock")):
+            self._remove_partial_fetches()
             if model and not self._trusted(self.cached_model, manifest()["model"]):
                 self._from_sources(source, lambda s: s.fetch_model(self.cached_model, self.notify))
             missing = [n for n in wanted
@@ -319,7 +326,19 @@ class AssetResolver:
                 self._from_sources(source, lambda s: s.fetch_voices(
                     self.cache_dir / "voices", missing, self.notify))
 
+    def _remove_partial_fetches(self) -> None:
+        """What a fetch killed half-way left (never trusted: files are renamed into place only
+        once verified); the caller holds the fetch lock, so no live fetch owns these."""
+        for leftover in (*self.cache_dir.glob(".*.part"), *self.cache_dir.glob("voices/.*.part")):
+            leftover.unlink(missing_ok=True)
+        for folder in self.cache_dir.glob(".fetch-*"):
+            shutil.rmtree(folder, ignore_errors=True)
+
     def _from_sources(self, pinned: str | None, action: Callable[[object], object]) -> None:
+        if not pinned and not self.sources:
+            raise AssetError(f"the cache ({self.cache_dir}) lacks a file and fetching is off "
+                             f"(${ENV_SOURCES}=none): run kokoro-cli models fetch, or point "
+                             f"${ENV_MODEL} and ${ENV_VOICES} at the files")
         errors = []
         for name in (pinned,) if pinned else self.sources:
             if name not in SOURCE_TYPES:
@@ -341,14 +360,23 @@ class AssetResolver:
             return False
         stamp = path.with_name(f".{path.name}.verified")
         expected_stamp = f"{stat.st_size} {stat.st_mtime_ns} {spec['sha256']}"
-        if stamp.is_file() and stamp.read_text() == expected_stamp:
-            return True
+        try:
+            if stamp.is_file() and stamp.stat().st_size < 512 and stamp.read_text() == expected_stamp:
+                return True
+        except (OSError, UnicodeDecodeError):
+            pass  # an unreadable stamp: verify in full
         try:
             verify(path, spec["size"], spec["sha256"])
         except AssetError as exc:
             self.notify(f"cached {exc}; it will be fetched again")
             return False
-        stamp.write_text(expected_stamp)
+        except OSError as exc:
+            self.notify(f"cached {path.name} is unreadable ({exc.strerror}); it will be fetched again")
+            return False
+        try:
+            stamp.write_text(expected_stamp)
+        except OSError:
+            pass  # a read-only cache: the next start verifies again
         return True
 
     def status(self) -> list[FileStatus]:
@@ -377,5 +405,7 @@ class AssetResolver:
 
 
 def _env_sources() -> tuple[str, ...]:
+    """The sources from ``$KOKORO_CLI_SOURCES`` (default: all); ``none`` never fetches."""
     raw = os.environ.get(ENV_SOURCES, "")
-    return tuple(s.strip() for s in raw.split(",") if s.strip()) or SOURCES
+    names = tuple(s.strip() for s in raw.split(",") if s.strip()) or SOURCES
+    return () if names in (("none",), ("off",)) else names

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.assets import AssetResolver, voice_names
-from engine.errors import VoiceError
+from engine.errors import AssetError, VoiceError
 
 # The first letter of a voice name is its language, the second its gender.
 LANGUAGES = {
@@ -100,13 +100,27 @@ def load_voice(spec: str, resolver: AssetResolver) -> Voice:
 
 
 def read_pack(path: Path) -> np.ndarray:
-    """Read a voice pack file: raw float32 ``.bin`` or an official PyTorch ``.pt``."""
+    """Read a voice pack file: raw float32 ``.bin`` or an official PyTorch ``.pt``.
+
+    A file that is not a whole pack of finite numbers (truncated, padded, damaged) raises
+    AssetError: it is a broken asset, not a wrong voice name.
+    """
+    values = int(np.prod(PACK_SHAPE))
     if path.suffix == ".pt":
         from engine.assets import _torch_voice
 
         pack = _torch_voice(path)
     else:
-        pack = np.fromfile(path, dtype="<f4")
-    if pack.size != np.prod(PACK_SHAPE):
-        raise VoiceError(f"{path} is not a Kokoro voice pack ({pack.size} values)")
+        try:
+            size = path.stat().st_size
+            if size != 4 * values:  # checked before reading: a huge file is never loaded
+                raise AssetError(f"{path} is not a Kokoro voice pack ({size} bytes, expected "
+                                 f"{4 * values})")
+            pack = np.fromfile(path, dtype="<f4")
+        except OSError as exc:
+            raise AssetError(f"cannot read the voice file {path}: {exc.strerror or exc}") from None
+    if pack.size != values:
+        raise AssetError(f"{path} is not a Kokoro voice pack ({pack.size} values)")
+    if not np.all(np.isfinite(pack)):
+        raise AssetError(f"{path} is damaged: it holds values that are not finite numbers")
     return pack.reshape(PACK_SHAPE)
