@@ -262,6 +262,7 @@ class AssetResolver:
             if name not in SOURCE_TYPES:
                 raise AssetError(f"unknown source {name!r}; choose from {', '.join(SOURCES)}")
         self.notify = notify or (lambda message: log.info(message))
+        self._rejected: dict[str, str] = {}  # cached path -> why it is not trusted
 
     @property
     def cached_model(self) -> Path:
@@ -336,9 +337,10 @@ class AssetResolver:
 
     def _from_sources(self, pinned: str | None, action: Callable[[object], object]) -> None:
         if not pinned and not self.sources:
-            raise AssetError(f"the cache ({self.cache_dir}) lacks a file and fetching is off "
-                             f"(${ENV_SOURCES}=none): run kokoro-cli models fetch, or point "
-                             f"${ENV_MODEL} and ${ENV_VOICES} at the files")
+            why = "; ".join(dict.fromkeys(self._rejected.values())) or \
+                f"a file is missing from the cache {self.cache_dir}"
+            raise AssetError(f"{why}; fetching is off (${ENV_SOURCES}=none): run kokoro-cli "
+                             f"models fetch, or point ${ENV_MODEL} and ${ENV_VOICES} at the files")
         errors = []
         for name in (pinned,) if pinned else self.sources:
             if name not in SOURCE_TYPES:
@@ -357,6 +359,7 @@ class AssetResolver:
         try:
             stat = path.stat()
         except FileNotFoundError:
+            self._rejected[str(path)] = f"{path.name} is not in the cache {self.cache_dir}"
             return False
         stamp = path.with_name(f".{path.name}.verified")
         expected_stamp = f"{stat.st_size} {stat.st_mtime_ns} {spec['sha256']}"
@@ -367,11 +370,11 @@ class AssetResolver:
             pass  # an unreadable stamp: verify in full
         try:
             verify(path, spec["size"], spec["sha256"])
-        except AssetError as exc:
-            self.notify(f"cached {exc}; it will be fetched again")
-            return False
-        except OSError as exc:
-            self.notify(f"cached {path.name} is unreadable ({exc.strerror}); it will be fetched again")
+        except (AssetError, OSError) as exc:
+            why = str(exc) if isinstance(exc, AssetError) else f"{path.name}: {exc.strerror}"
+            if self.sources and str(path) not in self._rejected:
+                self.notify(f"cached {why}; it will be fetched again")
+            self._rejected[str(path)] = f"the cached {why}"
             return False
         try:
             stamp.write_text(expected_stamp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import IntEnum
 
 from engine.errors import AssetError, BackendError, G2PError, SettingError, VoiceError
@@ -48,10 +49,32 @@ _CODES: tuple[tuple[type[BaseException], ExitCode], ...] = (
 
 
 def exit_code_for(error: BaseException) -> ExitCode:
+    """The exit code for one of the project's errors (or an OS or audio-file error); anything
+    else is a bug and is raised again."""
     for kind, code in _CODES:
         if isinstance(error, kind):
             return code
+    if _is_soundfile_error(error):
+        return ExitCode.OUTPUT
     raise error
+
+
+def message_for(error: BaseException) -> str:
+    """The error as the one line the CLI prints (after ``error:``)."""
+    if _is_soundfile_error(error):
+        # libsndfile loses errno: "System error." is all it says when a write fails.
+        text = f"an audio file could not be written or read ({error}); is the disk full?"
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
+def _is_soundfile_error(error: BaseException) -> bool:
+    """A libsndfile failure (soundfile raises its own RuntimeError subclass). Only possible
+    once soundfile is imported, so it is looked up there rather than imported at start-up."""
+    module = sys.modules.get("soundfile")
+    kind = getattr(module, "LibsndfileError", None)
+    return kind is not None and isinstance(error, kind)
 
 
 EXIT_CODES_HELP = ("Exit codes: 0 ok, 2 usage error, 3 input error, 4 model/voice asset error, "

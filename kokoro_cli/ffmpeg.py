@@ -143,12 +143,27 @@ def run_tool(
     if proc.returncode != 0:
         stderr = err.decode("utf-8", "replace")
         log.debug("%s exited %d:\n%s", Path(exe).name, proc.returncode, stderr)
+        how = _killed_by(-proc.returncode) if proc.returncode < 0 else None
         raise FfmpegError(
+            f"{Path(exe).name} {how}" if how else
             f"{Path(exe).name} failed (exit {proc.returncode}): {_last_line(stderr)}",
             command=cmd,
             stderr=stderr,
         )
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _killed_by(number: int) -> str:
+    """What a signal that ended ffmpeg means: its last stderr line says nothing then."""
+    import signal
+
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    meaning = {"SIGXFSZ": "the output exceeded the file size limit (ulimit -f)",
+               "SIGKILL": "it was killed (out of memory?)", "SIGPIPE": "its output pipe closed"}
+    return f"was stopped by {name}: {meaning.get(name, 'killed')}"
 
 
 def _pump(proc: subprocess.Popen[bytes], sink: BinaryIO) -> bytes:
