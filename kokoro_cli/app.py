@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from kokoro_cli import __version__
-from kokoro_cli.errors import EXIT_CODES_HELP, ExitCode, UsageError, exit_code_for
+from kokoro_cli.errors import EXIT_CODES_HELP, ExitCode, UsageError, exit_code_for, message_for
 
 class _OneLineErrors(typer.core.TyperGroup):
     """Click's own usage errors (a value that is not a number, a missing argument) as one line
@@ -173,7 +173,7 @@ def run_guarded(action) -> None:
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except Exception as exc:  # exit_code_for re-raises anything that is a bug
         code = exit_code_for(exc)
-        err.print(f"error: {_one_line(str(exc))}", markup=False)
+        err.print(f"error: {message_for(exc)}", markup=False)
         raise typer.Exit(code) from None
 
 
@@ -312,7 +312,7 @@ class _ConvertJob:
             if not batch:
                 raise
             code = exit_code_for(exc)
-            err.print(f"error: {input}: {exc}", markup=False)
+            err.print(f"error: {input}: {message_for(exc)}", markup=False)
             return int(code)
 
     def _convert(self, input: Path, output: Optional[Path], folder: Optional[Path]) -> None:
