@@ -13,9 +13,10 @@ padded batch and gives each item the audio it would get alone:
   length (cheap next to the convolutions), and each item's audio is cut to its own frames.
 
 Randomness: the harmonic source draws a random phase per harmonic and Gaussian noise. Each item
-draws from its own ``torch.Generator`` seeded with ``seed`` on the CPU, so a piece sounds the
-same alone, in any batch, on any device and in every run. Batched and unbatched samples agree
-to float rounding (tests/test_torch_backend.py states the tolerance).
+draws from its own ``torch.Generator`` on the model's device, seeded with ``seed``, so a piece
+sounds the same alone, in any batch and in every run on that kind of device (CPU and CUDA
+generators draw different numbers). Batched and unbatched samples agree to float rounding
+(tests/test_torch_backend.py states the tolerance).
 """
 
 from __future__ import annotations
@@ -117,9 +118,24 @@ class TorchBackend:
         """Audio for each item, in order, in batches of similar length within ``limits``."""
         results: list[np.ndarray | None] = [None] * len(items)
         for batch in plan_batches([len(item[0]) for item in items], self.limits):
-            for index, audio in zip(batch, self.infer_batch([items[i] for i in batch])):
+            for index, audio in zip(batch, self._infer_fitting([items[i] for i in batch])):
                 results[index] = audio
         return results  # type: ignore[return-value]
+
+    def _infer_fitting(self, items: Sequence[Item]) -> list[np.ndarray]:
+        """``infer_batch``, halving a batch that runs out of GPU memory (same samples: each
+        item's output does not depend on its batch)."""
+        import torch
+
+        try:
+            return self.infer_batch(items)
+        except BackendError as exc:
+            if len(items) == 1 or not isinstance(exc.__cause__, torch.cuda.OutOfMemoryError):
+                raise
+        torch.cuda.empty_cache()
+        half = len(items) // 2
+        log.info("GPU memory: splitting a batch of %d", len(items))
+        return self._infer_fitting(items[:half]) + self._infer_fitting(items[half:])
 
 
 def _fold_weight_norm(model) -> None:
@@ -350,10 +366,11 @@ def _sine_source(sine_gen, f0, seed: int | None):
     import torch
     import torch.nn.functional as F
 
-    harmonics = torch.arange(1, sine_gen.harmonic_num + 2, device=f0.device, dtype=f0.dtype)
+    device = f0.device
+    harmonics = torch.arange(1, sine_gen.harmonic_num + 2, device=device, dtype=f0.dtype)
     fn = f0 * harmonics
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    rand_ini = torch.rand(fn.shape[0], fn.shape[2], generator=generator).to(f0.device)
+    generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+    rand_ini = torch.rand(fn.shape[0], fn.shape[2], generator=generator, device=device)
     rand_ini[:, 0] = 0
     rad = (fn / sine_gen.sampling_rate) % 1
     rad[:, 0, :] = rad[:, 0, :] + rand_ini
@@ -365,8 +382,8 @@ def _sine_source(sine_gen, f0, seed: int | None):
     sines = torch.sin(phase) * sine_gen.sine_amp
     uv = (f0 > sine_gen.voiced_threshold).to(f0.dtype)
     noise_amp = uv * sine_gen.noise_std + (1 - uv) * sine_gen.sine_amp / 3
-    # As KModel's randn_like: CPU normal_ draws differently for a transposed layout.
-    noise = torch.empty_strided(sines.shape, sines.stride()).normal_(generator=generator)
-    noise = noise.to(f0.device)
+    # As KModel's randn_like: normal_ draws differently for a transposed layout.
+    noise = torch.empty_strided(sines.shape, sines.stride(), device=device)
+    noise.normal_(generator=generator)
     return sines * uv + noise_amp * noise
 
