@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from enum import IntEnum
 
@@ -59,11 +60,18 @@ def exit_code_for(error: BaseException) -> ExitCode:
     raise error
 
 
+# A write that failed for want of room: no space, over a quota, over the file size limit.
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
 def message_for(error: BaseException) -> str:
     """The error as the one line the CLI prints (after ``error:``)."""
     if _is_soundfile_error(error):
         # libsndfile loses errno: "System error." is all it says when a write fails.
         text = f"an audio file could not be written or read ({error}); is the disk full?"
+    elif isinstance(error, OSError) and error.errno in _FULL:
+        where = f" {error.filename}" if error.filename else ""
+        text = f"cannot write{where}: {error.strerror} (disk full, or over a quota or file size limit)"
     else:
         text = str(error) or type(error).__name__
     return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
