@@ -13,6 +13,7 @@ import posixpath
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,7 @@ _READ_ERRORS = (
     TypeError,
     IndexError,
     EOFError,
+    zlib.error,  # a damaged deflate stream
     NotImplementedError,  # zipfile: a compression method it cannot inflate
     RuntimeError,  # zipfile: an encrypted entry (RecursionError too, from a deep tree)
 )

@@ -26,6 +26,8 @@ from importlib import resources
 
 from num2words import num2words
 
+from preprocess.plaintext import clean_text
+
 # Bump when a rule or table changes what is spoken: it is part of every job's identity.
 NORMALIZER_VERSION = "2"
 
@@ -755,6 +757,7 @@ class Normalizer:
         self.rules = [r for r in build_rules(options) if getattr(options, r.family)]
 
     def __call__(self, text: str) -> str:
+        text = clean_text(text)  # parsers did this already; text from elsewhere may need it
         if len(text) > PIECE:
             # A paragraph this long is cut at sentence ends and read piece by piece, which
             # bounds what any rule can cost; rules do not reach across a sentence end.

@@ -14,7 +14,8 @@ from .document import Block, BlockKind, Chapter, Document
 from .epub import parse_epub
 from .errors import InputError, ParseError
 from .markdown import parse_markdown
-from .plaintext import _SMALL_WORDS, _titlecase, decode_text, is_part_label, parse_plaintext
+from .plaintext import (_SMALL_WORDS, _titlecase, clean_text, decode_text, is_part_label,
+                        parse_plaintext)
 
 __all__ = ["FORMATS", "MAX_TEXT_BYTES", "clean_text", "parse_bytes", "parse_file", "parse_text"]
 
@@ -40,16 +41,6 @@ _TEXT_PARSERS: dict[str, Callable[..., Document]] = {
 # of audio. Parsing costs up to ~75 bytes of memory per input byte (many tiny paragraphs); the
 # Markdown parser has its own token limits on top (see preprocess/markdown.py).
 MAX_TEXT_BYTES = 16 << 20
-# Characters that are never spoken and never shown: format characters (zero-width spaces and
-# joiners, bidirectional marks and overrides, the BOM, soft hyphens, tag characters: Unicode
-# category Cf) and lone surrogates. Control characters other than tab and newline become spaces.
-_INVISIBLE = re.compile(
-    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
-    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
-    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
-    "\U000e0020-\U000e007f\ud800-\udfff]"
-)
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Something a voice can say: a letter or a digit in any script.
 _SPEAKABLE = re.compile(r"[^\W_]")
 
@@ -94,11 +85,6 @@ def parse_bytes(data: bytes, *, fmt: str = "text", name: str = "stdin", **option
     if len(data) > MAX_TEXT_BYTES:
         raise InputError(_too_large(name, len(data)))
     return parse_text(decode_text(data, name=name), fmt=fmt, name=name, **options)
-
-
-def clean_text(text: str) -> str:
-    """``text`` without invisible characters, control characters as spaces (see _INVISIBLE)."""
-    return _CONTROL.sub(" ", _INVISIBLE.sub("", text))
 
 
 def _too_large(name: str, size: int) -> str:

@@ -17,7 +17,8 @@ from .document import Block, BlockKind, Chapter, Document
 from .errors import ParseError
 
 __all__ = [
-    "HEADING_PATTERNS", "classify_line", "decode_text", "is_part_label", "parse_plaintext",
+    "HEADING_PATTERNS", "classify_line", "clean_text", "decode_text", "is_part_label",
+    "parse_plaintext",
 ]
 
 _NUMBER_WORDS = (
@@ -71,6 +72,23 @@ _TITLE_MAX_WORDS = 10
 # Share of control characters above which bytes are taken for binary data, not text.
 _MAX_CONTROL_SHARE = 0.01
 _CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r\f\v")  # to delete
+
+
+# Characters that are never spoken and never shown: format characters (zero-width spaces and
+# joiners, bidirectional marks and overrides, the BOM, soft hyphens, tag characters: Unicode
+# category Cf) and lone surrogates. Control characters other than tab and newline become spaces.
+_INVISIBLE = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f\ud800-\udfff]"
+)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without invisible characters, control characters as spaces (see _INVISIBLE)."""
+    return _CONTROL.sub(" ", _INVISIBLE.sub("", text))
 
 
 @dataclass(frozen=True)
