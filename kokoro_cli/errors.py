@@ -69,6 +69,8 @@ def message_for(error: BaseException) -> str:
     if _is_soundfile_error(error):
         # libsndfile loses errno: "System error." is all it says when a write fails.
         text = f"an audio file could not be written or read ({error}); is the disk full?"
+    elif isinstance(error, OSError) and error.errno == errno.EPIPE:
+        text = "the output pipe was closed before the audio was all written"
     elif isinstance(error, OSError) and error.errno in _FULL:
         where = f" {error.filename}" if error.filename else ""
         text = f"cannot write{where}: {error.strerror} (disk full, or over a quota or file size limit)"

@@ -183,6 +183,39 @@ def test_output_equal_to_input_is_refused(tmp_path: Path, monkeypatch) -> None:
     assert book.read_text() == TINY
 
 
+def test_markdown_work_is_bounded(monkeypatch) -> None:
+    """Input made of nothing but tiny blocks or markup stops at the token limits (lowered here
+    to keep the test fast) with a clear error, not gigabytes of parser tokens."""
+    import preprocess.markdown as markdown
+
+    monkeypatch.setattr(markdown, "MAX_BLOCK_TOKENS", 3_000)
+    monkeypatch.setattr(markdown, "MAX_INLINE_STEPS", 3_000)
+    for text in ("a\n\n" * 2_000, "*a* " * 2_000):
+        result = runner.invoke(app, ["inspect", "-", "--input-format", "markdown"], input=text)
+        _check_one_line(result, 3, "too complex")
+
+
+def test_jobs_list_survives_any_manifest(tmp_path: Path) -> None:
+    for name, content in (("a", "[1, 2]"), ("b", '{"chapters": 5, "updated": []}'),
+                          ("c", "\x00\xff not json"), ("d", '{"label": {"x": 1}}')):
+        (tmp_path / "jobs" / name).mkdir(parents=True)
+        (tmp_path / "jobs" / name / "manifest.json").write_text(content)
+    result = runner.invoke(app, ["jobs", "list", "--work-dir", str(tmp_path)])
+    _check_one_line(result, 0, "")
+    assert result.stdout.count("unreadable") >= 3
+
+
+def test_models_status_on_a_damaged_cache(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("KOKORO_CLI_CACHE", str(tmp_path))
+    monkeypatch.delenv("KOKORO_CLI_MODEL", raising=False)
+    monkeypatch.delenv("KOKORO_CLI_VOICES", raising=False)
+    (tmp_path / "voices").mkdir()
+    (tmp_path / "voices" / "af_heart.bin").write_bytes(b"\x00" * 100)
+    result = runner.invoke(app, ["models", "status"])
+    assert result.exit_code == 4 and "Traceback" not in result.stderr
+    assert "corrupt" in result.stdout and "missing" in result.stdout
+
+
 # --- options -------------------------------------------------------------------------------------
 
 OPTIONS = [
@@ -232,6 +265,7 @@ OPTIONS = [
     (["-o", "-", "--format", "m4b"], 2, "cannot be streamed"),
     (["--work-dir", "{tmp}/in.md"], 2, "is a file"),
     (["--work-dir", "{tmp}/in.md/work"], 5, "cannot create the job folder"),
+    (["--work-dir", "/proc/kokoro-work"], 5, "cannot create the job folder"),
 ]
 
 
@@ -402,6 +436,22 @@ def test_disk_full_while_muxing(clean_job: Path, tmp_path: Path) -> None:
     _assert_error(done, 5, "file size limit")
     assert (job / "book.wav").read_bytes() == b"earlier"
     _no_partial_files(job)
+
+
+def test_closed_output_pipe(clean_job: Path, tmp_path: Path) -> None:
+    """A reader that stops early (``| head -c 100``) ends the run with one line and exit 5."""
+    job = _copy_job(clean_job, tmp_path)
+    proc = subprocess.Popen([*_script(), "convert", "in.md", "-o", "-", "--format", "wav",
+                             "--work-dir", "work", "-q", "--backend", "onnx",
+                             "--loudness", "off"], cwd=job, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=False)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert len(proc.stdout.read(100)) == 100
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 5, stderr
+    assert stderr.strip().splitlines() == ["error: the output pipe was closed before the audio "
+                                           "was all written"]
 
 
 def _damage_manifest(job: Path) -> None:
