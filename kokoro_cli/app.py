@@ -403,7 +403,7 @@ def _check_writable(target: Path, folder: bool) -> None:
     if target.exists() and (not target.is_dir() if folder else not target.is_file()):
         kind = "a folder" if folder else "a regular file"
         raise OutputError(f"output {target} exists and is not {kind}")
-    where = target if folder and target.is_dir() else target.resolve().parent
+    where = target if folder and target.is_dir() else target.absolute().parent  # a link's own
     try:
         with tempfile.TemporaryFile(dir=where):
             pass
