@@ -242,7 +242,8 @@ def _info(folder: Path) -> JobInfo:
         data = json.loads((folder / "manifest.json").read_text("utf-8"))
         done = len(data.get("chapters", {}))
         state = "done" if data.get("outputs") else ("partial" if done else "empty")
-        return JobInfo(folder.name, folder, str(data.get("label", "?")), state, done, size,
+        label = "".join(ch if ch.isprintable() else "?" for ch in str(data.get("label", "?")))
+        return JobInfo(folder.name, folder, label, state, done, size,
                        float(data.get("updated", data.get("created", 0))))
     except (OSError, ValueError, AttributeError, TypeError):
         # Not JSON, or JSON of the wrong shape: listed as unreadable, never trusted.

@@ -270,6 +270,9 @@ def _cleaned(document: Document, label: str) -> Document:
                                 blocks=tuple(b for b in blocks if b.text.strip())))
     return replace(document, title=line(document.title) or label,
                    authors=tuple(a for a in map(line, document.authors) if a),
+                   language=line(document.language) or "en",
+                   publisher=line(document.publisher or "") or None,
+                   date=line(document.date or "") or None,
                    chapters=tuple(chapters))
 
 

@@ -183,6 +183,13 @@ def test_output_equal_to_input_is_refused(tmp_path: Path, monkeypatch) -> None:
     assert book.read_text() == TINY
 
 
+def test_voice_of_a_language_without_its_g2p() -> None:
+    result = runner.invoke(app, ["preview", "-", "--voice", "jf_alpha"], input=TINY)
+    assert result.exit_code in (0, 4), result.stderr  # 0 where misaki[ja] is installed
+    if result.exit_code:
+        _check_one_line(result, 4, "misaki")
+
+
 def test_markdown_work_is_bounded(monkeypatch) -> None:
     """Input made of nothing but tiny blocks or markup stops at the token limits (lowered here
     to keep the test fast) with a clear error, not gigabytes of parser tokens."""

@@ -404,6 +404,8 @@ def cases(port: int = 9) -> list[Case]:
         Case("yaml-python-tag.md", _bytes("---\ntitle: !!python/object/apply:os.system ['echo hi']\n---\n\n"
                                           "Text.\n"), 3, "front matter"),
         Case("yaml-broken.md", _bytes("---\ntitle: [unclosed\n---\n\nText.\n"), 3, "front matter"),
+        Case("unknown-language.md", _bytes("---\nlang: tlh-Piqd\ntitle: \"\\x1b[2J\\u202eTitle\"\n---\n\n"
+                                           "Text.\n"), 0, absent=("\x1b", "\u202e")),
         Case("yaml-odd-types.md", _bytes("---\ntitle: {a: 1}\nauthor: [1, {b: 2}, null]\nlang: 7\n---\n\n"
                                          "Text.\n"), 0),
         # -- not a document file
