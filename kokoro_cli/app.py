@@ -506,6 +506,7 @@ def voices_preview(
     voice: str = typer.Argument(..., help="Voice name or blend."),
     output: str = typer.Option("-", "-o", "--output", help="Audio file, or '-' (WAV on stdout)."),
     text: Optional[str] = typer.Option(None, "--text", help="Say this instead of the sample."),
+    backend: Optional[str] = BackendOpt,
     model: Optional[Path] = ModelOpt,
     voices: Optional[Path] = VoicesOpt,
 ) -> None:
@@ -522,7 +523,8 @@ def voices_preview(
         sentence = text or PREVIEW_SENTENCES.get(info.language[:2], PREVIEW_SENTENCES["en"])
         document = parse_text(sentence.format(name=info.name.split("_")[1].title()), name="preview")
         samples = np.concatenate(list(speak(document, _resolver(model, voices),
-                                            RenderOptions(voice=canonical))))
+                                            RenderOptions(voice=canonical),
+                                            _config().value("backend", backend))))
         write_output(encode(samples, format_for(output, None)), output, sys.stdout.buffer)
         if output != "-":
             out.print(output, markup=False)
@@ -808,6 +810,7 @@ def say(
     voice: Optional[str] = typer.Option(None, "--voice", "-v", help="Voice or blend."),
     speed: Optional[float] = typer.Option(None, "--speed", help="Speaking speed, 0.5 to 2.0."),
     dictionaries: Optional[list[Path]] = DictOpt,
+    backend: Optional[str] = BackendOpt,
     model: Optional[Path] = ModelOpt,
     voices: Optional[Path] = VoicesOpt,
 ) -> None:
@@ -831,6 +834,7 @@ def say(
         document = parse_text(spoken, name="say")
         options = dataclasses.replace(options, lexicon=lexicon_for(
             document, config.value("dict", tuple(dictionaries or ()))))
-        samples = np.concatenate(list(speak(document, _resolver(model, voices), options)))
+        samples = np.concatenate(list(speak(document, _resolver(model, voices), options,
+                                            config.value("backend", backend))))
         write_output(encode(samples, kind), output, sys.stdout.buffer)
     run_guarded(action)

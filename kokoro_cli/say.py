@@ -15,6 +15,7 @@ import soundfile as sf
 
 from engine import AssetResolver, Synthesizer, describe_spec
 from engine.g2p import phonemizer_for
+from engine.synth import resolve_backend
 from engine.audio import silence, trim
 from kokoro_cli.atomic import write_atomic
 from kokoro_cli.cache import to_pcm16
@@ -42,28 +43,36 @@ def format_for(output: str, explicit: str | None) -> str:
     return fmt
 
 
-def speak(document: Document, resolver: AssetResolver,
-          options: RenderOptions) -> Iterator[np.ndarray]:
+def speak(document: Document, resolver: AssetResolver, options: RenderOptions,
+          backend: str = "auto") -> Iterator[np.ndarray]:
     """16-bit samples, piece by piece, with the chunker's pauses between pieces."""
-    # The model loads in a thread while G2P starts here: onnxruntime releases the GIL while
-    # it builds its session, so a one-liner pays for the slower of the two, not both.
-    with ThreadPoolExecutor(max_workers=1) as loader:
-        loading = loader.submit(_loaded, resolver)
-        g2p = phonemizer_for(describe_spec(options.voice)[1].lang_code)
-        plans = plan(document, g2p, options.chunking, options.lexicon)
-        synth = loading.result()
+    backend = resolve_backend(resolver, backend)
+    lang_code = describe_spec(options.voice)[1].lang_code
+    if backend == "torch":
+        # torch first: G2P hides torch from spaCy while it imports when torch is not loaded
+        # yet, which a torch import in another thread at that moment would trip over.
+        synth = _loaded(resolver, backend)
+        plans = plan(document, phonemizer_for(lang_code), options.chunking, options.lexicon)
+    else:
+        # The model loads in a thread while G2P starts here: onnxruntime releases the GIL
+        # while it builds its session, so a one-liner pays for the slower of the two, not both.
+        with ThreadPoolExecutor(max_workers=1) as loader:
+            loading = loader.submit(_loaded, resolver, backend)
+            plans = plan(document, phonemizer_for(lang_code), options.chunking, options.lexicon)
+            synth = loading.result()
     voice = synth.voice(options.voice)
     chunks = [c for p in plans for c in p.chunks]
-    for i, chunk in enumerate(chunks):
-        yield to_pcm16(trim(synth.synthesize(chunk.phonemes, voice, options.speed)))
+    spoken = synth.synthesize_many((c.phonemes for c in chunks), voice, options.speed)
+    for i, (chunk, samples) in enumerate(zip(chunks, spoken)):
+        yield to_pcm16(trim(samples))
         if i < len(chunks) - 1:
             yield to_pcm16(silence(chunk.pause_after_ms))
 
 
-def _loaded(resolver: AssetResolver) -> Synthesizer:
-    """The synthesizer with its model session created (the backend would otherwise create it
-    on the first piece, after G2P, instead of beside it)."""
-    synth = Synthesizer.load(resolver)
+def _loaded(resolver: AssetResolver, backend: str) -> Synthesizer:
+    """The synthesizer with its model session created (the onnx backend would otherwise create
+    it on the first piece, after G2P, instead of beside it)."""
+    synth = Synthesizer.load(resolver, backend=backend)
     getattr(synth.backend, "load", lambda: None)()
     return synth
 
