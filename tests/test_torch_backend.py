@@ -270,3 +270,29 @@ def test_backends_never_share_a_model_id(resolver, monkeypatch):
     torch_id, onnx_id = model_id(resolver, "torch"), model_id(resolver, "onnx")
     assert torch_id.startswith("torch:") and torch_id != onnx_id
     assert onnx_id == resolver.model_sha256()
+
+
+@pytest.mark.slow
+def test_cli_speaks_and_converts_with_the_torch_backend(weights_path, tmp_path):
+    """The installed script end to end: ``say`` (where the model loads beside G2P) and a
+    ``convert`` job whose identity records the torch backend."""
+    import json
+
+    import soundfile as sf
+
+    exe = [sys.executable, "-m", "kokoro_cli"]
+    said = tmp_path / "said.wav"
+    subprocess.run([*exe, "say", SENTENCE, "-o", str(said), "--backend", "torch"], check=True,
+                   capture_output=True)
+    audio, rate = sf.read(said)
+    assert rate == 24_000 and 2.0 < audio.size / rate < 8.0
+    book = tmp_path / "book.md"
+    book.write_text(f"# One\n\n{SENTENCE}\n", "utf-8")
+    work = tmp_path / "work"
+    subprocess.run([*exe, "convert", str(book), "-o", str(tmp_path / "book.wav"), "--backend",
+                    "torch", "--work-dir", str(work), "--progress", "none"], check=True,
+                   capture_output=True)
+    assert 2.0 < sf.info(tmp_path / "book.wav").duration < 10.0
+    [manifest] = work.glob("jobs/*/manifest.json")
+    identity = json.loads(manifest.read_text())["identity"]
+    assert identity["backend"] == "torch" and identity["model_sha256"].startswith("torch:")
