@@ -14,7 +14,7 @@ from engine import AssetResolver, SettingError, Synthesizer, describe_spec
 from engine.backends import BACKENDS
 from engine.synth import SynthOptions, model_id, resolve_backend
 from kokoro_cli.cache import ChunkCache
-from kokoro_cli.ffmpeg import find_ffmpeg
+from kokoro_cli.ffmpeg import require_ffmpeg
 from kokoro_cli.jobs import Job, JobIdentity, default_work_root
 from kokoro_cli.render import (RenderOptions, RenderResult, StopFlag, book_meta,
                                output_fingerprint, render_job)
@@ -87,7 +87,7 @@ def run_convert(request: ConvertRequest, resolver: AssetResolver,
                 request.output, output_fingerprint(job, request.selected, meta,
                                                    request.options.output)):
             return None
-        find_ffmpeg()  # a missing ffmpeg fails now, not after hours of synthesis
+        require_ffmpeg()  # a missing ffmpeg fails now, not after hours of synthesis
         synth = Synthesizer.load(resolver, backend=job.identity.backend)
         cache = ChunkCache(root / "chunks")
         with stop_on_signals() as stop, progress_factory() as progress:
