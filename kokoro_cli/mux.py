@@ -22,6 +22,7 @@ import struct
 import tempfile
 import unicodedata
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -573,20 +574,36 @@ def _encode(
     fmt, options = encoding.options.codec, encoding.options
     metered = options.preset.active
     lengths = _rescale([c.samples for c in part.chapters], encoding)
-    with tempfile.TemporaryDirectory(prefix="kokoro-mux-") as tmp:
+    # To a file, the meters run in a second ffmpeg beside the encoder (two cores instead of
+    # one for the last step of a book); a stream keeps them in one process.
+    separate = metered and dest is not None
+    chain = _filter_chain(part, encoding)
+    with tempfile.TemporaryDirectory(prefix="kokoro-mux-") as tmp, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="meter") as meters:
         args = _input_args(Path(tmp), part, meta, encoding)
-        args += _graph_args(Path(tmp), _filter_chain(part, encoding), lengths, metered=metered)
+        metering = meters.submit(_meter_only, Path(tmp), chain, lengths) if separate else None
+        args += _graph_args(Path(tmp), chain, lengths, metered=metered and not separate)
         args += _output_args(fmt, meta, encoding, pipe=dest is None)
         if dest is None:
             assert sink is not None
             sink.write(_stream_prelude(part, meta, encoding))
         try:
             log = run_ffmpeg_log([*args, str(dest) if dest is not None else "pipe:1"], sink=sink)
+            if metering is not None:
+                log = metering.result()
         except FfmpegError as exc:
             raise _explain(exc) from exc
     if dest is not None and fmt.cover == "id3":
         _write_id3(dest, part, meta, encoding)
     return read_measurement(log, len(lengths), encoding.rate) if metered else None
+
+
+def _meter_only(tmp: Path, chain: list[str], lengths: list[int]) -> str:
+    """The log of the meters alone: the encoder's input and filters, metered, then dropped."""
+    graph = tmp / "meters.txt"
+    graph.write_text(tap_graph(chain, lengths))
+    return run_ffmpeg_log([*_concat_input(tmp / "chapters.ffconcat"), "-filter_complex_script",
+                           str(graph), "-map", "[out]", "-f", "null", "-"])
 
 
 def _graph_args(tmp: Path, chain: list[str], lengths: list[int], *, metered: bool) -> list[str]:
