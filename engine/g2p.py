@@ -44,15 +44,21 @@ class EnglishG2P:
         self._g2p.fallback = self._fallback
 
     def __call__(self, text: str) -> str:
-        phonemes, _ = self._g2p(text)
+        phonemes, _ = self._run(text)
         return phonemes
 
     def unknown_words(self, text: str) -> list[str]:
         """Words of ``text`` that misaki's lexicon does not know, in order: the ones it hands
         to the espeak-ng fallback (candidates for a pronunciation dictionary)."""
         self._fallback.words.clear()
-        self._g2p(text)
+        self._run(text)
         return list(self._fallback.words)
+
+    def _run(self, text: str):
+        try:
+            return self._g2p(text)
+        except Exception as exc:  # third-party code on arbitrary text: one clear error
+            raise G2PError(f"cannot phonemize {text[:40]!r}: {type(exc).__name__}: {exc}") from exc
 
 
 class _RecordingFallback:

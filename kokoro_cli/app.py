@@ -144,6 +144,7 @@ def _setup_logging(verbose: bool, log_file: Optional[Path]) -> None:
             err.print(f"error: cannot write the log file {log_file}: {exc.strerror}", markup=False)
             raise typer.Exit(ExitCode.OUTPUT) from None
     if handlers:
+        logging.raiseExceptions = False  # a log file on a full disk must not print traces
         # Our own packages in detail; libraries (markdown-it traces every rule) warnings only.
         logging.basicConfig(level=logging.WARNING, handlers=handlers, force=True,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")

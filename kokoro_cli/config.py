@@ -105,9 +105,18 @@ def _parsed(setting: Setting, raw: Any, where: str) -> Any:
         raise UsageError(f"{where}: bad value for {setting.key}: {raw!r} ({exc})") from None
 
 
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def _read(path: Path, *, required: bool) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
+        if path.exists() and not path.is_file():  # a FIFO or /dev/zero would never end
+            raise UsageError(f"config file {path} is not a regular file")
+        with path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise UsageError(f"config file {path} is over 1 MB; is it the right file?")
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         if required:
             raise UsageError(f"config file {path} does not exist") from None

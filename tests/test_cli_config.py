@@ -43,6 +43,21 @@ def test_bad_config_is_a_usage_error(tmp_path, content, message):
     assert result.exit_code == 2 and message in result.output
 
 
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo", "folder", "huge"])
+def test_config_that_is_not_a_small_regular_file_is_refused_not_read(tmp_path, special):
+    import os
+
+    path = {"fifo": tmp_path / "fifo", "folder": tmp_path, "huge": tmp_path / "huge.toml"}.get(
+        special, Path(special))
+    if special == "fifo":
+        os.mkfifo(path)
+    elif special == "huge":
+        path.write_text("# padding\n" * 200_000)
+    result = runner.invoke(app, ["--config", str(path), "config", "show"])
+    assert result.exit_code == 2
+    assert any(why in result.output for why in ("not a regular file", "over 1 MB", "directory"))
+
+
 def test_command_line_beats_config_file(resolver, tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('voice = "af_nobody"\n')  # would fail if used

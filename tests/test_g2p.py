@@ -32,3 +32,17 @@ def test_espeak_fallback_loads_on_the_first_unknown_word(english_g2p):
     assert english_g2p("The cat sat.")
     assert english_g2p.unknown_words("Zyxqwv sat.") == ["Zyxqwv"]
     assert english_g2p("Zyxqwv")  # read by espeak-ng, not dropped
+
+
+def test_a_crash_inside_misaki_is_one_g2p_error(monkeypatch):
+    from engine.errors import G2PError
+    from engine.g2p import EnglishG2P
+
+    g2p = EnglishG2P()
+
+    def broken(text):
+        raise OverflowError("int too large to convert to float")
+
+    monkeypatch.setattr(g2p, "_g2p", broken)
+    with pytest.raises(G2PError, match="cannot phonemize 'x': OverflowError"):
+        g2p("x")
