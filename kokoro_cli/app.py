@@ -435,18 +435,12 @@ MAX_COVER_BYTES = 20 << 20  # a cover is read into memory and into every output 
 
 def _read_cover(path: Optional[Path]) -> Optional[bytes]:
     from preprocess import InputError
+    from preprocess.files import read_bounded
 
     if path is None:
         return None
-    try:
-        if not path.is_file():
-            raise InputError(f"cover {path} is not a regular file")
-        with path.open("rb") as f:
-            data = f.read(MAX_COVER_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read the cover {path}: {exc.strerror}") from None
-    if len(data) > MAX_COVER_BYTES:
-        raise InputError(f"cover {path} is over {MAX_COVER_BYTES >> 20} MB")
+    data = read_bounded(path, MAX_COVER_BYTES,
+                        lambda why: InputError(f"cannot read the cover {path}: {why}"))
     if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG")):
         raise InputError(f"cover {path} is not a JPEG or PNG image")
     return data

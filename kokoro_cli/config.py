@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kokoro_cli.errors import UsageError
+from preprocess.files import read_bounded
 
 ENV_CONFIG = "KOKORO_CLI_CONFIG"
 
@@ -109,19 +110,15 @@ MAX_CONFIG_BYTES = 1 << 20
 
 
 def _read(path: Path, *, required: bool) -> dict[str, Any]:
-    try:
-        if path.exists() and not path.is_file():  # a FIFO or /dev/zero would never end
-            raise UsageError(f"config file {path} is not a regular file")
-        with path.open("rb") as f:
-            raw = f.read(MAX_CONFIG_BYTES + 1)
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise UsageError(f"config file {path} is over 1 MB; is it the right file?")
-        data = tomllib.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         if required:
-            raise UsageError(f"config file {path} does not exist") from None
+            raise UsageError(f"config file {path} does not exist")
         return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    raw = read_bounded(path, MAX_CONFIG_BYTES,
+                       lambda why: UsageError(f"cannot read the config file {path}: {why}"))
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}") from None
     unknown = sorted(set(data) - set(_BY_KEY))
     if unknown:

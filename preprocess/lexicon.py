@@ -27,6 +27,7 @@ from urllib.parse import unquote
 
 import lxml.etree as etree
 
+from preprocess.files import read_bounded
 from preprocess.errors import InputError
 
 __all__ = [
@@ -218,18 +219,8 @@ class Lexicon:
 def read_dictionary(path: Path) -> bytes:
     """A dictionary file's bytes: a regular file (not a pipe or device that never ends) of at
     most MAX_DICTIONARY_BYTES."""
-    try:
-        if not path.is_file():
-            why = "not a regular file" if path.exists() else "no such file"
-            raise DictionaryError(f"{path}: cannot read the dictionary ({why})")
-        with path.open("rb") as f:
-            data = f.read(MAX_DICTIONARY_BYTES + 1)
-    except OSError as exc:
-        raise DictionaryError(f"{path}: cannot read the dictionary ({exc.strerror or exc})") from exc
-    if len(data) > MAX_DICTIONARY_BYTES:
-        raise DictionaryError(f"{path}: over {MAX_DICTIONARY_BYTES >> 20} MB, too large for a "
-                              "pronunciation dictionary")
-    return data
+    return read_bounded(path, MAX_DICTIONARY_BYTES,
+                        lambda why: DictionaryError(f"{path}: cannot read the dictionary ({why})"))
 
 
 def epub_lexicons(path: str | Path) -> tuple[Lexicon, ...]:
