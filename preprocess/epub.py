@@ -9,6 +9,7 @@ references and page-break markers are not read by default.
 
 from __future__ import annotations
 
+import html.entities
 import posixpath
 import re
 import warnings
@@ -359,6 +360,7 @@ def _parse_xml(data: bytes) -> etree._Element:
         resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True,
         huge_tree=False,
     )
+    data = _html_entities_as_numbers(data)
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError:
@@ -368,6 +370,26 @@ def _parse_xml(data: bytes) -> etree._Element:
     if _depth(root) > LIMITS.depth:
         raise ValueError(f"an XHTML file nests elements more than {LIMITS.depth} levels deep")
     return root
+
+
+_NAMED_ENTITY = re.compile(rb"&([A-Za-z][A-Za-z0-9]{1,31});")
+_XML_ENTITIES = {b"amp", b"lt", b"gt", b"quot", b"apos"}
+
+
+def _html_entities_as_numbers(data: bytes) -> bytes:
+    """HTML's named entities (``&nbsp;``, ``&mdash;``...) as numeric character references.
+
+    EPUB 2 books declare the XHTML DTD and use its entities; with the DTD never loaded (no
+    file or network access), libxml2 keeps them as unresolved references that text extraction
+    drops, gluing words together ("a&nbsp;b" read as "ab"). Numeric references need no DTD."""
+    def number(match: re.Match[bytes]) -> bytes:
+        name = match.group(1)
+        text = None if name in _XML_ENTITIES else html.entities.html5.get(name.decode() + ";")
+        if text is None:
+            return match.group(0)
+        return "".join(f"&#{ord(ch)};" for ch in text).encode("ascii")
+
+    return _NAMED_ENTITY.sub(number, data) if b"&" in data else data
 
 
 def _depth(root: etree._Element) -> int:

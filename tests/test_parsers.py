@@ -581,3 +581,28 @@ def test_missing_and_directory(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(InputError, match="is a directory"):
         parse_file(folder)
+
+
+def test_epub2_html_entities_under_the_xhtml_doctype_are_read(tmp_path) -> None:
+    """EPUB 2 chapters declare the XHTML 1.1 DTD and use its entities; with the DTD never
+    loaded they must still read as their characters, not vanish and glue words together."""
+    import re
+    import zipfile
+
+    source = Path(__file__).resolve().parents[1] / "samples" / "lighthouse.epub"
+    book = tmp_path / "entities.epub"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(book, "w") as new:
+        for info in old.infolist():
+            data = old.read(info)
+            if info.filename == "EPUB/chapter_1.xhtml":
+                text = re.sub(r"<!DOCTYPE[^>]*>", "", data.decode("utf-8"))
+                text = text.replace("<html", '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.1//EN" '
+                                    '"http://www.w3.org/TR/xhtml11/DTD/xhtml11.dtd">\n<html', 1)
+                text = text.replace("<p>", "<p>Ten&nbsp;miles &mdash; caf&eacute; &amp; "
+                                    "&rsquo;tis&#160;so. ", 1)
+                data = text.encode("utf-8")
+            new.writestr(info, data)
+    first = parse_epub(book).chapters[0].blocks
+    spoken = " ".join(b.text for b in first)
+    assert "Ten\u00a0miles \u2014 caf\u00e9 & \u2019tis\u00a0so." in spoken or \
+        "Ten miles \u2014 caf\u00e9 & \u2019tis so." in spoken, spoken[:200]
