@@ -362,7 +362,8 @@ def _pool_starting(renderer: ChapterRenderer, document: Document,
     todo = sum(len(c.text) for c in document.chapters
                if renderer.options.force or str(c.index) not in recorded)
     if workers <= 1 or renderer.synth.model_path is None or todo < POOL_MIN_CHARS:
-        _preload(renderer.synth)
+        if todo:  # a re-mux of finished chapters needs no model at all
+            _preload(renderer.synth)
         yield None
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool-start") as starter:
