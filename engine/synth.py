@@ -113,6 +113,14 @@ class Synthesizer:
             self._model_id = self.resolver.model_sha256()
         return self._model_id
 
+    def ready(self) -> Synthesizer:
+        """Load the model now instead of on the first piece (backends that load lazily, such
+        as onnx, offer ``load``), so the load can run beside other start-up work."""
+        load = getattr(self.backend, "load", None)
+        if load is not None:
+            load()
+        return self
+
     def voice(self, spec: str) -> Voice:
         if spec not in self._voices:
             self._voices[spec] = load_voice(spec, self.resolver)

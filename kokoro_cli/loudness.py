@@ -321,20 +321,28 @@ def measure_file(
     by default the file's own rate) also each stretch of it, as chapters."""
     rate = sample_rate or _sample_rate(path)
     lengths = list(lengths) or [0]
-    graph = tap_graph([], lengths)
-    log = run_ffmpeg_log(["-i", str(path), "-filter_complex", graph,
-                          "-map", "[out]", "-f", "null", "-"])  # fmt: skip
-    return read_measurement(log, len(lengths), rate)
+    return read_measurement(meter_log(["-i", str(path)], [], lengths), len(lengths), rate)
 
 
 def measure_input(input_args: Sequence[str], sample_rate: int,
                   chain: Sequence[str] = ()) -> Levels:
     """The levels of the first audio stream of ``input_args`` after the filters ``chain``
     (one metering pass)."""
-    graph = tap_graph(chain, [0])
-    log = run_ffmpeg_log([*input_args, "-filter_complex", graph,
-                          "-map", "[out]", "-f", "null", "-"])  # fmt: skip
-    return read_measurement(log, 1, sample_rate).book
+    return read_measurement(meter_log(input_args, chain, [0]), 1, sample_rate).book
+
+
+def meter_log(input_args: Sequence[str], chain: Sequence[str], lengths: Sequence[int],
+              script: Path | None = None) -> str:
+    """The ffmpeg log of one pass that meters the input after ``chain`` (see :func:`tap_graph`)
+    and drops the audio; read it with :func:`read_measurement`. ``script`` names a file to
+    hold the graph, for books whose per-chapter meters make it long."""
+    graph = tap_graph(chain, lengths)
+    if script is None:
+        graph_args = ["-filter_complex", graph]
+    else:
+        script.write_text(graph)
+        graph_args = ["-filter_complex_script", str(script)]
+    return run_ffmpeg_log([*input_args, *graph_args, "-map", "[out]", "-f", "null", "-"])
 
 
 def _sample_rate(path: Path) -> int:

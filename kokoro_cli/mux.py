@@ -46,6 +46,7 @@ from kokoro_cli.loudness import (
     QCReport,
     combine_levels,
     measure_input,
+    meter_log,
     plan_gain,
     with_makeup,
     qc_report,
@@ -581,7 +582,8 @@ def _encode(
     with tempfile.TemporaryDirectory(prefix="kokoro-mux-") as tmp, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="meter") as meters:
         args = _input_args(Path(tmp), part, meta, encoding)
-        metering = meters.submit(_meter_only, Path(tmp), chain, lengths) if separate else None
+        metering = meters.submit(meter_log, _concat_input(Path(tmp) / "chapters.ffconcat"),
+                                 chain, lengths, Path(tmp) / "meters.txt") if separate else None
         args += _graph_args(Path(tmp), chain, lengths, metered=metered and not separate)
         args += _output_args(fmt, meta, encoding, pipe=dest is None)
         if dest is None:
@@ -596,14 +598,6 @@ def _encode(
     if dest is not None and fmt.cover == "id3":
         _write_id3(dest, part, meta, encoding)
     return read_measurement(log, len(lengths), encoding.rate) if metered else None
-
-
-def _meter_only(tmp: Path, chain: list[str], lengths: list[int]) -> str:
-    """The log of the meters alone: the encoder's input and filters, metered, then dropped."""
-    graph = tmp / "meters.txt"
-    graph.write_text(tap_graph(chain, lengths))
-    return run_ffmpeg_log([*_concat_input(tmp / "chapters.ffconcat"), "-filter_complex_script",
-                           str(graph), "-map", "[out]", "-f", "null", "-"])
 
 
 def _graph_args(tmp: Path, chain: list[str], lengths: list[int], *, metered: bool) -> list[str]:

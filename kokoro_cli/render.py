@@ -380,9 +380,7 @@ def _pool_starting(renderer: ChapterRenderer, document: Document,
 def _preload(synth: Synthesizer) -> None:
     """Start loading the in-process model beside G2P. A failure here is left for the first
     piece to raise again, in the rendering thread, where it is reported."""
-    load = getattr(synth.backend, "load", None)
-    if load is not None:
-        threading.Thread(target=lambda: _quietly(load), name="model-load", daemon=True).start()
+    threading.Thread(target=lambda: _quietly(synth.ready), name="model-load", daemon=True).start()
 
 
 def _quietly(call: Callable[[], object]) -> None:

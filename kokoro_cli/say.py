@@ -72,9 +72,7 @@ def speak(document: Document, resolver: AssetResolver, options: RenderOptions,
 def _loaded(resolver: AssetResolver, backend: str) -> Synthesizer:
     """The synthesizer with its model session created (the onnx backend would otherwise create
     it on the first piece, after G2P, instead of beside it)."""
-    synth = Synthesizer.load(resolver, backend=backend)
-    getattr(synth.backend, "load", lambda: None)()
-    return synth
+    return Synthesizer.load(resolver, backend=backend).ready()
 
 
 def encode(samples: np.ndarray, fmt: str, sample_rate: int = 24_000) -> bytes:
