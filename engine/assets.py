@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from engine.errors import AssetError
+from kokoro_common import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +81,11 @@ def verify(path: Path, size: int, sha256: str) -> None:
 
 def place_verified(data_chunks: Iterable[bytes], dest: Path, size: int, sha256: str) -> Path:
     """Write chunks to a temporary file beside ``dest``, verify, then rename into place."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_path(dest) as tmp:
+        with open(tmp, "wb") as f:
             for chunk in data_chunks:
                 f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
         verify(tmp, size, sha256)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; cached models are ordinary shared files
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from preprocess.errors import KokoroError
+from kokoro_common import KokoroError
 
 
 class AssetError(KokoroError):

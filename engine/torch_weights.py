@@ -31,7 +31,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -43,6 +42,7 @@ import numpy as np
 
 from engine.assets import HF_REPO, AssetResolver, HuggingFaceSource, sha256_file
 from engine.errors import AssetError, BackendError
+from kokoro_common import atomic_path
 
 if TYPE_CHECKING:
     import torch
@@ -183,17 +183,8 @@ def derived_weights(onnx_path: Path, onnx_sha256: str, cache_dir: Path, notify=N
 def _save_atomic(state: dict, dest: Path) -> None:
     import torch
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(dest) as tmp:
+        torch.save(state, tmp)
 
 
 def build_kmodel(state: dict[str, dict[str, torch.Tensor]] | Path):

@@ -346,7 +346,7 @@ class _ConvertJob:
     def _quality(self, report, say) -> None:
         """Print, save and (with --qc strict) enforce the loudness report."""
         from kokoro_cli.loudness import check_qc
-        from kokoro_cli.atomic import write_atomic
+        from kokoro_common.atomic import write_atomic
 
         if report is None or report.qc is None or self.qc == "off":
             return
@@ -435,7 +435,7 @@ MAX_COVER_BYTES = 20 << 20  # a cover is read into memory and into every output 
 
 def _read_cover(path: Optional[Path]) -> Optional[bytes]:
     from preprocess import InputError
-    from preprocess.files import read_bounded
+    from kokoro_common import read_bounded
 
     if path is None:
         return None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kokoro_cli.atomic import write_atomic
+from kokoro_common.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 

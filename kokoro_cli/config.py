@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kokoro_cli.errors import UsageError
-from preprocess.files import read_bounded
+from kokoro_common import read_bounded
 
 ENV_CONFIG = "KOKORO_CLI_CONFIG"
 

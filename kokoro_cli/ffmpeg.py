@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO
 
-from preprocess.errors import KokoroError
+from kokoro_common import KokoroError
 
 if TYPE_CHECKING:
     from kokoro_cli.mux import BookMeta, ChapterMark

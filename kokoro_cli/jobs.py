@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from kokoro_cli.atomic import write_atomic
-from preprocess.errors import KokoroError
+from kokoro_common.atomic import write_atomic
+from kokoro_common import KokoroError
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from kokoro_cli.ffmpeg import run_ffmpeg_log
-from preprocess.errors import KokoroError
+from kokoro_common import KokoroError
 
 __all__ = [
     "DEFAULT_PRESET",

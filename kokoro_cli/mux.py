@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from kokoro_cli.atomic import check_replaceable
+from kokoro_common.atomic import check_replaceable
 from kokoro_cli.ffmpeg import (
     FfmpegError,
     book_tags,

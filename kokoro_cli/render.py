@@ -23,7 +23,7 @@ import soundfile as sf
 from engine import Synthesizer, Voice, token_count
 from engine.audio import silence, trim
 from engine.pool import SynthPool
-from kokoro_cli.atomic import atomic_path
+from kokoro_common.atomic import atomic_path
 from kokoro_cli.cache import ChunkCache, to_pcm16
 from kokoro_cli.jobs import Interrupted, Job
 from kokoro_cli.mux import (COVER_CODECS, BookMeta, ChapterAudio, OutputOptions, OutputReport,

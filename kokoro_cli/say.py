@@ -17,7 +17,7 @@ from engine import AssetResolver, Synthesizer, describe_spec
 from engine.g2p import phonemizer_for
 from engine.synth import resolve_backend
 from engine.audio import silence, trim
-from kokoro_cli.atomic import write_atomic
+from kokoro_common.atomic import write_atomic
 from kokoro_cli.cache import to_pcm16
 from kokoro_cli.errors import UsageError
 from kokoro_cli.ffmpeg import run_ffmpeg

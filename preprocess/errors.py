@@ -1,15 +1,10 @@
-"""The project's root exception and the errors of the text side.
-
-Every seam (parsing, dictionaries, voices, backends, assets, ffmpeg, jobs) raises a subclass of
-:class:`KokoroError`; the CLI maps the class to a one-line message and an exit code. Anything
-else escaping to the CLI is a bug.
-"""
+"""The errors of the text side (the root, KokoroError, lives in kokoro_common)."""
 
 from __future__ import annotations
 
+from kokoro_common import KokoroError
 
-class KokoroError(Exception):
-    """Root of every error this project raises on purpose."""
+__all__ = ["InputError", "ParseError"]
 
 
 class InputError(KokoroError):

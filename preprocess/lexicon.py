@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 import lxml.etree as etree
 
-from preprocess.files import read_bounded
+from kokoro_common import read_bounded
 from preprocess.errors import InputError
 
 __all__ = [

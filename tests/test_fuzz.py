@@ -22,7 +22,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from preprocess import Block, BlockKind, Chapter, ChunkOptions, KokoroError, chunk_chapter
+from kokoro_common import KokoroError
+from preprocess import Block, BlockKind, Chapter, ChunkOptions, chunk_chapter
 from preprocess.epub import parse_epub
 from preprocess.markdown import parse_markdown
 from preprocess.normalize import Normalizer, PairedMarkup

@@ -26,7 +26,8 @@ import pytest
 from typer.testing import CliRunner
 
 from kokoro_cli.app import app
-from preprocess import KokoroError, parse_file
+from kokoro_common import KokoroError
+from preprocess import parse_file
 from tests.hostile.make_corpus import SECRET, Case, build, cases
 
 runner = CliRunner()

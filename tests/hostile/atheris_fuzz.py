@@ -24,7 +24,8 @@ import atheris
 # Only the project's own code is instrumented: instrumenting PyYAML's scanner broke it (a false
 # "AttributeError" that the same input does not raise uninstrumented).
 with atheris.instrument_imports(include=["preprocess"]):
-    from preprocess import Block, BlockKind, Chapter, ChunkOptions, KokoroError, chunk_chapter
+    from kokoro_common import KokoroError
+    from preprocess import Block, BlockKind, Chapter, ChunkOptions, chunk_chapter
     from preprocess.epub import parse_epub
     from preprocess.normalize import Normalizer
     from preprocess.parse import parse_bytes

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+__all__ = ["NotAFileError", "atomic_path", "atomic_writer", "check_replaceable", "write_atomic"]
+
 
 class NotAFileError(OSError):
     """The destination exists and is not a regular file (a device, a pipe, a folder): renaming
@@ -17,7 +19,9 @@ class NotAFileError(OSError):
 
 @contextmanager
 def atomic_path(dest: Path, suffix: str = "") -> Iterator[Path]:
-    """A temporary path beside ``dest``; renamed onto ``dest`` only if the block succeeds."""
+    """A temporary path beside ``dest``; renamed onto ``dest`` only if the block succeeds
+    (after an fsync, with ordinary 0644 permissions). The block may check what it wrote and
+    raise: the temporary file is then removed and ``dest`` is left as it was."""
     check_replaceable(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".part{suffix}", dir=dest.parent)
@@ -48,5 +52,6 @@ def atomic_writer(dest: Path) -> Iterator[BinaryIO]:
 
 
 def write_atomic(dest: Path, data: bytes) -> None:
+    """Replace ``dest`` with ``data`` atomically."""
     with atomic_writer(dest) as f:
         f.write(data)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+__all__ = ["read_bounded"]
+
 
 def read_bounded(path: Path, limit: int, fail: Callable[[str], Exception]) -> bytes:
     """The bytes of ``path``; otherwise raises ``fail(why)``, ``why`` being "no such file",
