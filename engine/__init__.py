@@ -1,12 +1,23 @@
-"""Everything about turning text pieces into samples: G2P, voices, model backends, assets."""
+"""Everything about turning text pieces into samples: G2P, voices, model backends, assets.
 
-from engine.assets import AssetResolver, FileStatus, voice_names
+The public seam is :meth:`Synthesizer.speak`: pieces in, :class:`AudioChunk` out, in reading
+order, from this process's model or a :class:`SynthPool` of worker processes.
+"""
+
+from engine.assets import SOURCES, AssetResolver, FileStatus, voice_names
+from engine.audio import AudioChunk, Piece, silence, to_pcm16
+from engine.backends import BACKENDS
 from engine.errors import AssetError, BackendError, G2PError, SettingError, VoiceError
-from engine.synth import MAX_PHONEMES, SAMPLE_RATE, Synthesizer, token_count, tokenize
+from engine.g2p import Phonemizer, phonemizer_for
+from engine.pool import SynthPool, default_workers
+from engine.synth import (MAX_PHONEMES, SAMPLE_RATE, SynthOptions, Synthesizer, model_id,
+                          resolve_backend, token_count, tokenize)
 from engine.voices import Voice, VoiceInfo, catalogue, describe_spec, parse_spec
 
 __all__ = [
-    "AssetError", "AssetResolver", "BackendError", "FileStatus", "G2PError", "MAX_PHONEMES",
-    "SAMPLE_RATE", "SettingError", "Synthesizer", "Voice", "VoiceError", "VoiceInfo", "catalogue",
-    "describe_spec", "parse_spec", "token_count", "tokenize", "voice_names",
+    "BACKENDS", "MAX_PHONEMES", "SAMPLE_RATE", "SOURCES", "AssetError", "AssetResolver",
+    "AudioChunk", "BackendError", "FileStatus", "G2PError", "Phonemizer", "Piece", "SettingError",
+    "SynthOptions", "SynthPool", "Synthesizer", "Voice", "VoiceError", "VoiceInfo", "catalogue",
+    "default_workers", "describe_spec", "model_id", "parse_spec", "phonemizer_for",
+    "resolve_backend", "silence", "to_pcm16", "token_count", "tokenize", "voice_names",
 ]

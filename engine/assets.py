@@ -29,6 +29,11 @@ from urllib.parse import urlparse
 from engine.errors import AssetError
 from kokoro_common import atomic_path
 
+__all__ = ["AssetResolver", "ENV_CACHE", "ENV_MODEL", "ENV_SOURCES", "ENV_VOICES", "FileStatus",
+           "HF_REPO", "HuggingFaceSource", "RegistrySource", "SOURCES", "SOURCE_TYPES",
+           "VOICE_SUFFIXES", "default_cache_dir", "manifest", "place_verified", "sha256_file",
+           "verify", "voice_names"]
+
 log = logging.getLogger(__name__)
 
 ENV_MODEL = "KOKORO_CLI_MODEL"

@@ -1,8 +1,14 @@
-"""Small sample-level helpers: trimming the model's edge silence and click-free edges."""
+"""Small sample-level helpers: trimming the model's edge silence and click-free edges, the
+16-bit conversion every stored sample goes through, and :class:`AudioChunk`, one spoken piece."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
 import numpy as np
+
+__all__ = ["AudioChunk", "Piece", "silence", "to_pcm16", "trim"]
 
 SAMPLE_RATE = 24_000
 _MARGIN = int(0.012 * SAMPLE_RATE)  # keep 12 ms around the speech: consonant tails are quiet
@@ -32,3 +38,47 @@ def trim(samples: np.ndarray, *, floor: float = 1e-3, relative: float = 0.015) -
 
 def silence(milliseconds: int) -> np.ndarray:
     return np.zeros(int(round(milliseconds * SAMPLE_RATE / 1000)), dtype=np.float32)
+
+
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] to int16, the same way every time (no dither)."""
+    return np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+
+
+class Piece(Protocol):
+    """What :meth:`engine.Synthesizer.speak` needs of a piece of text (``preprocess.Chunk``)."""
+
+    @property
+    def phonemes(self) -> str: ...
+
+    @property
+    def pause_after_ms(self) -> int: ...
+
+
+P = TypeVar("P", bound=Piece)
+
+
+@dataclass(frozen=True, eq=False)
+class AudioChunk(Generic[P]):
+    """One spoken piece: its trimmed float samples, the piece it speaks, and the pause that
+    follows it. Writers only concatenate ``pcm16`` and ``pause_pcm16``."""
+
+    samples: np.ndarray
+    sample_rate: int
+    piece: P
+
+    @property
+    def pause_ms(self) -> int:
+        return self.piece.pause_after_ms
+
+    @property
+    def seconds(self) -> float:
+        return self.samples.size / self.sample_rate
+
+    @property
+    def pcm16(self) -> np.ndarray:
+        return to_pcm16(self.samples)
+
+    @property
+    def pause_pcm16(self) -> np.ndarray:
+        return to_pcm16(silence(self.pause_ms))

@@ -20,6 +20,9 @@ import numpy as np
 
 from engine.errors import BackendError, SettingError
 
+__all__ = ["BACKENDS", "Backend", "BatchBackend", "OnnxBackend", "choose_backend",
+           "cuda_available"]
+
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "onnx", "torch")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kokoro_common import KokoroError
 
+__all__ = ["AssetError", "BackendError", "G2PError", "SettingError", "VoiceError"]
+
 
 class AssetError(KokoroError):
     """A model or voice file is missing, unreachable, or fails its size or sha256 check."""

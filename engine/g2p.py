@@ -14,6 +14,9 @@ from typing import Protocol
 
 from engine.errors import G2PError
 
+__all__ = ["ESPEAK_LANGUAGES", "EnglishG2P", "EspeakG2P", "Phonemizer", "SPACY_MODELS",
+           "phonemizer_for"]
+
 # Kokoro's one-letter language codes → espeak-ng language for the non-English espeak voices.
 ESPEAK_LANGUAGES = {"e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br"}
 # spaCy pipelines misaki can use; the second is the same model published on PyPI.

@@ -6,20 +6,29 @@ import json
 import logging
 import math
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.assets import AssetResolver
+from engine.audio import AudioChunk, P, trim
 from engine.backends import Backend, BatchBackend, OnnxBackend, choose_backend
 from engine.errors import BackendError, SettingError
 from engine.g2p import Phonemizer, phonemizer_for
 from engine.voices import Voice, load_voice
+
+if TYPE_CHECKING:
+    from engine.pool import SynthPool
+
+__all__ = ["MAX_PHONEMES", "SAMPLE_RATE", "SynthOptions", "Synthesizer", "model_id",
+           "resolve_backend", "token_count", "tokenize", "vocab"]
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +171,28 @@ class Synthesizer:
             audio = dict(zip(spoken, self.backend.infer_many([prepared[i] for i in spoken])))
             for i in range(len(chunk)):
                 yield audio.get(i, np.zeros(0, dtype=np.float32))
+
+
+    def speak(self, pieces: Iterable[P], voice: Voice, speed: float = 1.0,
+              pool: SynthPool | None = None) -> Iterator[AudioChunk[P]]:
+        """Each piece spoken, in reading order, lazily: its samples with the model's edge
+        silence trimmed, and the piece itself (so its pause and text travel with it).
+
+        With ``pool`` the pieces go to worker processes, which work ahead; otherwise this
+        process's model speaks them (batched where the backend batches)."""
+        taken: deque[P] = deque()  # pieces read ahead by the model or the pool, in order
+
+        def phonemes() -> Iterator[str]:
+            for piece in pieces:
+                taken.append(piece)
+                yield piece.phonemes
+
+        if pool is None:
+            raw = self.synthesize_many(phonemes(), voice, speed)
+        else:
+            raw = pool.map_ordered(self.prepare(p, voice, speed) for p in phonemes())
+        for samples in raw:
+            yield AudioChunk(trim(samples), self.sample_rate, taken.popleft())
 
 
 LOOKAHEAD = 4  # batches' worth of pieces read ahead, so batches can group similar lengths

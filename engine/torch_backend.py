@@ -32,6 +32,9 @@ import numpy as np
 from engine.errors import BackendError
 from engine.torch_weights import build_kmodel, require_runtime
 
+__all__ = ["BatchLimits", "CPU_LIMITS", "CUDA_LIMITS", "DEFAULT_SEED", "TorchBackend",
+           "forward_batch", "plan_batches"]
+
 log = logging.getLogger(__name__)
 
 Item = tuple[np.ndarray, np.ndarray, float]  # padded ids [0, *ids, 0], (1, 256) style, speed

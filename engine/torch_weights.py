@@ -47,6 +47,11 @@ from kokoro_common import atomic_path
 if TYPE_CHECKING:
     import torch
 
+__all__ = ["CONVERTER_VERSION", "ENV_TORCH_MODEL", "HF_WEIGHTS", "INSTALL_HINT", "PARTS",
+           "TORCH_SUFFIXES", "TorchWeights", "build_kmodel", "derive_state_dict",
+           "derived_weights", "kmodel_config", "load_strict", "module_path", "require_runtime",
+           "resolve_weights", "weights_file"]
+
 log = logging.getLogger(__name__)
 
 ENV_TORCH_MODEL = "KOKORO_CLI_TORCH_MODEL"

@@ -12,6 +12,9 @@ import numpy as np
 from engine.assets import AssetResolver, voice_names
 from engine.errors import AssetError, VoiceError
 
+__all__ = ["GENDERS", "LANGUAGES", "PACK_SHAPE", "Voice", "VoiceInfo", "catalogue",
+           "describe_spec", "load_voice", "parse_spec", "read_pack"]
+
 # The first letter of a voice name is its language, the second its gender.
 LANGUAGES = {
     "a": ("en-us", "American English"),

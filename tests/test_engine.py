@@ -98,3 +98,30 @@ def test_trim_removes_edge_silence_and_keeps_speech():
     out = trim(padded)
     assert abs(out.size - speech.size) < 0.03 * sr
     assert out[0] == 0.0 and out[-1] == 0.0  # faded edges: no click at the join
+
+
+def test_speak_yields_each_piece_in_order_with_its_pause(synth, english_g2p):
+    """The public seam: pieces in, AudioChunks out, in reading order, each carrying its piece;
+    the samples are the piece's own, trimmed, and the pause follows the piece's setting."""
+    from dataclasses import dataclass
+
+    from engine import AudioChunk, to_pcm16
+
+    @dataclass(frozen=True)
+    class Piece:
+        phonemes: str
+        pause_after_ms: int
+
+    pieces = [Piece(english_g2p(text), pause) for text, pause in
+              (("First, a short one.", 300), ("Then a somewhat longer second sentence.", 650),
+               ("", 0))]
+    voice = synth.voice("af_heart")
+    spoken = list(synth.speak(iter(pieces), voice, 1.0))
+    assert [type(a) for a in spoken] == [AudioChunk] * 3
+    assert [a.piece for a in spoken] == pieces
+    for chunk, piece in zip(spoken, pieces):
+        alone = trim(synth.synthesize(piece.phonemes, voice, 1.0))
+        assert np.array_equal(chunk.samples, alone)
+        assert np.array_equal(chunk.pcm16, to_pcm16(alone))
+        assert chunk.pause_pcm16.size == piece.pause_after_ms * synth.sample_rate // 1000
+    assert spoken[2].samples.size == 0 and spoken[0].seconds > 0.5
