@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
+__all__ = [
+    "CODE_NOTICE", "CODE_POLICIES", "Block", "BlockKind", "Chapter", "Cover", "Document",
+    "fold_heading_only",
+]
 
 # How code blocks are read, for every parser: left out, announced in one sentence, or read.
 CODE_POLICIES = ("skip", "announce", "read")
@@ -49,6 +58,11 @@ class Chapter:
     def words(self) -> int:
         return sum(len(block.text.split()) for block in self.blocks)
 
+    @property
+    def heading_only(self) -> bool:
+        """Nothing but headings (a part's divider page: "PART ONE")."""
+        return all(block.kind is BlockKind.HEADING for block in self.blocks)
+
 
 @dataclass(frozen=True)
 class Cover:
@@ -74,3 +88,67 @@ class Document:
     @property
     def words(self) -> int:
         return sum(chapter.words for chapter in self.chapters)
+
+    @property
+    def digest(self) -> str:
+        """sha256 (hex) of what will be read: title, authors, language and every chapter's
+        index, title, level and blocks, as JSON with sorted keys.
+
+        A job is identified by it, so an edit to the text makes a new job while a touched but
+        unchanged file does not. The cover and the lexicons are left out: the audio does not
+        depend on the cover, and lexicons reach the audio through the lexicon's own digest.
+        """
+        content = {
+            "title": self.title,
+            "authors": list(self.authors),
+            "language": self.language,
+            "chapters": [_chapter_json(chapter) for chapter in self.chapters],
+        }
+        blob = json.dumps(content, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _chapter_json(chapter: Chapter) -> dict[str, Any]:
+    return {
+        "index": chapter.index,
+        "title": chapter.title,
+        "level": chapter.level,
+        # Every field a block has, so a field added later is part of the digest by itself.
+        "blocks": [
+            {f.name: _plain(getattr(block, f.name)) for f in dataclasses.fields(block)}
+            for block in chapter.blocks
+        ],
+    }
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, Enum) else value
+
+
+def fold_heading_only(chapters: Sequence[Chapter], *, trailing_joins_previous: bool = False,
+                      standalone: Collection[int] = ()) -> tuple[Chapter, ...]:
+    """Fold each chapter of nothing but headings ("PART ONE") into the start of the next one,
+    and number the result from 1 in reading order.
+
+    Every parser does this: a part's divider is read at the start of its first chapter, not as
+    a chapter of a few words. What happens to a heading-only run at the very end differs by
+    format: by default the last chapter stays a chapter (with the run before it folded in);
+    with ``trailing_joins_previous`` the run joins the chapter before it instead ("THE END"
+    closing a plain text). ``standalone`` holds positions never folded (an EPUB spine file
+    with no TOC entry of its own is a chapter whatever it holds).
+    """
+    out: list[Chapter] = []
+    carried: tuple[Block, ...] = ()
+    for position, chapter in enumerate(chapters):
+        last = position == len(chapters) - 1
+        foldable = chapter.heading_only and position not in standalone
+        if foldable and (not last or trailing_joins_previous):
+            carried += chapter.blocks
+            continue
+        out.append(dataclasses.replace(chapter, blocks=carried + chapter.blocks))
+        carried = ()
+    if carried and out:
+        out[-1] = dataclasses.replace(out[-1], blocks=out[-1].blocks + carried)
+    elif carried:
+        out.append(dataclasses.replace(chapters[-1], blocks=carried))
+    return tuple(dataclasses.replace(c, index=i) for i, c in enumerate(out, start=1))

@@ -19,7 +19,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from .document import CODE_NOTICE, CODE_POLICIES, Block, BlockKind, Chapter, Document
+from .document import (CODE_NOTICE, CODE_POLICIES, Block, BlockKind, Chapter, Document,
+                       fold_heading_only)
 from .errors import ParseError
 from .plaintext import is_part_label
 
@@ -83,11 +84,8 @@ def parse_markdown(
     pieces = list(_pieces(tokens, code))
     level, wrapping_title = _chapter_level(pieces, split_level, chapter_file)
     title = meta.title or wrapping_title or name
-    groups = _merge_heading_only(_group(pieces, level, title))
-    chapters = tuple(
-        Chapter(index=i, title=group_title, blocks=tuple(blocks))
-        for i, (group_title, blocks) in enumerate(groups, start=1)
-    )
+    # A chapter of nothing but headings ("Part One" before "Chapter 1") opens the next one.
+    chapters = fold_heading_only(_group(pieces, level, title))
     return Document(
         title=title, chapters=chapters, authors=meta.authors, language=meta.language or "en"
     )
@@ -316,8 +314,8 @@ def _leads(pieces: Sequence[_Piece], heading: _Piece) -> bool:
     return first is heading
 
 
-def _group(pieces: Sequence[_Piece], level: int, title: str) -> list[tuple[str, list[Block]]]:
-    """Cut the pieces into (title, blocks) at each heading of ``level`` or above."""
+def _group(pieces: Sequence[_Piece], level: int, title: str) -> list[Chapter]:
+    """Cut the pieces into chapters at each heading of ``level`` or above (numbered later)."""
     groups: list[tuple[str, list[Block]]] = [(title, [])]
     for piece in pieces:
         if piece.level and piece.level <= level:
@@ -326,18 +324,4 @@ def _group(pieces: Sequence[_Piece], level: int, title: str) -> list[tuple[str, 
             groups[-1][1].append(piece.block)
     if not groups[0][1]:
         groups.pop(0)
-    return groups
-
-
-def _merge_heading_only(groups: list[tuple[str, list[Block]]]) -> list[tuple[str, list[Block]]]:
-    """Fold a chapter of nothing but headings into the next ("Part One" before "Chapter 1")."""
-    merged: list[tuple[str, list[Block]]] = []
-    carried: list[Block] = []
-    for index, (title, blocks) in enumerate(groups):
-        is_last = index == len(groups) - 1
-        if not is_last and all(b.kind is BlockKind.HEADING for b in blocks):
-            carried.extend(blocks)
-            continue
-        merged.append((title, carried + blocks))
-        carried = []
-    return merged
+    return [Chapter(index=0, title=text, blocks=tuple(blocks)) for text, blocks in groups]

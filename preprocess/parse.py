@@ -10,9 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .document import Block, BlockKind, Chapter, Document
+from .document import BlockKind, Chapter, Document, fold_heading_only
 from .epub import parse_epub
-from .errors import InputError, ParseError
+from .errors import InputError
 from .markdown import parse_markdown
 from .plaintext import (_SMALL_WORDS, _titlecase, clean_text, decode_text, is_part_label,
                         parse_plaintext)
@@ -112,7 +112,7 @@ def _parse_folder(folder: Path, fmt: str | None, options: dict[str, Any]) -> Doc
     has_front_title = fmt == "markdown" and first.title != _pretty_name(files[0].stem)
     return Document(
         title=first.title if has_front_title else folder.name,
-        chapters=_fold_heading_only([c for part in parts for c in part.chapters]),
+        chapters=fold_heading_only([c for part in parts for c in part.chapters]),
         authors=next((part.authors for part in parts if part.authors), ()),
         language=first.language,
         source=folder,
@@ -165,20 +165,6 @@ def _pretty_name(stem: str) -> str:
         word if position and word in _SMALL_WORDS else word.capitalize()
         for position, word in enumerate(words)
     )
-
-
-def _fold_heading_only(chapters: list[Chapter]) -> tuple[Chapter, ...]:
-    """Join a chapter of nothing but headings to the start of the chapter after it."""
-    out: list[Chapter] = []
-    carried: tuple[Block, ...] = ()
-    for position, chapter in enumerate(chapters):
-        heading_only = all(b.kind is BlockKind.HEADING for b in chapter.blocks)
-        if heading_only and position < len(chapters) - 1:
-            carried += chapter.blocks
-            continue
-        out.append(dataclasses.replace(chapter, blocks=carried + chapter.blocks))
-        carried = ()
-    return tuple(out)
 
 
 def _format(path: Path, fmt: str | None) -> str:

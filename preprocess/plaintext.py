@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .document import Block, BlockKind, Chapter, Document
+from .document import Block, BlockKind, Chapter, Document, fold_heading_only
 from .errors import ParseError
 
 __all__ = [
@@ -187,9 +187,11 @@ def parse_plaintext(text: str, *, name: str) -> Document:
         index += used
     if not groups[0][1] or (len(groups) > 1 and _is_title_page(groups[0][1])):
         groups.pop(0)
-    chapters = tuple(
-        Chapter(index=i, title=group_title, blocks=tuple(blocks))
-        for i, (group_title, blocks) in enumerate(_merge_heading_only(groups), start=1)
+    # A heading with no text of its own ("PART ONE") opens the chapter after it; one at the
+    # very end ("THE END") closes the chapter before it.
+    chapters = fold_heading_only(
+        [Chapter(index=0, title=group_title, blocks=tuple(blocks)) for group_title, blocks in groups],
+        trailing_joins_previous=True,
     )
     return Document(title=title or name, chapters=chapters, authors=authors)
 
@@ -378,23 +380,3 @@ def _join(lines: Sequence[str]) -> str:
             text += " "
         text += line
     return _UNDERSCORE_EMPHASIS.sub(r"\1", " ".join(text.split()))
-
-
-def _merge_heading_only(groups: list[tuple[str, list[Block]]]) -> list[tuple[str, list[Block]]]:
-    """Fold a heading with no text of its own ("PART ONE") into the chapter after it.
-
-    A heading-only group at the very end ("THE END") joins the chapter before it instead.
-    """
-    merged: list[tuple[str, list[Block]]] = []
-    carried: list[Block] = []
-    for title, blocks in groups:
-        if all(b.kind is BlockKind.HEADING for b in blocks):
-            carried.extend(blocks)
-            continue
-        merged.append((title, carried + blocks))
-        carried = []
-    if carried and merged:
-        merged[-1][1].extend(carried)
-    elif carried:
-        merged.append((groups[-1][0], carried))
-    return merged
