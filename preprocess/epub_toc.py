@@ -1,0 +1,178 @@
+"""The table of contents of an EPUB: the EPUB 3 nav document, else the EPUB 2 NCX.
+
+Its entries say where chapters start; :func:`chapter_entries` decides which entries are chapters
+(entries that only group chapters, such as one wrapping the whole book or parts, give way to
+their children). The landmarks say which files are front or back matter.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import lxml.etree as etree
+from ebooklib import epub
+
+from .epub_archive import parse_xhtml
+from .plaintext import is_part_label
+
+__all__ = [
+    "MATTER_TITLES", "MATTER_TYPES", "TocEntry", "chapter_entries", "epub_types", "local_name",
+    "read_toc", "resolve_href",
+]
+
+_OPS_TYPE = "{http://www.idpf.org/2007/ops}type"
+_NCX = "{http://www.daisy.org/z3986/2005/ncx/}"
+# Files (by epub:type, landmark/guide type or TOC title) that are front or back matter.
+MATTER_TYPES = frozenset(
+    "cover titlepage halftitlepage title-page copyright-page toc index colophon".split()
+)
+MATTER_TITLES = frozenset(
+    ["cover", "title page", "copyright", "copyright page", "contents", "table of contents", "index"]
+)
+
+
+@dataclass(frozen=True)
+class TocEntry:
+    """One TOC entry: its title, the file it points at (relative to the OPF) and the anchor."""
+
+    title: str
+    path: str | None
+    fragment: str | None
+    children: tuple[TocEntry, ...] = ()
+
+
+def local_name(tag: object) -> str:
+    """An element's tag without its namespace, lower case ("" for comments and the like)."""
+    return tag.rsplit("}", 1)[-1].lower() if isinstance(tag, str) else ""
+
+
+def epub_types(element: etree._Element) -> set[str]:
+    """The epub:type tokens of an element (namespaced in XML, a plain attribute in HTML)."""
+    value = element.get(_OPS_TYPE) or element.get("epub:type") or ""
+    return {token.split(":")[-1] for token in value.split()}
+
+
+def resolve_href(base: str, href: str) -> tuple[str, str | None] | None:
+    """(path relative to the OPF, anchor) for an href in the file ``base``; None if external."""
+    try:
+        parts = urlsplit(href)
+    except ValueError:  # "http://[x": an address urllib cannot split is no file of the book
+        return None
+    if parts.scheme or parts.netloc:
+        return None
+    target = unquote(parts.path)
+    path = posixpath.normpath(posixpath.join(posixpath.dirname(base), target)) if target else base
+    return path, unquote(parts.fragment) or None
+
+
+def read_toc(book: epub.EpubBook) -> tuple[tuple[TocEntry, ...], set[str]]:
+    """The TOC entries (EPUB 3 nav, else NCX) and the files the landmarks mark as matter."""
+    for item in book.get_items():
+        if isinstance(item, epub.EpubNav):
+            root = parse_xhtml(item.content)
+            entries = _nav_entries(root, item.file_name)
+            if entries:
+                return entries, _landmark_matter(root, item.file_name)
+    for item in book.get_items():
+        if item.media_type == "application/x-dtbncx+xml":
+            root = parse_xhtml(item.content)
+            nav_map = root.find(f"{_NCX}navMap")
+            if nav_map is not None:
+                return _ncx_entries(nav_map, item.file_name), set()
+    return (), set()
+
+
+def _nav_lists(root: etree._Element, kind: str) -> Iterable[etree._Element]:
+    for nav in root.iter("{*}nav", "nav"):
+        if kind in epub_types(nav) or nav.get("role") == f"doc-{kind}":
+            yield from (child for child in nav if local_name(child.tag) == "ol")
+
+
+def _nav_entries(root: etree._Element, base: str) -> tuple[TocEntry, ...]:
+    ol = next(iter(_nav_lists(root, "toc")), None)
+    return _li_entries(ol, base) if ol is not None else ()
+
+
+def _li_entries(ol: etree._Element, base: str) -> tuple[TocEntry, ...]:
+    entries = []
+    for li in (child for child in ol if local_name(child.tag) == "li"):
+        label = next((c for c in li if local_name(c.tag) in ("a", "span")), None)
+        sub = next((c for c in li if local_name(c.tag) == "ol"), None)
+        href = label.get("href") if label is not None else None
+        title = " ".join("".join(label.itertext()).split()) if label is not None else ""
+        path, fragment = (href and resolve_href(base, href)) or (None, None)
+        children = _li_entries(sub, base) if sub is not None else ()
+        entries.append(TocEntry(title, path, fragment, children))
+    return tuple(entries)
+
+
+def _ncx_entries(parent: etree._Element, base: str) -> tuple[TocEntry, ...]:
+    entries = []
+    for point in parent.findall(f"{_NCX}navPoint"):
+        label = point.find(f"{_NCX}navLabel/{_NCX}text")
+        content = point.find(f"{_NCX}content")
+        src = content.get("src") if content is not None else None
+        title = " ".join((label.text or "").split()) if label is not None else ""
+        path, fragment = (src and resolve_href(base, src)) or (None, None)
+        entries.append(TocEntry(title, path, fragment, _ncx_entries(point, base)))
+    return tuple(entries)
+
+
+def _landmark_matter(root: etree._Element, base: str) -> set[str]:
+    paths = set()
+    for ol in _nav_lists(root, "landmarks"):
+        for link in ol.iter("{*}a", "a"):
+            target = resolve_href(base, link.get("href", ""))
+            if target and epub_types(link) & MATTER_TYPES:
+                paths.add(target[0])
+    return paths
+
+
+def chapter_entries(entries: Sequence[TocEntry]) -> tuple[list[TocEntry], dict[TocEntry, int]]:
+    """The entries that become chapters, and each start point (entry) mapped to its chapter.
+
+    Top-level entries are chapters and their sub-entries stay inside them, except for entries that
+    only group chapters: a lone top-level entry (a book wrapping everything, with at most contents
+    or cover entries beside it) and parts ("Part One", "Volume II") give way to their children.
+    A group's own start then opens its first child's chapter.
+    """
+    level = _promote(entries)
+    first_child: dict[TocEntry, TocEntry] = {}
+    while groups := _grouping_entries(level):
+        unwrapped: list[TocEntry] = []
+        for entry in level:
+            if entry in groups:
+                children = _promote(entry.children)
+                first_child[entry] = children[0]
+                unwrapped.extend(children)
+            else:
+                unwrapped.append(entry)
+        level = unwrapped
+    starts = {entry: index for index, entry in enumerate(level)}
+    for group, child in first_child.items():
+        while child not in starts:
+            child = first_child[child]
+        starts.setdefault(group, starts[child])
+    return level, starts
+
+
+def _grouping_entries(level: Sequence[TocEntry]) -> set[TocEntry]:
+    """The entries of a TOC level that only group chapters (see :func:`chapter_entries`)."""
+    body = [entry for entry in level if entry.title.lower() not in MATTER_TITLES]
+    nested = [entry for entry in body if _promote(entry.children)]
+    if len(body) == 1 and nested:
+        return set(nested)
+    if nested and all(is_part_label(entry.title) for entry in nested):
+        return set(nested)
+    return set()
+
+
+def _promote(entries: Sequence[TocEntry]) -> list[TocEntry]:
+    """Entries that point somewhere; a group label without a target gives way to its children."""
+    out: list[TocEntry] = []
+    for entry in entries:
+        out.extend([entry] if entry.path else _promote(entry.children))
+    return out
