@@ -12,32 +12,30 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import posixpath
 import re
 import tomllib
 import unicodedata
-import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import lxml.etree as etree
 
 from kokoro_common import read_bounded
+from preprocess.document import Document
 from preprocess.errors import InputError
 
 __all__ = [
-    "LEXICON_VERSION", "DictionaryError", "Entry", "Lexicon", "epub_lexicons", "ipa_to_misaki",
+    "LEXICON_VERSION", "MAX_DICTIONARY_BYTES", "DictionaryError", "Entry", "Lexicon",
+    "epub_lexicons", "ipa_to_misaki", "lexicon_for", "read_dictionary",
 ]
 
 # Bump when apply() or a conversion table changes what is spoken: it is part of every digest.
 LEXICON_VERSION = "1"
 
-PLS_MEDIA_TYPE = "application/pls+xml"
 # A dictionary of this size holds some 200,000 entries; past it a file is not a dictionary.
 MAX_DICTIONARY_BYTES = 8 << 20
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -223,18 +221,37 @@ def read_dictionary(path: Path) -> bytes:
                         lambda why: DictionaryError(f"{path}: cannot read the dictionary ({why})"))
 
 
+def lexicon_for(document: Document, dictionaries: Sequence[Path] = ()) -> Lexicon:
+    """The pronunciation layers for ``document``, in order: the built-in dictionary, the book's
+    own PLS lexicons (``document.lexicons``), then each file of ``dictionaries`` (TOML, or PLS
+    by its ``.pls`` suffix); later layers win. Only layers for the document's language apply.
+    Raises :class:`DictionaryError` for a dictionary that cannot be read or used.
+    """
+    layers = [Lexicon.builtin()]
+    layers += [Lexicon.from_pls(data, name) for name, data in document.lexicons]
+    layers += [_dictionary_file(Path(path)) for path in dictionaries]
+    return Lexicon.layered(*layers, language=document.language or "en")
+
+
+def _dictionary_file(path: Path) -> Lexicon:
+    if path.suffix.lower() == ".pls":
+        return Lexicon.from_pls(read_dictionary(path), str(path))  # a regular file, size-bounded
+    return Lexicon.from_toml(path)
+
+
 def epub_lexicons(path: str | Path) -> tuple[Lexicon, ...]:
-    """The PLS lexicons an EPUB 3 declares in its manifest (``application/pls+xml``), in order."""
+    """The PLS lexicons an EPUB 3 declares in its manifest (``application/pls+xml``), in order.
+
+    The book is read through the same checked archive reader as its chapters (size, bomb and
+    entity checks first), so a hostile lexicon is refused as a hostile chapter would be.
+    """
+    from preprocess.epub import lexicon_files  # the EPUB reader (ebooklib) only when asked
+
     try:
-        with zipfile.ZipFile(path) as book:
-            opf_path = _opf_path(book)
-            manifest = _parse_xml(book.read(opf_path), opf_path).iter("{*}item")
-            folder = posixpath.dirname(opf_path)
-            hrefs = [i.get("href", "") for i in manifest if i.get("media-type") == PLS_MEDIA_TYPE]
-            names = [posixpath.normpath(posixpath.join(folder, unquote(h))) for h in hrefs]
-            return tuple(Lexicon.from_pls(book.read(n), f"{path}!{n}") for n in names)
-    except (OSError, KeyError, zipfile.BadZipFile) as exc:
-        raise DictionaryError(f"{path}: cannot read its pronunciation lexicons ({exc})") from exc
+        files = lexicon_files(Path(path))
+    except InputError as exc:
+        raise DictionaryError(f"{path}: cannot read its pronunciation lexicons: {exc}") from None
+    return tuple(Lexicon.from_pls(data, f"{path}!{name}") for name, data in files)
 
 
 # --- TOML ---------------------------------------------------------------------------------
@@ -476,12 +493,3 @@ def _same_language(tag: str, wanted: str) -> bool:
 
 def _is_british(language: str) -> bool:
     return language.lower().replace("_", "-") in ("en-gb", "en-uk")
-
-
-def _opf_path(book: zipfile.ZipFile) -> str:
-    """The package document's path, from ``META-INF/container.xml``."""
-    container = _parse_xml(book.read("META-INF/container.xml"), "META-INF/container.xml")
-    rootfile = next(container.iter("{*}rootfile"), None)
-    if rootfile is None or not rootfile.get("full-path"):
-        raise DictionaryError("META-INF/container.xml names no package document")
-    return rootfile.get("full-path", "")

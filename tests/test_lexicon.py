@@ -384,3 +384,47 @@ def test_epub_lexicon_reaches_misaki(english_g2p):
     assert phonemes.count("bˈAs") == 2
     assert "nˈOtəɹ dˈAm" in phonemes
     assert "bˈæs" not in english_g2p(lexicon.apply("a bass"))
+
+
+# --- PLS inside an EPUB made here: read through the checked archive ------------------------
+
+
+def _epub_with_lexicon(path: Path, pls: bytes) -> Path:
+    """The small valid EPUB of the hostile corpus, with ``pls`` as a manifest lexicon."""
+    from tests.hostile.make_corpus import _epub_files
+
+    item = '<item id="lex" href="lexicon/en.pls" media-type="application/pls+xml"/>'
+    files = {**_epub_files(items=item), "OEBPS/lexicon/en.pls": pls}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_epub_lexicon_of_a_made_book(tmp_path):
+    lexeme = "<lexeme><grapheme>Kokoro</grapheme><alias>ko ko ro</alias></lexeme>"
+    path = _epub_with_lexicon(tmp_path / "book.epub", _pls(lexeme))
+    (lexicon,) = epub_lexicons(path)
+    assert lexicon.entries == (Entry("Kokoro", respelling="ko ko ro"),)
+
+
+LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lexicon [<!ENTITY l0 "lol">'
+          + "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10)) + "]>")
+HOSTILE_LEXICONS = [
+    # a lexicon that inflates 1,000 to 1: refused from the ZIP directory, before it is inflated
+    pytest.param(_pls("<!--" + " " * (4 << 20) + "-->"), "decompression bomb", id="bomb"),
+    # entity expansion: refused before any XML parser sees the file
+    pytest.param(LAUGHS.encode() + _pls("<lexeme><grapheme>l</grapheme><alias>&l9;</alias>"
+                                        "</lexeme>"), "declares XML entities", id="entities"),
+]
+
+
+@pytest.mark.parametrize(("pls", "refusal"), HOSTILE_LEXICONS)
+def test_hostile_epub_lexicon_is_refused_like_the_chapters(tmp_path, pls, refusal):
+    from preprocess import InputError, parse_file
+
+    path = _epub_with_lexicon(tmp_path / "hostile.epub", pls)
+    with pytest.raises(DictionaryError, match=f"cannot read its pronunciation lexicons.*{refusal}"):
+        epub_lexicons(path)
+    with pytest.raises(InputError, match=refusal):
+        parse_file(path)
