@@ -1,14 +1,25 @@
-"""Everything about text: the document model, parsers, the normalizer and the chunker."""
+"""Everything about text: the document model, parsers, the normalizer, the pronunciation
+dictionary, the chunker and the plan that joins them.
+
+The application imports only the names below. Importing this package stays cheap: no G2P,
+no spaCy, no model; the engine is reached only through the callables given to :func:`plan`.
+"""
 
 from preprocess.chunk import Chunk, ChunkOptions, Pauses, chunk_chapter, split_sentences
-from preprocess.document import Block, BlockKind, Chapter, Cover, Document
+from preprocess.document import CODE_POLICIES, Block, BlockKind, Chapter, Cover, Document
 from preprocess.errors import InputError, ParseError
-from preprocess.normalize import NORMALIZER_VERSION, Normalizer, NormalizerOptions
-from preprocess.parse import FORMATS, parse_file, parse_text
+from preprocess.lexicon import (LEXICON_VERSION, DictionaryError, Lexicon, lexicon_for,
+                                read_dictionary)
+from preprocess.normalize import (NORMALIZER_VERSION, Normalizer, NormalizerOptions,
+                                  normalizer_identity)
+from preprocess.parse import FORMATS, MAX_TEXT_BYTES, parse_bytes, parse_file, parse_text
+from preprocess.plaintext import decode_text
+from preprocess.plan import ChapterPlan, plan
 
 __all__ = [
-    "Block", "BlockKind", "FORMATS", "Chapter", "Chunk", "ChunkOptions", "Cover", "Document",
-    "InputError", "NORMALIZER_VERSION", "Normalizer", "NormalizerOptions",
-    "ParseError", "Pauses", "chunk_chapter", "parse_file", "parse_text",
-    "split_sentences",
+    "CODE_POLICIES", "FORMATS", "LEXICON_VERSION", "MAX_TEXT_BYTES", "NORMALIZER_VERSION",
+    "Block", "BlockKind", "Chapter", "ChapterPlan", "Chunk", "ChunkOptions", "Cover",
+    "DictionaryError", "Document", "InputError", "Lexicon", "Normalizer", "NormalizerOptions",
+    "ParseError", "Pauses", "chunk_chapter", "decode_text", "lexicon_for", "normalizer_identity",
+    "parse_bytes", "parse_file", "parse_text", "plan", "read_dictionary", "split_sentences",
 ]
