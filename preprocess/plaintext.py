@@ -313,6 +313,9 @@ def _heading_at(
     paragraphs: Sequence[list[str]], index: int, caps_ok: bool
 ) -> tuple[_Heading | None, int]:
     """The heading starting at paragraph ``index`` (if any) and how many paragraphs it uses."""
+    wrapped = _wrapped_heading(paragraphs, index)
+    if wrapped is not None:
+        return wrapped
     lines = paragraphs[index]
     role = classify_line(lines[0]) if len(lines) <= 2 else None
     if role == "label":
@@ -328,6 +331,46 @@ def _heading_at(
     if role == "caps" and len(lines) == 1 and caps_ok:
         return _Heading(_titlecase(lines[0]), False), 1
     return None, 1
+
+
+def _wrapped_heading(
+    paragraphs: Sequence[list[str]], index: int
+) -> tuple[_Heading, int] | None:
+    """A labelled heading whose title runs on to a second line, in the same paragraph or after
+    a blank line, and how many paragraphs it uses (Moby-Dick: "CHAPTER 57. Of Whales in Paint;
+    in Teeth; in Wood; in Sheet-Iron; in" / "Stone; in Mountains; in Stars.")."""
+    lines = paragraphs[index]
+    if len(lines) == 2:
+        first, rest, used, blank = lines[0], lines[1], 1, False
+    elif len(lines) == 1 and index + 1 < len(paragraphs) and len(paragraphs[index + 1]) == 1:
+        first, rest, used, blank = lines[0], paragraphs[index + 1][0], 2, True
+    else:
+        return None
+    if not (_runs_on(first, blank) and _ends_title(rest)):
+        return None
+    return _Heading(_titlecase(f"{first} {rest}"), True), used
+
+
+def _runs_on(line: str, blank_after: bool) -> bool:
+    """Whether a label line's title stops mid-phrase: no full stop at its end and, across a
+    blank line (where a complete title is usual), a comma, semicolon, dash or small word."""
+    match = HEADING_PATTERNS[0][1].fullmatch(line)
+    if not match or not match.group("title") or not (match.group("sep") or "").strip():
+        return False
+    if len(match.group("title").split()) > 2 * _TITLE_MAX_WORDS or line[-1] in ".!?" + _CLOSERS:
+        return False
+    return not blank_after or line[-1] in ",;:-—–&" or line.split()[-1].lower() in _SMALL_WORDS
+
+
+def _ends_title(line: str) -> bool:
+    """A short line that finishes a title: capitalised words (or small ones), up to one final
+    stop ("Stone; in Mountains; in Stars.")."""
+    core = line.rstrip(_CLOSERS).rstrip(".!?")
+    if not core or re.search(r"[.!?]\s", core) or classify_line(line) == "label":
+        return False
+    words = core.split()
+    return len(words) <= _TITLE_MAX_WORDS and (core.isupper() or all(
+        w[0].isupper() or w.lower() in _SMALL_WORDS for w in words if w[0].isalpha()))
 
 
 def _bare_label(line: str) -> bool:

@@ -14,7 +14,7 @@ import pytest
 from ebooklib import epub
 from test_parsers import blocks, build_epub, full_text, titles
 
-from preprocess.document import BlockKind
+from preprocess.document import Block, BlockKind
 from preprocess.epub import parse_epub
 from preprocess.errors import InputError
 from preprocess.parse import parse_file
@@ -233,6 +233,67 @@ def test_plaintext_contents_not_read(text: str, expected: list[str]) -> None:
     document = parse_plaintext(text, name="x")
     assert titles(document) == expected
     assert sum(b.text.startswith("CHAPTER") for c in document.chapters for b in c.blocks) <= 2
+
+
+# Moby-Dick (Project Gutenberg #2701): long chapter titles wrap onto a second line.
+MOBY_DICK_CHAPTERS = """\
+CHAPTER 56. Of the Less Erroneous Pictures of Whales, and the True
+Pictures of Whaling Scenes.
+
+In connexion with the monstrous pictures of whales, I am strongly
+tempted here to enter upon those still more monstrous stories of them.
+
+CHAPTER 57. Of Whales in Paint; in Teeth; in Wood; in Sheet-Iron; in
+Stone; in Mountains; in Stars.
+
+On Tower-hill, as you go down to the London docks, you may have seen a
+crippled beggar holding a painted board before him.
+
+CHAPTER 58. Brit.
+
+Steering north-eastward from the Crozetts, we fell in with vast meadows
+of brit.
+"""
+WRAPPED_TITLES = [
+    "CHAPTER 56. Of the Less Erroneous Pictures of Whales, and the True Pictures of Whaling Scenes.",
+    "CHAPTER 57. Of Whales in Paint; in Teeth; in Wood; in Sheet-Iron; in Stone; in Mountains; "
+    "in Stars.",
+    "CHAPTER 58. Brit.",
+]
+
+
+@pytest.mark.parametrize("text", [
+    MOBY_DICK_CHAPTERS,
+    # the same, with the title's second line set apart by a blank line
+    MOBY_DICK_CHAPTERS.replace("in\nStone;", "in\n\nStone;"),
+])
+def test_plaintext_heading_wrapped_onto_a_second_line(text: str) -> None:
+    document = parse_plaintext(text, name="moby-dick")
+    assert titles(document) == WRAPPED_TITLES
+    for chapter, title in zip(document.chapters, WRAPPED_TITLES, strict=True):
+        assert chapter.blocks[0] == Block(H, title)
+        assert [b.kind for b in chapter.blocks] == [H, P]
+    assert [c.blocks[1].text.split()[0] for c in document.chapters] == ["In", "On", "Steering"]
+
+
+NOT_WRAPPED = [
+    # after a blank line, a title that ends on a full word is complete: the next line is text
+    ("CHAPTER 3. The Storm\n\nRain Fell.\n\nIt rained all night.\n", "CHAPTER 3. The Storm"),
+    # capitals after a complete title are not its continuation
+    ("CHAPTER IV. THE STORM\n\nTHE NEXT MORNING\n\nIt rained all night.\n",
+     "Chapter IV. The Storm"),
+    # prose after a title that ends mid-phrase is not a continuation
+    ("CHAPTER 4. Of the\n\nsea we knew nothing, and we slept.\n\nIt rained.\n",
+     "CHAPTER 4. Of the"),
+]
+
+
+@pytest.mark.parametrize(("text", "heading"), NOT_WRAPPED)
+def test_plaintext_heading_not_joined_to_what_follows(text: str, heading: str) -> None:
+    document = parse_plaintext(text, name="x")
+    assert titles(document) == [heading]
+    assert document.chapters[0].blocks[0] == Block(H, heading)
+    assert "rained" in document.chapters[0].text
 
 
 def test_plaintext_volumes_restart_numbering(tmp_path: Path) -> None:
