@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from .document import Block, BlockKind, Chapter, Document, fold_heading_only
 from .errors import ParseError
+from .gutenberg import split_gutenberg
 
 __all__ = [
     "HEADING_PATTERNS", "classify_line", "clean_text", "decode_text", "is_part_label",
@@ -61,8 +62,8 @@ _TITLE_PAGE_WORDS = 40
 _PROSE_LINES = 3
 _CLOSERS = "\"')]}”’»_"
 
-_GUTENBERG_START = re.compile(r"^\s*\*{3}\s*START OF (?:THE|THIS) PROJECT GUTENBERG", re.I)
-_GUTENBERG_END = re.compile(r"^\s*\*{3}\s*END OF (?:THE|THIS) PROJECT GUTENBERG", re.I)
+# A volunteer's credit at the top of a Gutenberg text, not part of the book.
+_PRODUCER = re.compile(r"(?:e-?text\s+)?(?:produced|prepared|transcribed|scanned)\s+by\b", re.I)
 _YEAR = re.compile(r"\s*\(\d{4}\)\s*")
 _TITLE_PAGE_LINES = 6
 _BY_LINE = re.compile(r"^by\s+(?P<author>\S.{0,80})$", re.IGNORECASE)
@@ -167,15 +168,29 @@ def parse_plaintext(text: str, *, name: str) -> Document:
     """Parse plain text into a document; ``name`` titles it when the text has no title line.
 
     A contents list and a title page (short lines before the first heading: title, author, year,
-    "Produced by ...") are not read.
+    "Produced by ...") are not read. A Project Gutenberg text is read without its licence
+    header and footer; the header names the book, and its short front matter (a title page
+    in sentences, "or, THE WHALE.") opens the first chapter.
     """
-    paragraphs = _drop_contents(_paragraphs(_strip_gutenberg(text)))
+    lines, header = split_gutenberg(text)
+    paragraphs = _drop_contents(_paragraphs(lines))
     title, authors, paragraphs = _title_and_authors(paragraphs)
+    if header is not None:
+        # The header's fields name the book more reliably than a title page does.
+        title, authors = header.title or title, header.authors or authors
+    groups = _groups(paragraphs, title or name)
+    chapters = _chapters(groups, gutenberg=header is not None)
+    return Document(title=title or name, chapters=chapters, authors=authors)
+
+
+def _groups(paragraphs: Sequence[list[str]], title: str) -> list[tuple[str, list[Block]]]:
+    """(title, blocks) cut at each heading; the first group holds what comes before any
+    heading, under ``title``."""
     first_label = next(
         (i for i, p in enumerate(paragraphs) if len(p) <= 2 and classify_line(p[0]) == "label"),
         len(paragraphs),
     )
-    groups: list[tuple[str, list[Block]]] = [(title or name, [])]
+    groups: list[tuple[str, list[Block]]] = [(title, [])]
     index = 0
     while index < len(paragraphs):
         caps_ok = _caps_allowed(paragraphs, index, first_label)
@@ -185,15 +200,27 @@ def parse_plaintext(text: str, *, name: str) -> Document:
         else:
             groups[-1][1].append(Block(BlockKind.PARAGRAPH, _join(paragraphs[index])))
         index += used
-    if not groups[0][1] or (len(groups) > 1 and _is_title_page(groups[0][1])):
-        groups.pop(0)
+    return groups
+
+
+def _chapters(groups: list[tuple[str, list[Block]]], gutenberg: bool) -> tuple[Chapter, ...]:
+    """The chapters of the groups. What comes before the first heading is dropped when it is a
+    title page (or nothing), opens the first chapter when it is a Gutenberg text's short front
+    matter, and is a chapter of its own otherwise (a prologue)."""
+    front, rest = groups[0][1], groups[1:]
+    if gutenberg:
+        front = [b for b in front if not _PRODUCER.match(b.text)]
+    short = sum(len(b.text.split()) for b in front) <= _TITLE_PAGE_WORDS
+    if not front or (rest and _is_title_page(front)):
+        groups = rest
+    elif rest and gutenberg and short:
+        groups = [(rest[0][0], front + rest[0][1]), *rest[1:]]
     # A heading with no text of its own ("PART ONE") opens the chapter after it; one at the
     # very end ("THE END") closes the chapter before it.
-    chapters = fold_heading_only(
-        [Chapter(index=0, title=group_title, blocks=tuple(blocks)) for group_title, blocks in groups],
+    return fold_heading_only(
+        [Chapter(index=0, title=title, blocks=tuple(blocks)) for title, blocks in groups],
         trailing_joins_previous=True,
     )
-    return Document(title=title or name, chapters=chapters, authors=authors)
 
 
 def _caps_allowed(paragraphs: Sequence[list[str]], index: int, first_label: int) -> bool:
@@ -243,14 +270,6 @@ def _label_key(line: str) -> str | None:
     """The label a line starts with, normalised ("Chapter I." -> "CHAPTER I"), or None."""
     match = _LABEL_START.match(line.strip())
     return " ".join(match.group(0).upper().split()) if match else None
-
-
-def _strip_gutenberg(text: str) -> list[str]:
-    """The lines of the text, without a Project Gutenberg header and licence footer."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    start = next((i for i, line in enumerate(lines) if _GUTENBERG_START.match(line)), -1)
-    end = next((i for i, line in enumerate(lines) if _GUTENBERG_END.match(line)), len(lines))
-    return lines[start + 1 : end] if end > start else lines[start + 1 :]
 
 
 def _paragraphs(lines: Sequence[str]) -> list[list[str]]:

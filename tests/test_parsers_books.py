@@ -210,6 +210,169 @@ def test_plaintext_title_pages(text: str, title: str, expected: list[str]) -> No
     assert "Austen" not in full_text(document) and "(18" not in full_text(document)
 
 
+# --- Project Gutenberg headers ---------------------------------------------------------------------
+
+LICENCE_HEAD = """\
+This eBook is for the use of anyone anywhere in the United States and
+most other parts of the world at no cost and with almost no restrictions
+whatsoever. You may copy it, give it away or re-use it under the terms
+of the Project Gutenberg License included with this eBook or online at
+www.gutenberg.org.
+"""
+
+
+def gutenberg(first_line: str, fields: str, body: str, start: str = "THE") -> str:
+    """A Project Gutenberg plain text: the header (first line, licence, fields), the START
+    and END markers around ``body``, and the licence footer."""
+    return (f"{first_line}\n\n{LICENCE_HEAD}\n{fields}\n"
+            f"*** START OF {start} PROJECT GUTENBERG EBOOK MOBY-DICK; OR, THE WHALE ***\n\n\n\n"
+            f"{body}\n*** END OF {start} PROJECT GUTENBERG EBOOK MOBY-DICK; OR, THE WHALE ***\n\n"
+            "Updated editions will replace the previous one--the old editions will\n"
+            "be renamed. Section 1. General Terms of Use and Redistributing Project\n"
+            "Gutenberg-tm electronic works\n")
+
+
+MOBY_DICK_FIELDS = """\
+Title: Moby-Dick; or, The Whale
+
+Author: Herman Melville
+
+Release Date: June, 2001 [eBook #2701]
+[Most recently updated: August 18, 2021]
+
+Language: English
+
+Character set encoding: UTF-8
+
+Produced by: Daniel Lazarus, Jonesey, and David Widger
+"""
+MOBY_DICK_BODY = """\
+MOBY-DICK;
+
+or, THE WHALE.
+
+By Herman Melville
+
+
+
+CONTENTS
+
+CHAPTER 1. Loomings.
+
+CHAPTER 2. The Carpet-Bag.
+
+CHAPTER 3. The Spouter-Inn.
+
+Epilogue
+
+
+
+
+CHAPTER 1. Loomings.
+
+Call me Ishmael. Some years ago--never mind how long precisely--having
+little or no money in my purse, and nothing particular to interest me
+on shore, I thought I would sail about a little and see the watery part
+of the world.
+
+CHAPTER 2. The Carpet-Bag.
+
+I stuffed a shirt or two into my old carpet-bag, tucked it under my arm,
+and started for Cape Horn and the Pacific.
+
+CHAPTER 3. The Spouter-Inn.
+
+Entering that gable-ended Spouter-Inn, you found yourself in a wide,
+low, straggling entry with old-fashioned wainscots.
+
+Epilogue
+
+The drama's done. Why then here does any one step forth?--Because one did
+survive the wreck.
+"""
+
+
+def test_gutenberg_moby_dick(tmp_path: Path) -> None:
+    path = tmp_path / "moby-dick.txt"
+    first_line = "The Project Gutenberg eBook of Moby-Dick; or, The Whale, by Herman Melville"
+    path.write_text(gutenberg(first_line, MOBY_DICK_FIELDS, MOBY_DICK_BODY), encoding="utf-8")
+    document = parse_file(path)
+    assert document.title == "Moby-Dick; or, The Whale"
+    assert document.authors == ("Herman Melville",)
+    assert titles(document) == [
+        "CHAPTER 1. Loomings.", "CHAPTER 2. The Carpet-Bag.", "CHAPTER 3. The Spouter-Inn.",
+        "Epilogue",
+    ]
+    # The title page opens the book, read before the first chapter's heading.
+    assert blocks(document)[:5] == [
+        (P, "MOBY-DICK;"), (P, "or, THE WHALE."), (P, "By Herman Melville"),
+        (H, "CHAPTER 1. Loomings."), (P, blocks(document)[4][1]),
+    ]
+    assert blocks(document)[4][1].startswith("Call me Ishmael.")
+    text = full_text(document)
+    assert "Gutenberg" not in text and "CONTENTS" not in text and "Release Date" not in text
+
+
+HEADERS = [
+    # the first line alone, in each of its forms
+    ("The Project Gutenberg eBook of Moby-Dick; or, The Whale, by Herman Melville", ""),
+    ("The Project Gutenberg EBook of Moby-Dick; or, The Whale, by Herman Melville", ""),
+    ("Project Gutenberg's Moby-Dick; or, The Whale, by Herman Melville", ""),
+    ("\ufeffThe Project Gutenberg eBook of Moby-Dick; or, The Whale, by Herman Melville", ""),
+    ("The Project Gutenberg EBook of Moby-Dick; or, The Whale\nby Herman Melville", ""),
+    # Title: and Author: lines win over the first line
+    ("The Project Gutenberg eBook of Moby Dick, by H. M.", MOBY_DICK_FIELDS),
+    ("The Project Gutenberg eBook of Moby Dick", MOBY_DICK_FIELDS),
+]
+
+
+@pytest.mark.parametrize(("first_line", "fields"), HEADERS)
+@pytest.mark.parametrize("start", ["THE", "THIS"])
+def test_gutenberg_header_names_the_book(first_line: str, fields: str, start: str) -> None:
+    text = gutenberg(first_line, fields, MOBY_DICK_BODY, start)
+    document = parse_plaintext(text, name="moby-dick")
+    assert (document.title, document.authors) == ("Moby-Dick; or, The Whale", ("Herman Melville",))
+    assert titles(document)[0] == "CHAPTER 1. Loomings."
+    assert document.chapters[0].text.startswith("MOBY-DICK;\n\nor, THE WHALE.")
+
+
+def test_gutenberg_header_with_several_authors_and_a_long_title() -> None:
+    fields = ("Title: Grimms' Fairy Tales\n       Household Stories\n\n"
+              "Author: Jacob Grimm\n        Wilhelm Grimm\n\nTranslator: Edgar Taylor\n")
+    body = "THE GOLDEN BIRD\n\nA certain king had a beautiful garden.\n"
+    document = parse_plaintext(gutenberg("The Project Gutenberg eBook of Grimms' Fairy Tales, by "
+                                         "Jacob Grimm and Wilhelm Grimm", fields, body), name="x")
+    assert document.title == "Grimms' Fairy Tales Household Stories"
+    assert document.authors == ("Jacob Grimm", "Wilhelm Grimm")
+    assert titles(document) == ["The Golden Bird"]
+
+
+def test_gutenberg_older_layout_with_a_producer_line() -> None:
+    """Pride and Prejudice (#1342, 2008 header): "Produced by ..." and the title page after the
+    START line are not read; the header names the book."""
+    fields = "Title: Pride and Prejudice\n\nAuthor: Jane Austen\n\nLanguage: English\n"
+    body = ("Produced by Anonymous Volunteers\n\n\n\n\nPRIDE AND PREJUDICE\n\nBy Jane Austen\n\n\n\n"
+            "Chapter 1\n\n\nIt is a truth universally acknowledged, that a single man in\n"
+            "possession of a good fortune, must be in want of a wife.\n\nChapter 2\n\n"
+            "Mr. Bennet was among the earliest of those who waited on Mr. Bingley.\n")
+    text = gutenberg("The Project Gutenberg EBook of Pride and Prejudice, by Jane Austen", fields,
+                     body, "THIS")
+    document = parse_plaintext(text, name="pg1342")
+    assert (document.title, document.authors) == ("Pride and Prejudice", ("Jane Austen",))
+    assert titles(document) == ["Chapter 1", "Chapter 2"]
+    assert "Produced" not in full_text(document) and "PREJUDICE" not in full_text(document)
+
+
+def test_gutenberg_long_front_matter_stays_a_chapter() -> None:
+    """Front matter of real length before the first chapter (a preface in sentences) is not a
+    title page: it stays a chapter of its own."""
+    preface = " ".join(["The sea is wide and the ships are small."] * 8)
+    body = f"{preface}\n\nCHAPTER 1. Loomings.\n\nCall me Ishmael.\n"
+    document = parse_plaintext(gutenberg("The Project Gutenberg eBook of Moby-Dick; or, The "
+                                         "Whale, by Herman Melville", "", body), name="x")
+    assert titles(document) == ["Moby-Dick; or, The Whale", "CHAPTER 1. Loomings."]
+
+
 CONTENTS = [
     # Gutenberg contents, one line per chapter, then the chapters themselves
     (
