@@ -29,7 +29,7 @@ import numpy as np
 from num2words import num2words
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from kokoro_cli.ffmpeg import run_ffmpeg  # noqa: E402  (the project's one ffmpeg seam)
+from kokoro_cli.output.ffmpeg import run_ffmpeg  # noqa: E402  (the project's one ffmpeg seam)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
 

@@ -7,9 +7,9 @@ import sys
 from enum import IntEnum
 
 from engine.errors import AssetError, BackendError, G2PError, SettingError, VoiceError
-from kokoro_cli.ffmpeg import FfmpegError
+from kokoro_cli.output.ffmpeg import FfmpegError
 from kokoro_cli.jobs import Interrupted, JobError, JobStateError
-from kokoro_cli.loudness import LoudnessError
+from kokoro_cli.output.loudness import LoudnessError
 from preprocess.errors import InputError, KokoroError
 
 

@@ -150,7 +150,7 @@ def test_installed_script_honours_environment_and_config_precedence(tmp_path):
 def test_every_error_class_has_its_exit_code():
     from engine import AssetError, SettingError, VoiceError
     from kokoro_cli.errors import ExitCode, exit_code_for
-    from kokoro_cli.ffmpeg import FfmpegError
+    from kokoro_cli.output import FfmpegError
     from kokoro_cli.jobs import Interrupted, JobError
     from preprocess import InputError, ParseError
     from preprocess.lexicon import DictionaryError

@@ -10,7 +10,7 @@ import pytest
 
 from contextlib import nullcontext
 
-from kokoro_cli.mux import probe_chapters, probe_format
+from kokoro_cli.output import probe_chapters, probe_format
 from kokoro_cli.render import Progress, RenderOptions
 from kokoro_cli.runner import ConvertRequest, run_convert
 from preprocess import parse_file

@@ -28,7 +28,7 @@ def doc(tmp_path) -> Path:
 def test_mp3_has_id3_chapters_and_meets_the_loudness_preset(resolver, doc, tmp_path):
     from mutagen.id3 import ID3
 
-    from kokoro_cli.loudness import measure_file
+    from kokoro_cli.output import measure_file
 
     out, qc = tmp_path / "doc.mp3", tmp_path / "qc.json"
     proc = _kokoro("convert", str(doc), "-o", str(out), "--work-dir", str(tmp_path / "w"),

@@ -391,7 +391,7 @@ def test_environment(name, env, code, message, tmp_path: Path, model_cache) -> N
 
 
 def _decoded(path: Path) -> np.ndarray:
-    from kokoro_cli.ffmpeg import find_ffmpeg
+    from kokoro_cli.output.ffmpeg import find_ffmpeg
 
     pcm = subprocess.run([find_ffmpeg(), "-v", "error", "-i", str(path), "-f", "s16le", "-"],
                          capture_output=True, check=True).stdout

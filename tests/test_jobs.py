@@ -17,7 +17,7 @@ import soundfile as sf
 
 from kokoro_cli.cache import ChunkCache
 from kokoro_cli.jobs import Job, JobError, JobIdentity, list_jobs
-from kokoro_cli.ffmpeg import find_ffmpeg
+from kokoro_cli.output.ffmpeg import find_ffmpeg
 
 BOOK = """THE SHORT BOOK
 

@@ -10,27 +10,26 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kokoro_cli import ffmpeg as ffmpeg_mod
-from kokoro_cli.ffmpeg import (
+from kokoro_cli.output import ffmpeg as ffmpeg_mod
+from kokoro_cli.output.encode import write_m4b
+from kokoro_cli.output.ffmpeg import (
     FfmpegError,
-    escape_ffmetadata,
-    ffmetadata,
     find_ffmpeg,
-    parse_ffmetadata,
-    run_ffmpeg,
-    samples_to_ms,
-)
-from kokoro_cli.mux import (
-    BookMeta,
-    ChapterAudio,
-    ChapterMark,
-    chapter_marks,
-    concat_list,
     probe_chapters,
     probe_format,
     probe_streams,
-    write_m4b,
+    run_ffmpeg,
 )
+from kokoro_cli.output.metadata import (
+    BookMeta,
+    ChapterMark,
+    concat_list,
+    escape_ffmetadata,
+    ffmetadata,
+    parse_ffmetadata,
+    samples_to_ms,
+)
+from kokoro_cli.output.plan import ChapterAudio, chapter_marks
 
 SR = 24000
 

@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from kokoro_cli.loudness import (
+from kokoro_cli.output.loudness import (
     PRESETS,
     GainPlan,
     Levels,
@@ -24,14 +24,9 @@ from kokoro_cli.loudness import (
     read_measurement,
     tap_graph,
 )
-from kokoro_cli.mux import (
-    ChapterMark,
-    OutputOptions,
-    flac_picture,
-    safe_filename,
-    vorbis_chapters,
-    wav_header,
-)
+from kokoro_cli.output.formats import OutputOptions
+from kokoro_cli.output.metadata import ChapterMark, flac_picture, vorbis_chapters, wav_header
+from kokoro_cli.output.plan import safe_filename
 
 INF = math.inf
 
@@ -320,7 +315,7 @@ def test_output_options_derived_settings() -> None:
     (GainPlan(12.0), Levels(-19.2, -4.4, -4.6, -22.0, -60.0, 9.0), GainPlan(12.0)),  # no limiter
 ])
 def test_makeup_gain_restores_what_limiting_took(plan, limited, expected):
-    from kokoro_cli.loudness import PRESETS, with_makeup
+    from kokoro_cli.output.loudness import PRESETS, with_makeup
 
     result = with_makeup(plan, PRESETS["audiobook"], limited)
     assert result.limit_dbfs == expected.limit_dbfs

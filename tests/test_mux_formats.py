@@ -10,19 +10,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kokoro_cli.ffmpeg import FfmpegError, run_ffmpeg
-from kokoro_cli.loudness import PRESETS, measure_file
-from kokoro_cli.mux import (
-    BookMeta,
-    ChapterAudio,
-    OutputOptions,
-    output_paths,
+from kokoro_cli.output.encode import measure_file, stream_book, write_book
+from kokoro_cli.output.ffmpeg import (
+    FfmpegError,
     probe_chapters,
     probe_format,
     probe_streams,
-    stream_book,
-    write_book,
+    run_ffmpeg,
 )
+from kokoro_cli.output.formats import OutputOptions
+from kokoro_cli.output.loudness import PRESETS
+from kokoro_cli.output.metadata import BookMeta
+from kokoro_cli.output.plan import ChapterAudio, output_paths
 from test_mux import LENGTHS, META, SR, TITLES, make_chapters, needs_ffmpeg
 
 pytestmark = needs_ffmpeg
@@ -311,7 +310,7 @@ def test_stream_book_refuses_m4b_and_several_files(chapters: list[ChapterAudio])
 
 
 def test_write_m4b_keeps_the_levels(chapters: list[ChapterAudio], tmp_path: Path) -> None:
-    from kokoro_cli.mux import write_m4b
+    from kokoro_cli.output.encode import write_m4b
 
     out = write_m4b(chapters, tmp_path / "plain.m4b", BookMeta(title="Plain"))
     source = measure_file(chapters[0].path).book

@@ -9,16 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from kokoro_cli.mux import (
-    BookMeta,
-    ChapterAudio,
-    OutputOptions,
-    probe_chapters,
-    probe_format,
-    stream_book,
-    wav_header,
-    write_book,
-)
+from kokoro_cli.output.encode import stream_book, write_book
+from kokoro_cli.output.ffmpeg import probe_chapters, probe_format
+from kokoro_cli.output.formats import OutputOptions
+from kokoro_cli.output.metadata import BookMeta, wav_header
+from kokoro_cli.output.plan import ChapterAudio
 from test_mux import needs_ffmpeg
 
 pytestmark = [pytest.mark.slow, needs_ffmpeg]

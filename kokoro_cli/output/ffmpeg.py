@@ -1,9 +1,10 @@
-"""The one seam to ffmpeg: finding the binaries, running them, and the FFMETADATA text.
+"""The one seam to ffmpeg: finding the binaries, running them, and probing what they wrote.
 
 Every ffmpeg and ffprobe process of the project starts in :func:`run_tool`; it logs the full
 command at debug level and turns a failure into :class:`FfmpegError` carrying the last line
-ffmpeg wrote to stderr. The FFMETADATA builder and parser are pure functions so they can be
-tested as literal text.
+ffmpeg wrote to stderr. The argument lists and the files ffmpeg reads are built elsewhere
+(:mod:`kokoro_cli.output.plan`, :mod:`kokoro_cli.output.metadata`); only the ffprobe-less
+fallback of :func:`probe` reads FFMETADATA, with the parser from ``metadata``.
 """
 
 from __future__ import annotations
@@ -16,30 +17,26 @@ import shlex
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO
+from typing import IO, BinaryIO
 
+from kokoro_cli.output.metadata import parse_ffmetadata
 from kokoro_common import KokoroError
-
-if TYPE_CHECKING:
-    from kokoro_cli.mux import BookMeta, ChapterMark
 
 __all__ = [
     "FfmpegError",
-    "book_tags",
-    "escape_ffmetadata",
-    "ffmetadata",
     "find_ffmpeg",
     "find_ffprobe",
-    "parse_ffmetadata",
     "probe",
+    "probe_chapters",
+    "probe_format",
+    "probe_streams",
     "require_ffmpeg",
     "run_ffmpeg",
     "run_ffmpeg_log",
     "run_tool",
-    "samples_to_ms",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,8 +48,6 @@ INSTALL_HINT = "install it (apt-get install ffmpeg) or pip install imageio-ffmpe
 FFMPEG_GLOBALS = ("-hide_banner", "-nostdin", "-y")
 FFPROBE_ARGS = ("-v", "error", "-print_format", "json")
 FFPROBE_SHOW = ("-show_chapters", "-show_format", "-show_streams")
-# FFMETADATA's special characters; each is written with a backslash before it.
-_SPECIAL = re.compile(r"([=;#\\\n])")
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 _CHAPTER_KEYS = ("TIMEBASE", "START", "END")
 # Closing lines ffmpeg prints after the real error (at log level info and above).
@@ -229,112 +224,6 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no error message"
 
 
-# --- FFMETADATA -------------------------------------------------------------------------------
-
-
-def escape_ffmetadata(value: str) -> str:
-    """``value`` escaped for an FFMETADATA line.
-
-    Line breaks become ``\\n`` and NULs are dropped (ffmpeg's reader ends a line at CR and at
-    NUL); trailing backslashes are dropped because ffmpeg's reader takes an escaped backslash at
-    the end of a line for a line continuation and would swallow the next line.
-    """
-    value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "")
-    return _SPECIAL.sub(r"\\\1", value.rstrip("\\"))
-
-
-def samples_to_ms(samples: int, sample_rate: int) -> int:
-    """``samples`` in whole milliseconds, rounded half up, in integer arithmetic."""
-    return (2000 * samples + sample_rate) // (2 * sample_rate)
-
-
-def book_tags(meta: BookMeta) -> list[tuple[str, str]]:
-    """The container tags for ``meta``, in writing order; empty values are left out."""
-    authors = ", ".join(a for a in meta.authors if a)
-    tags = [
-        ("title", meta.title),
-        ("album", meta.title),
-        ("artist", authors),
-        ("album_artist", authors),
-        ("composer", meta.narrator or ""),
-        ("genre", meta.genre),
-        ("date", meta.year or ""),
-        ("language", meta.language or ""),
-    ]
-    return [(key, value) for key, value in tags if value]
-
-
-def ffmetadata(
-    meta: BookMeta,
-    chapters: Sequence[ChapterMark],
-    *,
-    sample_rate: int = 24000,
-    tags: Sequence[tuple[str, str]] | None = None,
-) -> str:
-    """The FFMETADATA1 text for a book: its tags, then one ``[CHAPTER]`` per mark.
-
-    ``tags`` replaces :func:`book_tags` of ``meta`` (a part or chapter file has its own title
-    and track number). Chapter times are in milliseconds (``TIMEBASE=1/1000``) from the marks'
-    sample positions, so books of any length fit.
-    """
-    pairs = book_tags(meta) if tags is None else tags
-    lines = [";FFMETADATA1"]
-    lines += [f"{key}={escape_ffmetadata(value)}" for key, value in pairs]
-    for mark in chapters:
-        lines += [
-            "[CHAPTER]",
-            "TIMEBASE=1/1000",
-            f"START={samples_to_ms(mark.start, sample_rate)}",
-            f"END={samples_to_ms(mark.end, sample_rate)}",
-            f"title={escape_ffmetadata(mark.title)}",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def parse_ffmetadata(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """The global tags and the ``[CHAPTER]`` sections of FFMETADATA text, unescaped.
-
-    Other sections (``[STREAM]``) are skipped. The inverse of :func:`ffmetadata`.
-    """
-    tags: dict[str, str] = {}
-    chapters: list[dict[str, str]] = []
-    section: dict[str, str] = tags
-    for key, value in _entries(text):
-        if value is not None:
-            section[key] = value
-        elif key == "[CHAPTER]":
-            chapters.append({})
-            section = chapters[-1]
-        elif key:
-            section = {}
-    return tags, chapters
-
-
-def _entries(text: str) -> Iterator[tuple[str, str | None]]:
-    """(key, value) per logical line; value is None on lines without ``=`` (section heads)."""
-    key: str | None = None
-    buf: list[str] = []
-    chars = iter(text)
-    for ch in chars:
-        if ch == ";" or ch == "#":
-            if key is None and not buf:  # a comment: skip to the end of the line
-                for ch in chars:
-                    if ch == "\n":
-                        break
-                continue
-        if ch == "\\":
-            buf.append(next(chars, ""))
-        elif ch == "=" and key is None:
-            key, buf = "".join(buf), []
-        elif ch in "\r\n":
-            yield (key, "".join(buf)) if key is not None else ("".join(buf), None)
-            key, buf = None, []
-        else:
-            buf.append(ch)
-    if key is not None or buf:
-        yield (key, "".join(buf)) if key is not None else ("".join(buf), None)
-
-
 # --- probing ----------------------------------------------------------------------------------
 
 
@@ -377,3 +266,18 @@ def _probe_chapter(index: int, section: dict[str, str]) -> dict:
         "end_time": f"{end * num / den:.6f}",
         "tags": {k: v for k, v in section.items() if k not in _CHAPTER_KEYS},
     }
+
+
+def probe_chapters(path: Path | str) -> list[dict]:
+    """The chapters of a media file, as ffprobe reports them (``start_time``, ``tags``...)."""
+    return probe(path).get("chapters", [])
+
+
+def probe_format(path: Path | str) -> dict:
+    """The format section of ffprobe's report (``duration``, ``tags``...)."""
+    return probe(path).get("format", {})
+
+
+def probe_streams(path: Path | str) -> list[dict]:
+    """The streams of a media file as ffprobe reports them (empty without ffprobe)."""
+    return probe(path).get("streams", [])

@@ -1,9 +1,10 @@
-"""Loudness: measure a book and its chapters, normalize to a named preset, and check the result.
+"""Loudness: read a book's measurements, plan the gain for a named preset, and check the result.
 
 Measurements follow ITU-R BS.1770 / EBU R128 as ffmpeg's ``ebur128`` filter computes them
 (integrated loudness in LUFS, true peak in dBTP from 4x oversampling), with ``astats`` adding
 the plain RMS level, sample peak and noise floor (the quietest 0.5 s RMS window) that ACX
-checks. Everything streams through ffmpeg; no chapter or book is held in memory.
+checks. This module is pure: it builds the metering graph and reads ffmpeg's log;
+:mod:`kokoro_cli.output.encode` runs it, streaming, so no chapter or book is held in memory.
 
 Normalization applies **one gain to the whole book**, computed from a measurement of the whole
 book, so chapters keep their levels relative to one another and every boundary stays exactly
@@ -40,29 +41,13 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from kokoro_cli.ffmpeg import run_ffmpeg_log
 from kokoro_common import KokoroError
 
 __all__ = [
-    "DEFAULT_PRESET",
-    "PRESETS",
-    "GainPlan",
-    "Levels",
-    "LevelsQC",
-    "LoudnessError",
-    "LoudnessPreset",
-    "Measurement",
-    "QCError",
-    "QCReport",
-    "check_qc",
-    "combine_levels",
-    "judge",
-    "measure_file",
-    "parse_levels",
-    "plan_gain",
-    "qc_report",
+    "DEFAULT_PRESET", "PRESETS", "GainPlan", "Levels", "LevelsQC", "LoudnessError",
+    "LoudnessPreset", "Measurement", "QCError", "QCReport", "check_qc", "combine_levels",
+    "judge", "parse_levels", "plan_gain", "qc_report", "read_measurement", "with_makeup",
     "tap_graph",
 ]
 
@@ -312,46 +297,6 @@ def _power_mean(values: Iterable[tuple[float, float]]) -> float:
         return -math.inf
     power = sum(w * 10 ** (db / 10) for db, w in pairs if db > -math.inf) / weight
     return 10 * math.log10(power) if power > 0 else -math.inf
-
-
-def measure_file(
-    path: Path, lengths: Sequence[int] = (), *, sample_rate: int | None = None
-) -> Measurement:
-    """Measure an audio file ffmpeg can decode; with ``lengths`` (samples at ``sample_rate``,
-    by default the file's own rate) also each stretch of it, as chapters."""
-    rate = sample_rate or _sample_rate(path)
-    lengths = list(lengths) or [0]
-    return read_measurement(meter_log(["-i", str(path)], [], lengths), len(lengths), rate)
-
-
-def measure_input(input_args: Sequence[str], sample_rate: int,
-                  chain: Sequence[str] = ()) -> Levels:
-    """The levels of the first audio stream of ``input_args`` after the filters ``chain``
-    (one metering pass)."""
-    return read_measurement(meter_log(input_args, chain, [0]), 1, sample_rate).book
-
-
-def meter_log(input_args: Sequence[str], chain: Sequence[str], lengths: Sequence[int],
-              script: Path | None = None) -> str:
-    """The ffmpeg log of one pass that meters the input after ``chain`` (see :func:`tap_graph`)
-    and drops the audio; read it with :func:`read_measurement`. ``script`` names a file to
-    hold the graph, for books whose per-chapter meters make it long."""
-    graph = tap_graph(chain, lengths)
-    if script is None:
-        graph_args = ["-filter_complex", graph]
-    else:
-        script.write_text(graph)
-        graph_args = ["-filter_complex_script", str(script)]
-    return run_ffmpeg_log([*input_args, *graph_args, "-map", "[out]", "-f", "null", "-"])
-
-
-def _sample_rate(path: Path) -> int:
-    from kokoro_cli.ffmpeg import probe
-
-    streams = [s for s in probe(path).get("streams", []) if s.get("codec_type") == "audio"]
-    if not streams:
-        raise LoudnessError(f"no audio stream to measure in {path}")
-    return int(streams[0]["sample_rate"])
 
 
 # --- gain -------------------------------------------------------------------------------------
