@@ -3,8 +3,10 @@ the metering graph and its log, gain plans, QC judgements, option validation."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import re
 import struct
 
 import pytest
@@ -25,7 +27,14 @@ from kokoro_cli.output.loudness import (
     tap_graph,
 )
 from kokoro_cli.output.formats import OutputOptions
-from kokoro_cli.output.metadata import ChapterMark, flac_picture, vorbis_chapters, wav_header
+from kokoro_cli.output.metadata import (
+    ChapterMark,
+    flac_picture,
+    id3_chapters_in_order,
+    id3_tag,
+    vorbis_chapters,
+    wav_header,
+)
 from kokoro_cli.output.plan import safe_filename
 
 INF = math.inf
@@ -95,6 +104,58 @@ def test_flac_picture_block_layout() -> None:
         struct.pack(">II", 3, 9) + b"image/png" + struct.pack(">I", 0)
         + struct.pack(">IIIII", 0, 0, 0, 0, 7) + b"PNGDATA"
     )  # fmt: skip
+
+
+def _frame(kind: bytes, body: bytes) -> bytes:
+    return kind + struct.pack(">I", len(body)) + b"\0\0" + body
+
+
+def _chap(element: bytes, start: int, end: int) -> bytes:
+    return _frame(b"CHAP", element + b"\0" + struct.pack(">IIII", start, end, 2**32 - 1, 2**32 - 1))
+
+
+def _id3v23(*frames: bytes, padding: int = 16) -> bytes:
+    body = b"".join(frames) + b"\0" * padding
+    size = len(body)
+    syncsafe = bytes([(size >> 21) & 127, (size >> 14) & 127, (size >> 7) & 127, size & 127])
+    return b"ID3\x03\x00\x00" + syncsafe + body
+
+
+def test_id3_chapters_in_order_literal() -> None:
+    """CHAP frames go back into the slots CHAP frames held, by (start, end, id); the rest stays."""
+    title, toc = _frame(b"TIT2", b"\x03Book"), _frame(b"CTOC", b"toc\0\x03\x03ch0\0ch2\0ch10\0")
+    ch0, ch2, ch10 = _chap(b"ch0", 0, 1000), _chap(b"ch2", 1000, 1000), _chap(b"ch10", 1000, 2500)
+    tag = _id3v23(title, ch10, toc, ch2, ch0)
+    assert id3_chapters_in_order(tag + b"\xff\xfbaudio") == (
+        _id3v23(title, ch0, toc, ch2, ch10) + b"\xff\xfbaudio"
+    )
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"\xff\xfb\x90\x64", b"ID3\x04\x00\x00\x00\x00\x00\x00",  # no tag, MP3 frames, v2.4
+    b"ID3\x03\x00\x80" + _id3v23(_chap(b"ch1", 5, 6), _chap(b"ch0", 0, 5))[6:],  # unsync
+])  # fmt: skip
+def test_id3_chapters_in_order_leaves_what_it_cannot_read(data: bytes) -> None:
+    assert id3_chapters_in_order(data) == data
+
+
+def test_id3_chapters_in_order_undoes_mutagens_size_order() -> None:
+    id3 = pytest.importorskip("mutagen.id3")
+    marks = [ChapterMark("The first and longest title", 0, 24000), ChapterMark("Middle", 24000,
+             36000), ChapterMark("C", 36000, 48000)]  # fmt: skip
+    buffer = io.BytesIO()
+    id3_tag([("title", "T")], marks, sample_rate=24000, toc_title="T").save(buffer, v2_version=3)
+    written = buffer.getvalue()
+
+    def chap_ids(data: bytes) -> list[bytes]:
+        return re.findall(rb"CHAP.{6}(ch\d+)\0", data, re.S)
+
+    assert chap_ids(written) == [b"ch2", b"ch1", b"ch0"]  # mutagen: smallest frame first
+    ordered = id3_chapters_in_order(written)
+    assert chap_ids(ordered) == [b"ch0", b"ch1", b"ch2"]
+    assert len(ordered) == len(written) and sorted(ordered) == sorted(written)
+    tag = id3.ID3(io.BytesIO(ordered))
+    assert [c.sub_frames["TIT2"].text[0] for c in tag.getall("CHAP")] == [m.title for m in marks]
 
 
 # --- metering ---------------------------------------------------------------------------------

@@ -123,6 +123,24 @@ def test_mp3_has_cbr_audio_and_id3_chapters_toc_and_cover(
     assert_chapters(sorted(probe_chapters(out), key=lambda c: float(c["start_time"])))
 
 
+def test_mp3_chapters_reach_ffprobe_in_time_order(
+    chapters: list[ChapterAudio], tmp_path: Path
+) -> None:
+    """mutagen saves frames smallest first and ffmpeg lists ID3 chapters in file order: with the
+    longest title first, ffprobe used to list the starts as [3.5, 1.0, 0.0]."""
+    titles = ("The first chapter, with by far the longest title", "The second one", "C")
+    book = [ChapterAudio(t, c.path, c.samples) for t, c in zip(titles, chapters)]
+    options = OutputOptions(format="mp3", loudness="off")
+    out = tmp_path / "book.mp3"
+    write_book(book, out, META, options)
+    assert_chapters(probe_chapters(out), titles)  # not sorted: in the order ffprobe gives
+    sink = io.BytesIO()
+    stream_book(book, META, options, sink)
+    streamed = tmp_path / "streamed.mp3"
+    streamed.write_bytes(sink.getvalue())
+    assert_chapters(probe_chapters(streamed), titles)
+
+
 # --- WAV, FLAC, Opus --------------------------------------------------------------------------
 
 

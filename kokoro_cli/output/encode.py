@@ -43,6 +43,8 @@ from kokoro_cli.output.metadata import (
     BookMeta,
     concat_list,
     ffmetadata,
+    id3_chapters_in_order,
+    id3_length,
     id3_tag,
     wav_header,
 )
@@ -292,7 +294,7 @@ def _stream_prelude(part: Part, meta: BookMeta, encoding: Encoding) -> bytes:
     if fmt.cover == "id3":
         buffer = io.BytesIO()
         _id3_for(part, meta, encoding).save(buffer, v2_version=3)
-        return buffer.getvalue()
+        return id3_chapters_in_order(buffer.getvalue())
     if fmt.pipe_muxer == "s16le":
         return wav_header(sum(rescale([c.samples for c in part.chapters], encoding)),
                           encoding.rate)  # fmt: skip
@@ -307,7 +309,15 @@ def _id3_for(part: Part, meta: BookMeta, encoding: Encoding):
 
 
 def _write_id3(path: Path, part: Part, meta: BookMeta, encoding: Encoding) -> None:
+    """Put the ID3 tag in front of ffmpeg's MP3, then its CHAP frames in time order (the same
+    bytes in another order, so the tag is rewritten in place)."""
     _id3_for(part, meta, encoding).save(path, v2_version=3)
+    with open(path, "r+b") as f:
+        size = id3_length(f.read(10))
+        f.seek(0)
+        tag = f.read(size)
+        f.seek(0)
+        f.write(id3_chapters_in_order(tag))
 
 
 def _report(

@@ -23,6 +23,8 @@ __all__ = [
     "escape_ffmetadata",
     "ffmetadata",
     "flac_picture",
+    "id3_chapters_in_order",
+    "id3_length",
     "id3_tag",
     "parse_ffmetadata",
     "samples_to_ms",
@@ -205,7 +207,11 @@ def id3_tag(
     toc_title: str | None = None,
 ):
     """A mutagen ``ID3`` with the text frames for ``tags``, one CHAP per mark (times in ms),
-    a top-level ordered CTOC listing them, and the cover as the front-cover APIC."""
+    a top-level ordered CTOC listing them, and the cover as the front-cover APIC.
+
+    Save it with ``v2_version=3`` and pass the bytes through :func:`id3_chapters_in_order`:
+    mutagen orders frames by size, not by time.
+    """
     from mutagen import id3
 
     tag = id3.ID3()
@@ -227,6 +233,52 @@ def id3_tag(
         mime = cover_mime or "image/png"
         tag.add(id3.APIC(encoding=3, mime=mime, type=front, desc="Cover", data=cover))
     return tag
+
+
+_ID3_UNSYNC_OR_EXTENDED = 0xC0  # header flags that change how frames are laid out
+
+
+def id3_chapters_in_order(tag: bytes) -> bytes:
+    """An ID3v2.3 tag (and whatever follows it) with its CHAP frames in time order.
+
+    mutagen writes frames sorted by size, so a book's chapters land in the file in no useful
+    order, and ffmpeg lists them in file order. The CHAP frames are put back into the slots they
+    held, sorted by (start, end, element id); every other byte stays, so the tag keeps its
+    length. A tag this cannot read safely (not v2.3, unsynchronised) is returned unchanged.
+    """
+    end = id3_length(tag)
+    if not end or tag[3] != 3 or tag[5] & _ID3_UNSYNC_OR_EXTENDED:
+        return tag
+    frames, pos = [], 10
+    while pos + 10 <= end and tag[pos] != 0:
+        size = struct.unpack(">I", tag[pos + 4 : pos + 8])[0]
+        frames.append(tag[pos : pos + 10 + size])
+        pos += 10 + size
+    if pos > end:
+        return tag
+    chapters = iter(sorted((f for f in frames if f[:4] == b"CHAP"), key=_chap_key))
+    ordered = [next(chapters) if f[:4] == b"CHAP" else f for f in frames]
+    return tag[:10] + b"".join(ordered) + tag[pos:]
+
+
+def id3_length(header: bytes) -> int:
+    """The length of the ID3v2 tag that ``header`` (a file's first 10 bytes) starts, its
+    header included; 0 when there is none."""
+    if len(header) < 10 or header[:3] != b"ID3":
+        return 0
+    return 10 + _syncsafe(header[6:10])
+
+
+def _syncsafe(four: bytes) -> int:
+    return (four[0] << 21) | (four[1] << 14) | (four[2] << 7) | four[3]
+
+
+def _chap_key(frame: bytes) -> tuple[int, int, int, bytes]:
+    """A CHAP frame's (start ms, end ms, element id), the id compared as "ch2" < "ch10"."""
+    body = frame[10:]
+    cut = body.find(b"\0")
+    start, end = struct.unpack(">II", body[cut + 1 : cut + 9])
+    return start, end, cut, body[:cut]
 
 
 # --- Vorbis comments (FLAC, Opus), WAV, ffconcat ----------------------------------------------
