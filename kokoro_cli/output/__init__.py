@@ -44,6 +44,7 @@ __all__ = [
     "require_ffmpeg",
     "resolve_target",
     "stream_book",
+    "strict_qc",
     "write_book",
 ]
 
@@ -54,7 +55,7 @@ _HOME = {
     "ffmpeg": ("FfmpegError", "probe_chapters", "probe_format", "probe_streams",
                "require_ffmpeg"),
     "plan": ("ChapterAudio",),
-    "encode": ("OutputReport", "measure_file", "stream_book", "write_book"),
+    "encode": ("OutputReport", "measure_file", "stream_book", "strict_qc", "write_book"),
     "target": ("check_writable", "options_from_flags", "output_name", "resolve_target"),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
@@ -78,6 +79,7 @@ if TYPE_CHECKING:
         OutputReport,
         measure_file,
         stream_book,
+        strict_qc,
         write_book,
     )
     from kokoro_cli.output.ffmpeg import (

@@ -5,7 +5,7 @@ every stage (room tone, gain, limiter, resampling, the loudness meters) is one s
 graph, so books of any length work in constant memory. Chapters and tags go in through an
 FFMETADATA file (MP3's ID3 chapters are written with mutagen, which also writes the CTOC that
 players need). Files are written to temp names beside their destination and renamed into place
-only when every file of the output succeeded.
+only when every file of the output succeeded (and passed the caller's check).
 
 This is the one module of the package that runs ffmpeg, always through
 :mod:`kokoro_cli.output.ffmpeg`; what it runs is planned in :mod:`kokoro_cli.output.plan`.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,7 @@ from kokoro_cli.output.loudness import (
     LoudnessError,
     Measurement,
     QCReport,
+    check_qc,
     combine_levels,
     plan_gain,
     qc_report,
@@ -68,6 +69,7 @@ __all__ = [
     "measure_input",
     "meter_log",
     "stream_book",
+    "strict_qc",
     "write_book",
     "write_m4b",
 ]
@@ -88,6 +90,13 @@ class OutputReport:
     qc: QCReport | None
 
 
+def strict_qc(report: OutputReport) -> None:
+    """A ``check`` for :func:`write_book` (``--qc strict``): raise QCError when the loudness QC
+    failed, so the output is not put in place."""
+    if report.qc is not None:
+        check_qc(report.qc)
+
+
 def write_book(
     chapters: Sequence[ChapterAudio],
     out: Path,
@@ -95,13 +104,16 @@ def write_book(
     options: OutputOptions = OutputOptions(),
     *,
     sample_rate: int = 24000,
+    check: Callable[[OutputReport], None] | None = None,
 ) -> OutputReport:
     """Write the chapter WAVs (at ``sample_rate``) as an audiobook at ``out``.
 
     ``out`` is the file, or with ``options.split_chapters`` the folder to fill (created). With
     a loudness preset, the whole book is measured first and one gain applied to all of it; the
-    QC report is measured in the same pass that encodes. Every file is replaced only when all
-    of them were written. Raises FfmpegError.
+    QC report is measured in the same pass that encodes. ``check`` sees the report (naming the
+    final paths) while the files are still temp files: when it raises, nothing is replaced and
+    no temp file stays. Every file is replaced only when all of them were written. Raises
+    FfmpegError.
     """
     _check_inputs(chapters)
     out = Path(out)
@@ -112,7 +124,10 @@ def write_book(
         folder.mkdir(parents=True, exist_ok=True)
     with staged(paths) as temps:
         measured = [_encode(p, meta, encoding, temp) for p, temp in zip(parts, temps)]
-    return _report(parts, encoding, measured, tuple(paths), meta)
+        report = _report(parts, encoding, measured, tuple(paths), meta)
+        if check is not None:
+            check(report)
+    return report
 
 
 def stream_book(
