@@ -61,7 +61,7 @@ from kokoro_cli.output.plan import (
     plan_parts,
     rescale,
 )
-from kokoro_cli.output.staging import staged
+from kokoro_cli.output.staging import remove_stale_temps, staged
 
 __all__ = [
     "OutputReport",
@@ -112,7 +112,8 @@ def write_book(
     a loudness preset, the whole book is measured first and one gain applied to all of it; the
     QC report is measured in the same pass that encodes. ``check`` sees the report (naming the
     final paths) while the files are still temp files: when it raises, nothing is replaced and
-    no temp file stays. Every file is replaced only when all of them were written. Raises
+    no temp file stays. Every file is replaced only when all of them were written; temp files
+    that a killed earlier write to the same paths left behind are removed first. Raises
     FfmpegError.
     """
     _check_inputs(chapters)
@@ -122,6 +123,7 @@ def write_book(
     paths = [p.path for p in parts if p.path is not None]
     for folder in {p.parent for p in paths}:
         folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(paths)
     with staged(paths) as temps:
         measured = [_encode(p, meta, encoding, temp) for p, temp in zip(parts, temps)]
         report = _report(parts, encoding, measured, tuple(paths), meta)
