@@ -285,6 +285,29 @@ def test_plan_gain(preset: str, levels: Levels, plan: GainPlan) -> None:
     assert plan_gain(PRESETS[preset], levels) == plan
 
 
+@pytest.mark.parametrize(
+    ("levels", "plan"),
+    [
+        # under one 400 ms gating block ebur128 reports its -70 LUFS gate: aim by the RMS level
+        # (a gain of +52 dB and a limiter used to turn a short clip into a square wave)
+        (Levels(-70.0, -20.0, -20.0, -23.0, -23.0, 0.3), GainPlan(5.0)),
+        (Levels(-70.0, -20.0, -20.0, -23.0, -23.0, 0.05), GainPlan(5.0)),
+        (Levels(-24.0, -20.0, -20.0, -23.0, -23.0, 0.45), GainPlan(6.0)),  # gated: LUFS
+        (Levels(-70.0, -INF, -INF, -INF, -INF, 0.3), GainPlan()),  # short silence
+        (Levels(-70.0, -INF, -INF, math.nan, 3082.5, 0.0), GainPlan()),  # no samples at all
+    ],
+)
+def test_plan_gain_for_clips_too_short_to_gate(levels: Levels, plan: GainPlan) -> None:
+    assert plan_gain(PRESETS["audiobook"], levels) == plan
+
+
+def test_makeup_gain_of_a_short_clip_comes_from_its_rms() -> None:
+    from kokoro_cli.output.loudness import with_makeup
+
+    limited = Levels(-70.0, -4.4, -4.6, -19.0, -19.0, 0.3)
+    assert with_makeup(GainPlan(2.0, -4.5), PRESETS["audiobook"], limited) == GainPlan(3.0, -4.5)
+
+
 def test_gain_plan_filters_literal() -> None:
     assert GainPlan().filters == []
     assert GainPlan(12.0).filters == ["volume=12.00dB"]

@@ -62,6 +62,7 @@ def test_the_longest_names_leave_room_for_number_extension_and_temp_suffix(tmp_p
     (None, None, False, "m4b"),
     (Path("book.mp3"), None, False, "mp3"),
     (Path("book.OPUS"), None, False, "opus"),
+    (Path("book.m4a"), None, False, "m4a"),
     (Path("-"), None, False, "wav"),
     (Path("book.txt"), None, False, "m4b"),  # resolve_target then says it does not fit
     (Path("folder.mp3"), None, True, "m4b"),  # a split output is a folder: no extension

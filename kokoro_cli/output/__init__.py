@@ -1,4 +1,4 @@
-"""The output stage: finished chapter WAVs in, an audiobook out.
+"""The output stage: finished chapter WAVs in, an audiobook (or a ``say`` clip) out.
 
 Modules, each depending only on those above it:
 
@@ -10,6 +10,7 @@ Modules, each depending only on those above it:
 ``staging``   multi-file atomic writes and the temp files a killed run left
 ``encode``    the ffmpeg runs: :func:`write_book`, :func:`stream_book`, metering
 ``target``    where the output goes, named and checked before any synthesis
+``clip``      :func:`write_clip` for ``say``
 
 Names are loaded on first use, so importing the package (as ``kokoro-cli --help`` does) costs
 nothing; numpy, soundfile and mutagen are imported only inside the functions that need them.
@@ -35,6 +36,7 @@ __all__ = [
     "QCReport",
     "check_qc",
     "check_writable",
+    "clip_format",
     "measure_file",
     "options_from_flags",
     "output_name",
@@ -46,6 +48,7 @@ __all__ = [
     "stream_book",
     "strict_qc",
     "write_book",
+    "write_clip",
 ]
 
 _HOME = {
@@ -57,6 +60,7 @@ _HOME = {
     "plan": ("ChapterAudio",),
     "encode": ("OutputReport", "measure_file", "stream_book", "strict_qc", "write_book"),
     "target": ("check_writable", "options_from_flags", "output_name", "resolve_target"),
+    "clip": ("clip_format", "write_clip"),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
 
@@ -75,6 +79,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from kokoro_cli.output.clip import clip_format, write_clip
     from kokoro_cli.output.encode import (
         OutputReport,
         measure_file,

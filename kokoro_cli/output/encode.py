@@ -1,4 +1,4 @@
-"""Writing the finished chapter WAVs out as an audiobook: M4B, MP3, WAV, FLAC or Opus.
+"""Writing the finished chapter WAVs out as an audiobook: M4B, MP3, WAV, FLAC, Opus or M4A.
 
 The chapter audio is never loaded here: ffmpeg's concat demuxer reads the WAVs from disk and
 every stage (room tone, gain, limiter, resampling, the loudness meters) is one streaming filter
@@ -143,8 +143,8 @@ def stream_book(
     """Write the book as one WAV, MP3, FLAC or Opus stream to ``sink`` (stdout for ``-o -``).
 
     Nothing of the book is staged on disk or held in memory: ffmpeg's output is copied to
-    ``sink`` as it comes. M4B cannot be streamed (MP4 writes its index after the audio), nor
-    can a book cut into several files; both raise ValueError.
+    ``sink`` as it comes. MP4 (M4B, M4A) cannot be streamed (it writes its index after the
+    audio), nor can a book cut into several files; both raise ValueError.
     """
     if not options.codec.streamable:
         raise ValueError(f"{options.format} cannot be written to a stream; write it to a file")

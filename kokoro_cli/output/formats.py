@@ -1,7 +1,7 @@
 """The codec table: every output kind, how ffmpeg encodes it, and the options that pick one.
 
-The muxer, the stream writer and the naming all read their choices here rather than keeping
-their own.
+One table serves ``convert`` and ``say``; the muxer, the stream writer and the naming all read
+their choices here rather than keeping their own.
 """
 
 from __future__ import annotations
@@ -75,6 +75,10 @@ FORMATS: dict[str, OutputFormat] = {
     "opus": OutputFormat(
         muxer="ogg", audio_codec="libopus", extension="opus", bitrate="32k", sample_rate=48000,
         cover="vorbis", chapters="vorbis",
+    ),
+    "m4a": OutputFormat(  # plain MP4 audio (what ``say`` writes): an M4B without stik=2
+        muxer="ipod", audio_codec="aac", extension="m4a", bitrate="64k", extra_args=_AAC_FAST,
+        cover="stream", chapters="ffmpeg", streamable=False,
     ),
 }  # fmt: skip
 # ffmpeg tag name -> ID3v2 text frame, for the tags ``metadata.book_tags`` makes.

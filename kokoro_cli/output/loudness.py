@@ -60,6 +60,9 @@ TRUE_PEAK_MARGIN_DB = 1.5
 REPORT_SLACK_DB = 0.05
 # Integrated loudness needs gating blocks; below this a chapter's LUFS is not judged.
 MIN_GATED_SECONDS = 3.0
+# BS.1770's gating block: audio shorter than one block has no integrated loudness (ebur128 then
+# reports its -70 LUFS gate), so its gain is planned from the RMS level instead.
+GATE_BLOCK_S = 0.4
 NOISE_WINDOW_S = 0.5  # ACX measures the noise floor over half-second windows
 
 
@@ -137,7 +140,18 @@ class Levels:
 
     @property
     def silent(self) -> bool:
-        return self.integrated_lufs <= SILENCE_LUFS and self.rms_dbfs < -90
+        return self.integrated_lufs <= SILENCE_LUFS and not self.rms_dbfs >= -90  # NaN: empty
+
+    @property
+    def gated(self) -> bool:
+        """Whether ``integrated_lufs`` was measured: it needs one 400 ms gating block."""
+        return self.duration_s >= GATE_BLOCK_S
+
+    @property
+    def loudness(self) -> float:
+        """The level a loudness target is aimed at: the integrated loudness, or for audio too
+        short to gate, the RMS level (close to it for speech, and never the -70 LUFS gate)."""
+        return self.integrated_lufs if self.gated else self.rms_dbfs
 
     def shifted(self, gain_db: float) -> Levels:
         """These levels after a linear gain (no limiting)."""
@@ -326,20 +340,25 @@ def with_makeup(plan: GainPlan, preset: LoudnessPreset, limited: Levels) -> Gain
     through ``plan``'s filters) still lacks; the limiter keeps the peaks where they were."""
     if plan.limit_dbfs is None or preset.integrated_lufs is None or limited.silent:
         return plan
-    deficit = preset.integrated_lufs - limited.integrated_lufs
+    deficit = preset.integrated_lufs - limited.loudness
+    if not math.isfinite(deficit):
+        return plan
     return GainPlan(plan.gain_db + deficit, plan.limit_dbfs) if deficit > 0.1 else plan
 
 
 def plan_gain(preset: LoudnessPreset, measured: Levels) -> GainPlan:
     """The gain that brings ``measured`` (the whole book) to ``preset``'s target, plus a
-    limiter when the gained true peak would pass the ceiling. Silence gets no gain."""
+    limiter when the gained true peak would pass the ceiling. Silence gets no gain; audio too
+    short to gate (under 0.4 s) is aimed by its RMS level (see :attr:`Levels.loudness`)."""
     if not preset.active or measured.silent:
         return GainPlan()
     if preset.integrated_lufs is not None:
-        gain = preset.integrated_lufs - measured.integrated_lufs
+        gain = preset.integrated_lufs - measured.loudness
     else:
         assert preset.rms_dbfs is not None
         gain = preset.rms_dbfs - measured.rms_dbfs
+    if not math.isfinite(gain):  # nothing measurable (no samples at all)
+        return GainPlan()
     ceiling = preset.true_peak_dbtp
     if ceiling is not None and measured.true_peak_dbtp + gain > ceiling - REPORT_SLACK_DB:
         return GainPlan(gain, ceiling - TRUE_PEAK_MARGIN_DB)
