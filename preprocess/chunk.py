@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 
 from preprocess.document import BlockKind, Chapter
 
+__all__ = ["Chunk", "ChunkOptions", "Pauses", "chunk_chapter", "split_sentences"]
+
 G2P = Callable[[str], str]
 Count = Callable[[str], int]
 
