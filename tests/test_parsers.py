@@ -606,3 +606,34 @@ def test_epub2_html_entities_under_the_xhtml_doctype_are_read(tmp_path) -> None:
     spoken = " ".join(b.text for b in first)
     assert "Ten\u00a0miles \u2014 caf\u00e9 & \u2019tis\u00a0so." in spoken or \
         "Ten miles \u2014 caf\u00e9 & \u2019tis so." in spoken, spoken[:200]
+
+
+def test_epub_our_own_bugs_are_not_read_as_damaged_books(tmp_path: Path, monkeypatch) -> None:
+    """Library errors are caught around the library calls only: an AttributeError or KeyError
+    from our own traversal is a bug and must surface as itself, not as "not a readable EPUB"."""
+    import preprocess.epub
+
+    path = build_epub(tmp_path / "a.epub", [("c1.xhtml", "<h1>One</h1><p>x</p>")],
+                      (epub.Link("c1.xhtml", "One", "c1"),))
+    assert titles(parse_epub(path)) == ["One"]
+    for error in (AttributeError, KeyError, TypeError):
+        def broken(*args, error=error):
+            raise error("a bug in the walker")
+
+        monkeypatch.setattr(preprocess.epub._Walker, "segments", broken)
+        with pytest.raises(error, match="a bug in the walker"):
+            parse_epub(path)
+
+
+def test_epub_unsplittable_link_is_external(tmp_path: Path) -> None:
+    # urllib cannot split "http://[x" (an unclosed IPv6 host): no file of the book, not a crash
+    import zipfile
+
+    from tests.hostile.make_corpus import _epub_files
+
+    files = _epub_files(more_nav='<li><a href="http://[x">Odd</a></li>')
+    path = tmp_path / "a.epub"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    assert titles(parse_epub(path)) == ["The Harbour"]
