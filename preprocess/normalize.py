@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from functools import cache
 
-from preprocess.normalize_rules import PairedMarkup, Rule, build_rules
+from preprocess.normalize_rules import (FAMILIES, NormalizerOptions, PairedMarkup, Rule,
+                                        build_rules)
 from preprocess.plaintext import clean_text
 from preprocess.spoken import DATA_FILES, tables
 
@@ -47,36 +47,6 @@ def normalizer_identity() -> str:
     to what is spoken must make a new job identity."""
     digest = hashlib.sha256(json.dumps(tables(), sort_keys=True).encode("utf-8")).hexdigest()
     return f"{NORMALIZER_VERSION}:{digest[:16]}"
-
-
-# The NormalizerOptions switches, one per rule family (see Rule.family).
-FAMILIES = ("markdown", "urls", "versions", "numbers", "units", "abbreviations", "roman_numerals",
-            "acronyms", "symbols", "code")
-
-
-@dataclass(frozen=True)
-class NormalizerOptions:
-    """Switches for the rule families (all on by default) and how to read 05/06/2024.
-
-    ``date_order`` is "mdy" (US: May 6th) or "dmy" (June 5th) for all-number dates whose
-    order the numbers themselves do not settle; dotted dates (05.06.2024) are always day first.
-    """
-
-    markdown: bool = True
-    urls: bool = True
-    versions: bool = True
-    numbers: bool = True
-    units: bool = True
-    abbreviations: bool = True
-    roman_numerals: bool = True
-    acronyms: bool = True
-    symbols: bool = True
-    code: bool = True
-    date_order: str = "mdy"
-
-    def __post_init__(self) -> None:
-        if self.date_order not in ("mdy", "dmy"):
-            raise ValueError(f"date_order must be 'mdy' or 'dmy', not {self.date_order!r}")
 
 
 class Normalizer:

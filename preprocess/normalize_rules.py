@@ -11,7 +11,6 @@ import html
 import re
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .spoken import (
     AMOUNT, NUM, ROMAN, ROMAN_SMALL, Replace, VULGAR, abbreviation, abbreviation_before_number,
@@ -22,10 +21,37 @@ from .spoken import (
     two_way_abbreviation, unit, url, version, vulgar_fraction, words,
 )
 
-if TYPE_CHECKING:
-    from .normalize import NormalizerOptions
+__all__ = ["FAMILIES", "NormalizerOptions", "PairedMarkup", "Rule", "build_rules", "rule"]
 
-__all__ = ["PairedMarkup", "Rule", "build_rules", "rule"]
+
+# The NormalizerOptions switches, one per rule family (see Rule.family).
+FAMILIES = ("markdown", "urls", "versions", "numbers", "units", "abbreviations", "roman_numerals",
+            "acronyms", "symbols", "code")
+
+
+@dataclass(frozen=True)
+class NormalizerOptions:
+    """Switches for the rule families (all on by default) and how to read 05/06/2024.
+
+    ``date_order`` is "mdy" (US: May 6th) or "dmy" (June 5th) for all-number dates whose
+    order the numbers themselves do not settle; dotted dates (05.06.2024) are always day first.
+    """
+
+    markdown: bool = True
+    urls: bool = True
+    versions: bool = True
+    numbers: bool = True
+    units: bool = True
+    abbreviations: bool = True
+    roman_numerals: bool = True
+    acronyms: bool = True
+    symbols: bool = True
+    code: bool = True
+    date_order: str = "mdy"
+
+    def __post_init__(self) -> None:
+        if self.date_order not in ("mdy", "dmy"):
+            raise ValueError(f"date_order must be 'mdy' or 'dmy', not {self.date_order!r}")
 
 
 class PairedMarkup:
