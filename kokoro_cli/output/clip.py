@@ -4,6 +4,7 @@ table, loudness preset and atomic writes as ``convert``.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -13,6 +14,7 @@ from kokoro_cli.output.encode import OutputReport, stream_book, write_book
 from kokoro_cli.output.formats import FORMATS, OutputOptions
 from kokoro_cli.output.metadata import BookMeta
 from kokoro_cli.output.plan import ChapterAudio
+from kokoro_common import atomic_writer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -69,8 +71,16 @@ def write_clip(
         wav = Path(tmp) / "clip.wav"
         sf.write(wav, audio, sample_rate, subtype=subtype)
         chapters = [ChapterAudio(meta.title, wav, audio.size)]
-        if output != "-":
-            return write_book(chapters, Path(output), meta, options, sample_rate=sample_rate)
-        report = stream_book(chapters, meta, options, sink, sample_rate=sample_rate)
-    sink.flush()
+        if output == "-":
+            report = stream_book(chapters, meta, options, sink, sample_rate=sample_rate)
+            sink.flush()
+        elif options.format == "wav":
+            # The streamed WAV (our exact header, raw PCM) saved atomically: a clip is then
+            # byte-identical piped or saved, without the JUNK and encoder chunks ffmpeg's
+            # file muxer adds.
+            with atomic_writer(Path(output)) as file:
+                report = stream_book(chapters, meta, options, file, sample_rate=sample_rate)
+            report = dataclasses.replace(report, files=(Path(output),))
+        else:
+            report = write_book(chapters, Path(output), meta, options, sample_rate=sample_rate)
     return report
