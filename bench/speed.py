@@ -29,14 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import SAMPLE_RATE, AssetResolver, Synthesizer
+from engine import SAMPLE_RATE, AssetResolver, Synthesizer, token_count
 from engine.backends import OnnxBackend
 from engine.g2p import phonemizer_for
 from engine.pool import SynthPool
 from engine.voices import load_voice
-from kokoro_cli.render import plan
 from kokoro_cli.selection import parse_selection
-from preprocess import parse_file
+from preprocess import parse_file, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ("story.txt", "report.md", "lighthouse.epub")
@@ -60,7 +59,7 @@ def bench_book(folder: Path, sources: list[Path], chapters: str | None = None) -
 def pieces(path: Path, voice_spec: str) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """The model inputs ``convert`` makes for ``path``, planned as it plans them."""
     voice = load_voice(voice_spec, AssetResolver())
-    plans = plan(parse_file(path), phonemizer_for(voice.info.lang_code))
+    plans = plan(parse_file(path), phonemizer_for(voice.info.lang_code), token_count)
     return [Synthesizer.prepare(c.phonemes, voice, 1.0) for p in plans for c in p.chunks]
 
 

@@ -22,6 +22,9 @@ from typing import Any, Callable
 from kokoro_cli.errors import UsageError
 from kokoro_common import read_bounded
 
+__all__ = ["Config", "ENV_CONFIG", "MAX_CONFIG_BYTES", "Resolved", "SETTINGS", "Setting",
+           "default_config_path"]
+
 ENV_CONFIG = "KOKORO_CLI_CONFIG"
 
 

@@ -6,11 +6,15 @@ import errno
 import sys
 from enum import IntEnum
 
-from engine.errors import AssetError, BackendError, G2PError, SettingError, VoiceError
+from engine import AssetError, BackendError, G2PError, SettingError, VoiceError
 from kokoro_cli.output.ffmpeg import FfmpegError
-from kokoro_cli.jobs import Interrupted, JobError, JobStateError
+from kokoro_cli.jobs.job import Interrupted, JobError, JobStateError
 from kokoro_cli.output.loudness import LoudnessError
-from preprocess.errors import InputError, KokoroError
+from kokoro_common import KokoroError
+from preprocess import InputError
+
+__all__ = ["EXIT_CODES_HELP", "ExitCode", "OutputError", "UsageError", "exit_code_for",
+           "message_for"]
 
 
 class ExitCode(IntEnum):

@@ -12,8 +12,10 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
 
-from kokoro_cli.render import ChapterPlan, Progress
-from preprocess import Chunk
+from kokoro_cli.jobs.render import Progress
+from preprocess import ChapterPlan, Chunk
+
+__all__ = ["MODES", "BarProgress", "JsonProgress", "LineProgress", "progress_for"]
 
 MODES = ("auto", "bars", "plain", "json", "none")
 

@@ -6,6 +6,8 @@ import re
 
 from kokoro_cli.errors import UsageError
 
+__all__ = ["parse_selection"]
+
 _PART = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d*)\s*)?$")
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kokoro_cli.app import app, output_name
+from kokoro_cli.app import app
+from kokoro_cli.output import output_name
 
 runner = CliRunner()
 
@@ -151,7 +152,7 @@ def test_every_error_class_has_its_exit_code():
     from engine import AssetError, SettingError, VoiceError
     from kokoro_cli.errors import ExitCode, exit_code_for
     from kokoro_cli.output import FfmpegError
-    from kokoro_cli.jobs import Interrupted, JobError
+    from kokoro_cli.jobs.job import Interrupted, JobError
     from preprocess import InputError, ParseError
     from preprocess.lexicon import DictionaryError
 

@@ -11,8 +11,8 @@ import pytest
 from contextlib import nullcontext
 
 from kokoro_cli.output import probe_chapters, probe_format
-from kokoro_cli.render import Progress, RenderOptions
-from kokoro_cli.runner import ConvertRequest, run_convert
+from kokoro_cli.jobs.render import Progress, RenderOptions
+from kokoro_cli.jobs.run import ConvertRequest, run_convert
 from preprocess import parse_file
 from tests.conftest import SAMPLES
 

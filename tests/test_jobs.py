@@ -3,6 +3,8 @@ pieces are synthesized again; locks; the piece cache never trusts a damaged entr
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import signal
@@ -15,8 +17,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kokoro_cli.cache import ChunkCache
-from kokoro_cli.jobs import Job, JobError, JobIdentity, list_jobs
+from kokoro_cli.jobs.cache import ChunkCache
+from kokoro_cli.jobs.job import Job, JobError, list_jobs
+from kokoro_cli.jobs.manifest import ChapterRecord, JobIdentity, Manifest
 from kokoro_cli.output.ffmpeg import find_ffmpeg
 
 BOOK = """THE SHORT BOOK
@@ -180,7 +183,8 @@ IDENTITY = JobIdentity("in", "model", "onnx", "af_heart", 1.0, "a", "1", "", "ch
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from kokoro_cli.jobs import Job, JobIdentity
+from kokoro_cli.jobs.job import Job
+from kokoro_cli.jobs.manifest import JobIdentity
 job = Job(Path(sys.argv[1]), JobIdentity("in", "model", "onnx", "af_heart", 1.0, "a", "1", "", "chunks"), "t")
 with job.locked():
     print("locked", flush=True)
@@ -199,7 +203,7 @@ def test_second_run_is_refused_while_the_first_lives_and_a_dead_lock_is_taken_ov
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     with job.locked():  # the stale lock of a killed process does not block
-        assert job.manifest["chapters"] == {}
+        assert job.manifest.chapters == {}
 
 
 def test_damaged_manifest_is_rebuilt_not_trusted(tmp_path):
@@ -208,7 +212,7 @@ def test_damaged_manifest_is_rebuilt_not_trusted(tmp_path):
         job.record_chapter(1, "One", "fp", 10)
     job.manifest_path.write_text('{"format": 1, "identity": ')  # torn write from elsewhere
     with job.locked():
-        assert job.manifest["chapters"] == {}
+        assert job.manifest.chapters == {}
 
 
 def test_chapter_wav_must_be_complete_to_be_reused(tmp_path):
@@ -252,3 +256,54 @@ def test_jobs_command_lists_and_removes(tmp_path):
     assert runner.invoke(app, ["jobs", "remove", "nope", "--work-dir", str(tmp_path)]).exit_code == 2
     result = runner.invoke(app, ["jobs", "remove", IDENTITY.key, "--work-dir", str(tmp_path)])
     assert result.exit_code == 0 and not job.dir.exists()
+
+
+# A manifest exactly as format 1 wrote it before the typed records existed: jobs started then
+# must resume.
+OLD_MANIFEST = {
+    "format": 1, "identity": dataclasses.asdict(IDENTITY), "label": "book.md",
+    "created": 1700000000.5, "updated": 1700000100.25,
+    "chapters": {"1": {"title": "One", "fingerprint": "fp1", "samples": 240, "digest": "ab12"},
+                 "12": {"title": "Twelve", "fingerprint": "fp12", "samples": 0, "digest": None}},
+    "outputs": {"/books/book.m4b": {"fingerprint": "out", "files": [
+        {"path": "/books/book.m4b", "size": 1234, "mtime_ns": 1700000100000000000}]}},
+}
+
+
+def test_manifest_reads_the_format_1_files_and_writes_them_back_unchanged():
+    manifest = Manifest.from_json(json.dumps(OLD_MANIFEST))
+    assert manifest is not None
+    assert manifest.identity == IDENTITY and manifest.label == "book.md"
+    assert manifest.chapters[12] == ChapterRecord("Twelve", "fp12", 0, None)
+    assert manifest.outputs["/books/book.m4b"].files[0].size == 1234
+    assert json.loads(manifest.to_json()) == OLD_MANIFEST
+
+
+@pytest.mark.parametrize("damage", [
+    lambda m: m.update(format=2),
+    lambda m: m.update(identity={**m["identity"], "speed": "fast"}),
+    lambda m: m["identity"].pop("voice"),
+    lambda m: m["chapters"].update({"2": "not a record"}),
+    lambda m: m["chapters"].update({"x": m["chapters"]["1"]}),
+    lambda m: m["chapters"]["1"].update(samples=-1),
+    lambda m: m["chapters"]["1"].update(samples=2.5),
+    lambda m: m["outputs"].update({"/b.mp3": 7}),
+    lambda m: m["outputs"]["/books/book.m4b"].update(files=[]),
+    lambda m: m.update(label=["a"]),
+    lambda m: m.update(created="yesterday"),
+])
+def test_manifest_of_the_wrong_shape_is_not_trusted(damage):
+    data = json.loads(json.dumps(OLD_MANIFEST))
+    damage(data)
+    assert Manifest.from_json(json.dumps(data)) is None
+    assert Manifest.from_json(b"\xff\xfe not json") is None
+    assert Manifest.from_json("[1, 2]") is None
+
+
+def test_identity_key_is_stable_json_of_the_fields():
+    """The key is a digest of the fields as sorted JSON: the same in every run and version of
+    Python, and different when any field changes."""
+    expected = hashlib.sha256(json.dumps(dataclasses.asdict(IDENTITY), sort_keys=True)
+                              .encode()).hexdigest()[:24]
+    assert IDENTITY.key == expected
+    assert dataclasses.replace(IDENTITY, speed=1.1).key != IDENTITY.key

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.pool import SynthPool
-from kokoro_cli import render
-from kokoro_cli.render import Planner, Progress, RenderOptions
-from kokoro_cli.runner import ConvertRequest, run_convert
+import preprocess.plan
+from engine import Synthesizer, SynthPool
+from kokoro_cli.jobs.planner import Planner
+from kokoro_cli.jobs.render import Progress, RenderOptions
+from kokoro_cli.jobs.run import ConvertRequest, run_convert
 from preprocess import parse_text
 
 PARAGRAPH = ("The keeper climbed the stairs at dusk and lit the lamp, as her mother had done "
@@ -38,7 +39,7 @@ def _convert(resolver, tmp_path, name: str, workers: int):
 
 def test_synthesis_starts_before_planning_ends(resolver, tmp_path, monkeypatch):
     events: list[tuple[str, float]] = []
-    real_plan, real_infer = render.chunk_chapter, render.Synthesizer.synthesize
+    real_plan, real_infer = preprocess.plan.chunk_chapter, Synthesizer.synthesize
 
     def slow_chunk_chapter(*args, **kwargs):
         time.sleep(0.5)  # planning each chapter takes a while
@@ -49,8 +50,8 @@ def test_synthesis_starts_before_planning_ends(resolver, tmp_path, monkeypatch):
         events.append(("synthesized", time.perf_counter()))
         return real_infer(self, *args, **kwargs)
 
-    monkeypatch.setattr(render, "chunk_chapter", slow_chunk_chapter)
-    monkeypatch.setattr(render.Synthesizer, "synthesize", recording_synthesize)
+    monkeypatch.setattr(preprocess.plan, "chunk_chapter", slow_chunk_chapter)
+    monkeypatch.setattr(Synthesizer, "synthesize", recording_synthesize)
     result = _convert(resolver, tmp_path, "overlap", workers=1)
     first_synthesis = min(t for kind, t in events if kind == "synthesized")
     last_planning = max(t for kind, t in events if kind == "planned")

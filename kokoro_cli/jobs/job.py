@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -19,14 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from kokoro_common.atomic import write_atomic
-from kokoro_common import KokoroError
+from kokoro_cli.jobs.manifest import (ChapterRecord, FileRecord, JobIdentity, Manifest,
+                                      OutputRecord)
+from kokoro_common import KokoroError, write_atomic
+
+__all__ = ["Interrupted", "Job", "JobError", "JobInfo", "JobStateError", "default_work_root",
+           "list_jobs", "remove_job"]
 
 log = logging.getLogger(__name__)
-
-JOB_FORMAT = 1
-PIPELINE_VERSION = "1"  # bump when trimming, pauses or PCM conversion change the audio
-
 
 class JobError(KokoroError):
     """The job folder cannot be used (locked by another run, unwritable)."""
@@ -39,31 +38,6 @@ class JobStateError(KokoroError):
 
 class Interrupted(KokoroError):
     """The run was asked to stop (SIGINT/SIGTERM) and stopped after the piece in flight."""
-
-
-@dataclass(frozen=True)
-class JobIdentity:
-    """Everything that decides the audio. Same identity, same samples."""
-
-    input_sha256: str
-    model_sha256: str
-    backend: str
-    voice: str
-    speed: float
-    language: str
-    normalizer: str
-    lexicon: str
-    chunking: str
-    pipeline: str = PIPELINE_VERSION
-
-    @property
-    def key(self) -> str:
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def default_work_root() -> Path:
@@ -82,7 +56,7 @@ class Job:
         self.identity = identity
         self.dir = root / "jobs" / identity.key
         self.label = label
-        self.manifest: dict = {}
+        self.manifest = Manifest(identity, label)
         self._verified: dict[str, tuple[int, int, str]] = {}  # path -> size, mtime, digest
 
     @property
@@ -128,51 +102,46 @@ class Job:
         except OSError:
             return "?"
 
-    def _load(self) -> dict:
-        fresh = {"format": JOB_FORMAT, "identity": dataclasses.asdict(self.identity),
-                 "label": self.label, "created": time.time(), "chapters": {}, "outputs": {}}
+    def _load(self) -> Manifest:
+        fresh = Manifest(self.identity, self.label)
         try:
-            data = json.loads(self.manifest_path.read_text("utf-8"))
+            text = self.manifest_path.read_bytes()
         except FileNotFoundError:
             return fresh
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
             log.warning("job manifest %s is unreadable (%s); rebuilding it", self.manifest_path, exc)
             return fresh
-        if not isinstance(data, dict) or data.get("identity") != fresh["identity"] \
-                or not isinstance(data.get("chapters"), dict) \
-                or not isinstance(data.get("outputs"), dict):
+        found = Manifest.from_json(text)
+        if found is None or found.identity != self.identity:
             log.warning("job manifest %s does not match this job; rebuilding it", self.manifest_path)
             return fresh
-        return data
+        return found
 
-    def _save(self) -> None:
-        self.manifest["updated"] = time.time()
-        write_atomic(self.manifest_path, json.dumps(self.manifest, indent=1).encode("utf-8"))
+    def _save(self, manifest: Manifest) -> None:
+        self.manifest = dataclasses.replace(manifest, updated=time.time())
+        write_atomic(self.manifest_path, self.manifest.to_json().encode("utf-8"))
 
     def finished_chapter(self, index: int, fingerprint: str) -> int | None:
         """Samples of a chapter WAV finished earlier with this fingerprint, else None. The WAV
         must still hold exactly what was recorded (size and digest): a damaged or edited file
         is made again from the piece cache, never trusted."""
-        record = self.manifest["chapters"].get(str(index))
+        record = self.manifest.chapters.get(index)
         wav = self.chapter_wav(index)
-        if not isinstance(record, dict) or record.get("fingerprint") != fingerprint \
-                or not wav.is_file():
+        if record is None or record.fingerprint != fingerprint or not wav.is_file():
             return None
-        samples = record.get("samples")
         # 16-bit mono: a complete file is exactly the header plus two bytes per sample.
-        if type(samples) is not int or wav.stat().st_size != 44 + 2 * samples:
+        if wav.stat().st_size != 44 + 2 * record.samples:
             return None
-        if record.get("digest") != self._digest(wav):
+        if record.digest != self._digest(wav):
             log.warning("chapter audio %s does not match the job manifest; making it again", wav)
             return None
-        return samples
+        return record.samples
 
     def record_chapter(self, index: int, title: str, fingerprint: str, samples: int) -> None:
         wav = self.chapter_wav(index)
-        self.manifest["chapters"][str(index)] = {
-            "title": title, "fingerprint": fingerprint, "samples": samples,
-            "digest": self._digest(wav) if wav.is_file() else None}
-        self._save()
+        digest = self._digest(wav) if wav.is_file() else None
+        self._save(self.manifest.with_chapter(index, ChapterRecord(title, fingerprint, samples,
+                                                                   digest)))
 
     def _digest(self, path: Path) -> str:
         """blake2b of a file, hashed once per run while its size and mtime stay the same."""
@@ -188,31 +157,12 @@ class Job:
     def output_is_current(self, path: Path, fingerprint: str) -> bool:
         """True when the files this job last wrote for ``path`` (one file, or one per chapter
         or part) were written with this fingerprint and are all still there, untouched."""
-        record = self.manifest["outputs"].get(str(path.resolve()))
-        if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
-            return False
-        files = record.get("files")
-        return isinstance(files, list) and bool(files) and all(_unchanged(f) for f in files)
+        record = self.manifest.outputs.get(str(path.resolve()))
+        return record is not None and record.current(fingerprint)
 
     def record_output(self, path: Path, fingerprint: str, files: tuple[Path, ...]) -> None:
-        self.manifest["outputs"][str(path.resolve())] = {
-            "fingerprint": fingerprint, "files": [_file_record(f) for f in files or (path,)]}
-        self._save()
-
-
-def _file_record(path: Path) -> dict:
-    stat = path.stat()
-    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
-def _unchanged(record: object) -> bool:
-    if not isinstance(record, dict):
-        return False
-    try:
-        stat = Path(str(record.get("path"))).stat()
-    except OSError:
-        return False
-    return record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns
+        record = OutputRecord(fingerprint, tuple(FileRecord.of(f) for f in files or (path,)))
+        self._save(self.manifest.with_output(str(path.resolve()), record))
 
 
 @dataclass(frozen=True)
@@ -239,15 +189,16 @@ def list_jobs(root: Path) -> list[JobInfo]:
 def _info(folder: Path) -> JobInfo:
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     try:
-        data = json.loads((folder / "manifest.json").read_text("utf-8"))
-        done = len(data.get("chapters", {}))
-        state = "done" if data.get("outputs") else ("partial" if done else "empty")
-        label = "".join(ch if ch.isprintable() else "?" for ch in str(data.get("label", "?")))
-        return JobInfo(folder.name, folder, label, state, done, size,
-                       float(data.get("updated", data.get("created", 0))))
-    except (OSError, ValueError, AttributeError, TypeError):
-        # Not JSON, or JSON of the wrong shape: listed as unreadable, never trusted.
+        manifest = Manifest.from_json((folder / "manifest.json").read_bytes())
+    except OSError:
+        manifest = None
+    if manifest is None:  # not JSON, or JSON of the wrong shape: listed, never trusted
         return JobInfo(folder.name, folder, "?", "unreadable", 0, size, folder.stat().st_mtime)
+    done = len(manifest.chapters)
+    state = "done" if manifest.outputs else ("partial" if done else "empty")
+    label = "".join(ch if ch.isprintable() else "?" for ch in manifest.label)
+    return JobInfo(folder.name, folder, label, state, done, size,
+                   manifest.updated if manifest.updated is not None else manifest.created)
 
 
 def remove_job(info: JobInfo) -> None:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kokoro_common.atomic import write_atomic
+from kokoro_common import write_atomic
+
+__all__ = ["ChunkCache"]
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +25,6 @@ _MAGIC = b"KKC1"
 # 3 MB of 16-bit samples; an entry larger than this is damaged or not ours.
 MAX_ENTRY_BYTES = 16 << 20
 _HEADER = struct.Struct("<4sI16s")  # magic, sample count, blake2b-128 of the samples
-
-
-def to_pcm16(samples: np.ndarray) -> np.ndarray:
-    """Float samples in [-1, 1] to int16, the same way every time (no dither)."""
-    return np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
 
 
 class ChunkCache:

@@ -1,4 +1,4 @@
-"""The conversion pipeline: document → chunks → audio per chapter → muxed audiobook.
+"""Rendering a planned book into a job: chapter WAVs through the piece cache, then the output.
 
 It consumes streams and writes files: each piece goes into the shared chunk cache as soon as it
 is made, each chapter's audio into its own WAV in the job folder, and nothing holds a whole
@@ -7,7 +7,9 @@ book's samples in memory. A run interrupted at any point resumes from what those
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,16 +22,18 @@ from typing import BinaryIO
 import numpy as np
 import soundfile as sf
 
-from engine import Synthesizer, Voice, token_count
-from engine.audio import silence, trim
-from engine.pool import SynthPool
-from kokoro_common.atomic import atomic_path
-from kokoro_cli.cache import ChunkCache, to_pcm16
-from kokoro_cli.jobs import Interrupted, Job
-from kokoro_cli.mux import (COVER_CODECS, BookMeta, ChapterAudio, OutputOptions, OutputReport,
-                            stream_book, write_book)
-from preprocess import Chapter, Chunk, ChunkOptions, Document, Normalizer, chunk_chapter
-from preprocess.lexicon import Lexicon
+from engine import AudioChunk, Synthesizer, SynthPool, Voice, silence, to_pcm16, token_count
+from kokoro_cli.jobs.cache import ChunkCache
+from kokoro_cli.jobs.job import Job
+from kokoro_cli.jobs.planner import ChapterWork, Planner
+from kokoro_cli.jobs.signals import StopFlag
+from kokoro_cli.output import (COVER_CODECS, BookMeta, ChapterAudio, OutputOptions, OutputReport,
+                               stream_book, write_book)
+from kokoro_common import atomic_path
+from preprocess import ChapterPlan, Chunk, ChunkOptions, Document, Lexicon, plan
+
+__all__ = ["Counts", "Progress", "RenderOptions", "RenderResult", "book_meta",
+           "output_fingerprint", "render_job"]
 
 
 @dataclass(frozen=True)
@@ -42,16 +46,6 @@ class RenderOptions:
     output: OutputOptions = field(default_factory=OutputOptions)  # format, loudness, splitting
     workers: int = 1  # synthesis processes; 1 synthesizes in this process with every core
     cover: bytes | None = field(default=None, repr=False)  # --cover, replacing the document's
-
-
-@dataclass(frozen=True)
-class ChapterPlan:
-    chapter: Chapter
-    chunks: tuple[Chunk, ...]
-
-    @property
-    def tokens(self) -> int:
-        return sum(chunk.tokens for chunk in self.chunks)
 
 
 @dataclass
@@ -86,120 +80,6 @@ class Progress:
     def chunk_done(self, chunk: Chunk, audio_seconds: float, reused: bool) -> None: ...
     def chapter_done(self, plan: ChapterPlan, reused: bool) -> None: ...
     def muxing(self) -> None: ...
-
-
-class StopFlag:
-    """Set from a signal handler; the runner stops after the piece in flight."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def check(self) -> None:
-        if self._event.is_set():
-            raise Interrupted("stopped after the piece in flight; run the same command again to resume")
-
-
-def plan(document: Document, phonemize: Callable[[str], str],
-         options: ChunkOptions = ChunkOptions(), lexicon: Lexicon = Lexicon()) -> list[ChapterPlan]:
-    """Chunk every chapter exactly as it will be spoken (text and phonemes, no audio): what
-    ``preview`` shows and ``convert`` speaks."""
-    return list(iter_plans(document, phonemize, options, lexicon))
-
-
-def iter_plans(document: Document, phonemize: Callable[[str], str],
-               options: ChunkOptions = ChunkOptions(),
-               lexicon: Lexicon = Lexicon()) -> Iterator[ChapterPlan]:
-    """:func:`plan`, one chapter at a time. Dictionary entries are applied per piece, after
-    the normalizer, as misaki markup."""
-    normalizer = Normalizer()
-
-    def g2p(text: str) -> str:
-        return phonemize(lexicon.apply(text))
-
-    for chapter in document.chapters:
-        yield ChapterPlan(chapter, tuple(chunk_chapter(chapter, g2p, token_count, normalizer,
-                                                       options)))
-
-
-@dataclass(frozen=True)
-class ChapterWork:
-    """A planned chapter and what rendering it takes: nothing when ``finished`` (its WAV in the
-    job matches ``fingerprint``), else the pieces flagged in ``missing``."""
-
-    plan: ChapterPlan
-    fingerprint: str
-    finished: int | None  # samples of the finished chapter WAV
-    missing: tuple[bool, ...]
-
-    def to_make(self) -> Iterator[Chunk]:
-        if self.finished is None:
-            yield from (c for c, miss in zip(self.plan.chunks, self.missing) if miss)
-
-
-class Planner:
-    """Plans chapters in a background thread while earlier ones are synthesized, so G2P never
-    holds the model up. Iterate it as often as needed: each pass sees the same chapters, in
-    order, waiting for the ones not planned yet. An error while planning is raised, in the
-    reading thread, at the chapter where it happened."""
-
-    def __init__(self, works: Iterator[ChapterWork]) -> None:
-        self._works = works
-        self._done: list[ChapterWork] = []
-        self._finished = False
-        self._error: BaseException | None = None
-        self._cancelled = False
-        self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="planner", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for work in self._works:
-                with self._changed:
-                    if self._cancelled:
-                        return
-                    self._done.append(work)
-                    self._changed.notify_all()
-        except BaseException as exc:  # handed to the reader; the thread itself ends quietly
-            self._error = exc
-        finally:
-            with self._changed:
-                self._finished = True
-                self._changed.notify_all()
-
-    def __iter__(self) -> Iterator[ChapterWork]:
-        index = 0
-        while True:
-            with self._changed:
-                self._changed.wait_for(lambda: index < len(self._done) or self._finished)
-                if index >= len(self._done):
-                    if self._error is not None:
-                        raise self._error
-                    return
-                work = self._done[index]
-            yield work
-            index += 1
-
-    @property
-    def complete(self) -> bool:
-        """Every chapter is planned (without waiting)."""
-        with self._changed:
-            return self._finished and self._error is None
-
-    def all(self) -> list[ChapterWork]:
-        """Every chapter, once planning is complete."""
-        return list(self)
-
-    def cancel(self) -> None:
-        """Stop planning after the chapter in hand (the thread is a daemon: never waited for)."""
-        with self._changed:
-            self._cancelled = True
 
 
 class ChapterRenderer:
@@ -242,17 +122,13 @@ class ChapterRenderer:
         return ChapterWork(plan, fingerprint, finished,
                            tuple(self.is_missing(c) for c in plan.chunks))
 
-    def made(self, chunks: Iterator[Chunk]) -> Iterator[np.ndarray]:
-        """Raw samples for ``chunks`` in order: from the worker pool when there is one (it works
-        ahead, across chapter ends, while chapters are written), else from the in-process
-        model, which batches pieces of similar length where its backend can (torch)."""
-        if self.pool is not None:
-            jobs = (Synthesizer.prepare(c.phonemes, self.voice, self.options.speed) for c in chunks)
-            return self.pool.map_ordered(jobs)
-        return self.synth.synthesize_many((c.phonemes for c in chunks), self.voice,
-                                          self.options.speed)
+    def made(self, chunks: Iterator[Chunk]) -> Iterator[AudioChunk[Chunk]]:
+        """``chunks`` spoken in order: by the worker pool when there is one (it works ahead,
+        across chapter ends, while chapters are written), else by the in-process model, which
+        batches pieces of similar length where its backend can (torch)."""
+        return self.synth.speak(chunks, self.voice, self.options.speed, self.pool)
 
-    def piece(self, chunk: Chunk, made: Iterator[np.ndarray] | None) -> np.ndarray:
+    def piece(self, chunk: Chunk, made: Iterator[AudioChunk[Chunk]] | None) -> np.ndarray:
         """The trimmed 16-bit samples of one piece: from the cache, or the next of ``made``
         (the pieces planned as missing), or the model when a cache entry proved damaged."""
         key = self.chunk_key(chunk)
@@ -263,9 +139,9 @@ class ChapterRenderer:
             return cached
         self.stop.check()
         started = time.perf_counter()
-        raw = next(made) if made is not None else self.synth.synthesize(
-            chunk.phonemes, self.voice, self.options.speed)
-        samples = to_pcm16(trim(raw))
+        spoken = next(made if made is not None else self.made(iter([chunk])))
+        assert spoken.piece is chunk, "pieces came back out of reading order"
+        samples = spoken.pcm16
         self.counts.compute_seconds += time.perf_counter() - started
         self.counts.synthesized_seconds += samples.size / self.synth.sample_rate
         self.cache.put(key, samples)
@@ -274,7 +150,7 @@ class ChapterRenderer:
         self.progress.chunk_done(chunk, samples.size / self.synth.sample_rate, False)
         return samples
 
-    def render(self, work: ChapterWork, out: Path, made: Iterator[np.ndarray]) -> int:
+    def render(self, work: ChapterWork, out: Path, made: Iterator[AudioChunk[Chunk]]) -> int:
         """Write the chapter's WAV atomically, taking its missing pieces from ``made`` in order;
         returns its length in samples."""
         written = 0
@@ -306,16 +182,25 @@ def output_fingerprint(job: Job, document: Document, meta: BookMeta,
     """What the final files depend on: the job (input + audio settings), the chapters chosen,
     the tags and the output options. Known without G2P or the model, so an unchanged re-run is
     a quick no-op."""
-    parts = [job.identity.key, repr([(c.index, c.title) for c in document.chapters]), repr(meta),
-             repr(output)]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    described = {
+        "job": job.identity.key, "chapters": [[c.index, c.title] for c in document.chapters],
+        # The cover by its digest: the bytes can be megabytes, and only a change matters.
+        "meta": {**dataclasses.asdict(meta), "cover": _sha256(meta.cover)},
+        "output": dataclasses.asdict(output)}
+    return _sha256(json.dumps(described, sort_keys=True).encode("utf-8"))
+
+
+def _sha256(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job: Job,
                cache: ChunkCache, model_id: str, options: RenderOptions,
-               progress: Progress = Progress(), stop: StopFlag | None = None) -> RenderResult:
+               progress: Progress = Progress(), stop: StopFlag | None = None,
+               check: Callable[[OutputReport], None] | None = None) -> RenderResult:
     """Render ``document`` into ``job`` and write it to ``out``: a path (files replaced only
-    when complete) or a binary stream such as stdout. The caller holds the job's lock.
+    when complete, and only when ``check`` accepts their report) or a binary stream such as
+    stdout. The caller holds the job's lock.
 
     Three things overlap: worker processes start while G2P loads; chapters are planned in a
     thread while earlier ones are synthesized; and the pool is fed one stream of pieces for
@@ -325,7 +210,7 @@ def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job
     renderer = ChapterRenderer(synth, voice, options, model_id, cache, progress, stop or StopFlag())
     with _pool_starting(renderer, document, job) as starting:
         phonemize = synth.phonemizer(voice)
-        plans = iter_plans(document, phonemize, options.chunking, options.lexicon)
+        plans = plan(document, phonemize, token_count, options.chunking, options.lexicon)
         renderer.planner = planner = Planner(renderer.work(p, job) for p in plans)
         try:
             renderer.pool = starting.result() if starting is not None else None
@@ -337,10 +222,12 @@ def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job
     progress.muxing()
     meta = book_meta(document, voice.spec, options.cover)
     if isinstance(out, Path):
-        report = write_book(chapters, out, meta, options.output)
+        report = write_book(chapters, out, meta, options.output, check=check)
         job.record_output(out, output_fingerprint(job, document, meta, options.output), report.files)
     else:
         report = stream_book(chapters, meta, options.output, out)
+        if check is not None:
+            check(report)
     return RenderResult(out if isinstance(out, Path) else None,
                         sum(ch.samples for ch in chapters) / synth.sample_rate,
                         sum(len(w.plan.chunks) for w in planner.all()), renderer.counts, report)
@@ -358,9 +245,9 @@ def _pool_starting(renderer: ChapterRenderer, document: Document,
     loads G2P and plans), or None when the work is too small or done. Decided from the text, as
     the exact pieces are known only after planning. The pool is closed on the way out."""
     workers = renderer.options.workers
-    recorded = job.manifest.get("chapters", {})
+    recorded = job.manifest.chapters
     todo = sum(len(c.text) for c in document.chapters
-               if renderer.options.force or str(c.index) not in recorded)
+               if renderer.options.force or c.index not in recorded)
     if workers <= 1 or renderer.synth.model_path is None or todo < POOL_MIN_CHARS:
         if todo:  # a re-mux of finished chapters needs no model at all
             _preload(renderer.synth)
@@ -406,17 +293,17 @@ def _exit_pool(starting: Future, failed: bool) -> None:
 
 
 def _chapter(renderer: ChapterRenderer, job: Job, work: ChapterWork,
-             made: Iterator[np.ndarray]) -> ChapterAudio:
-    plan, index = work.plan, work.plan.chapter.index
+             made: Iterator[AudioChunk[Chunk]]) -> ChapterAudio:
+    planned, index = work.plan, work.plan.chapter.index
     wav = job.chapter_wav(index)
     renderer.announce_plan()
-    renderer.progress.chapter_started(plan)
+    renderer.progress.chapter_started(planned)
     samples = work.finished
     if samples is None:
         samples = renderer.render(work, wav, made)
-        job.record_chapter(index, plan.chapter.title, work.fingerprint, samples)
-        renderer.progress.chapter_done(plan, False)
+        job.record_chapter(index, planned.chapter.title, work.fingerprint, samples)
+        renderer.progress.chapter_done(planned, False)
     else:
-        renderer.counts.reused += len(plan.chunks)
-        renderer.progress.chapter_done(plan, True)
-    return ChapterAudio(plan.chapter.title, wav, samples)
+        renderer.counts.reused += len(planned.chunks)
+        renderer.progress.chapter_done(planned, True)
+    return ChapterAudio(planned.chapter.title, wav, samples)

@@ -1,0 +1,115 @@
+"""``inspect`` and ``preview``: the chapter plan and the pieces as they will be spoken, with
+no model loaded."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kokoro_cli.commands.options import (ChaptersOpt, CodeOpt, DictOpt, FrontMatterOpt,
+                                         InputFormatOpt, SplitLevelOpt)
+from kokoro_cli.console import out, run_guarded
+from kokoro_cli.errors import UsageError
+from kokoro_cli.inputs import ParseSettings, read_document
+
+__all__ = ["inspect", "preview"]
+
+# Narration pace of Kokoro v1.0 at speed 1.0 with pauses, measured on the samples (words/s).
+WORDS_PER_SECOND = 2.7
+
+
+def inspect(
+    input: Path = typer.Argument(..., help="Document to inspect ('-' reads text from stdin)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    chapters: Optional[str] = ChaptersOpt,
+    input_format: Optional[str] = InputFormatOpt,
+    split_level: Optional[int] = SplitLevelOpt,
+    code: str = CodeOpt,
+    keep_front_matter: bool = FrontMatterOpt,
+) -> None:
+    """Show the chapter plan (metadata, chapters, words, estimated duration) without speaking."""
+    def action() -> None:
+        _, document = read_document(input, ParseSettings(input_format, split_level, code,
+                                                         keep_front_matter, chapters))
+        rows = [{"index": c.index, "title": c.title, "words": c.words,
+                 "est_seconds": round(c.words / WORDS_PER_SECOND, 1)} for c in document.chapters]
+        if as_json:
+            out.print_json(json.dumps({"title": document.title, "authors": list(document.authors),
+                                       "language": document.language, "chapters": rows},
+                                      ensure_ascii=False))
+            return
+        byline = f" — {', '.join(document.authors)}" if document.authors else ""
+        out.print(f"{document.title}{byline}", markup=False)
+        out.print(f"language {document.language}, {len(rows)} chapters, {document.words} words",
+                  markup=False)
+        for c in rows:
+            out.print(f"{c['index']:>4}. {c['title'][:60]:<60} {c['words']:>7} words "
+                      f"~{c['est_seconds'] / 60:5.1f} min", markup=False)
+    run_guarded(action)
+
+
+def preview(
+    input: Path = typer.Argument(..., help="Document ('-' reads text from stdin)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    phonemes: bool = typer.Option(False, "--phonemes", help="Show each piece's phonemes."),
+    unknown_words: bool = typer.Option(False, "--unknown-words", help="Instead, list the words "
+                                       "no lexicon, dictionary or rule knows (read by espeak-ng "
+                                       "as a guess): candidates for --dict."),
+    voice: str = typer.Option("af_heart", "--voice", "-v", help="Voice (its language picks the "
+                              "G2P)."),
+    dictionaries: Optional[list[Path]] = DictOpt,
+    chapters: Optional[str] = ChaptersOpt,
+    input_format: Optional[str] = InputFormatOpt,
+    split_level: Optional[int] = SplitLevelOpt,
+    code: str = CodeOpt,
+    keep_front_matter: bool = FrontMatterOpt,
+) -> None:
+    """Print the pieces exactly as 'convert' will speak them (normalized text, pauses, tokens),
+    without loading the model."""
+    def action() -> None:
+        from engine import describe_spec, phonemizer_for, token_count
+        from preprocess import lexicon_for, plan
+
+        full, selected = read_document(input, ParseSettings(input_format, split_level, code,
+                                                            keep_front_matter, chapters))
+        _, info = describe_spec(voice)
+        g2p, lexicon = phonemizer_for(info.lang_code), lexicon_for(full, tuple(dictionaries or ()))
+        plans = list(plan(selected, g2p, token_count, lexicon=lexicon))
+        if unknown_words:
+            _print_unknown_words(plans, g2p, lexicon, as_json)
+        elif as_json:
+            out.print_json(json.dumps({"chapters": [
+                {"index": p.chapter.index, "title": p.chapter.title, "chunks": [
+                    {"text": c.text, "phonemes": c.phonemes, "tokens": c.tokens,
+                     "pause_after_ms": c.pause_after_ms} for c in p.chunks]} for p in plans]},
+                ensure_ascii=False))
+        else:
+            _print_pieces(plans, phonemes)
+    run_guarded(action)
+
+
+def _print_pieces(plans, phonemes: bool) -> None:
+    for p in plans:
+        out.print(f"## {p.chapter.index}. {p.chapter.title}", markup=False)
+        for c in p.chunks:
+            out.print(f"[{c.tokens:>3} tokens, pause {c.pause_after_ms} ms] {c.text}", markup=False)
+            if phonemes:
+                out.print(f"    /{c.phonemes}/", markup=False)
+
+
+def _print_unknown_words(plans, g2p, lexicon, as_json: bool) -> None:
+    if not hasattr(g2p, "unknown_words"):
+        raise UsageError("--unknown-words needs an English voice (misaki's lexicon)")
+    counts = Counter(word for p in plans for c in p.chunks
+                     for word in g2p.unknown_words(lexicon.apply(c.text)))
+    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].lower()))
+    if as_json:
+        out.print_json(json.dumps({"unknown_words": [{"word": w, "count": n} for w, n in rows]},
+                                  ensure_ascii=False))
+        return
+    for word, count in rows:
+        out.print(f"{count:>5}  {word}", markup=False)

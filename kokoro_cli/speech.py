@@ -1,0 +1,60 @@
+"""Speaking a short text in one go, for ``say`` and ``voices preview``: no job folder (a
+one-liner is short, so its audio is made in memory), the model loading beside G2P."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine import (AssetResolver, Synthesizer, describe_spec, phonemizer_for, resolve_backend,
+                    token_count)
+from preprocess import ChunkOptions, Document, Lexicon, plan
+
+__all__ = ["SpeechOptions", "speak_document"]
+
+
+@dataclass(frozen=True)
+class SpeechOptions:
+    voice: str = "af_heart"
+    speed: float = 1.0
+    lexicon: Lexicon = field(default_factory=Lexicon)
+    chunking: ChunkOptions = field(default_factory=ChunkOptions)
+    backend: str = "auto"
+
+
+def speak_document(document: Document, resolver: AssetResolver,
+                   options: SpeechOptions) -> np.ndarray:
+    """The whole document as 16-bit samples: every piece with the chunker's pause after it,
+    except the last."""
+    backend = resolve_backend(resolver, options.backend)
+    lang_code = describe_spec(options.voice)[1].lang_code
+    if backend == "torch":
+        # torch first: G2P hides torch from spaCy while it imports when torch is not loaded
+        # yet, which a torch import in another thread at that moment would trip over.
+        synth = _loaded(resolver, backend)
+        pieces = _pieces(document, lang_code, options)
+    else:
+        # The model loads in a thread while G2P starts here: onnxruntime releases the GIL
+        # while it builds its session, so a one-liner pays for the slower of the two, not both.
+        with ThreadPoolExecutor(max_workers=1) as loader:
+            loading = loader.submit(_loaded, resolver, backend)
+            pieces = _pieces(document, lang_code, options)
+            synth = loading.result()
+    spoken = list(synth.speak(pieces, synth.voice(options.voice), options.speed))
+    parts = [part for chunk in spoken for part in (chunk.pcm16, chunk.pause_pcm16)]
+    return np.concatenate(parts[:-1] or [np.zeros(0, dtype="<i2")])
+
+
+def _pieces(document: Document, lang_code: str, options: SpeechOptions) -> list:
+    """The planned pieces; G2P (spaCy, misaki) loads here, on first use."""
+    plans = plan(document, phonemizer_for(lang_code), token_count, options.chunking,
+                 options.lexicon)
+    return [chunk for planned in plans for chunk in planned.chunks]
+
+
+def _loaded(resolver: AssetResolver, backend: str) -> Synthesizer:
+    """The synthesizer with its model session created (the onnx backend would otherwise create
+    it on the first piece, after G2P, instead of beside it)."""
+    return Synthesizer.load(resolver, backend=backend).ready()
