@@ -9,6 +9,7 @@ The config file is TOML (``kokoro-cli config path`` prints where); each key is o
     out_dir = "~/audiobooks"
     progress = "plain"
     backend = "onnx"
+    feed_base_url = "https://example.com/audio/"   # feed, convert --feed, watch --feed
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("work_dir", "KOKORO_CLI_WORK_DIR", _path, None, "work area (jobs, piece cache)"),
     Setting("progress", "KOKORO_CLI_PROGRESS", str, "auto", "auto, bars, plain, json or none"),
     Setting("backend", "KOKORO_CLI_BACKEND", str, "auto", "auto (torch on CUDA), onnx or torch"),
+    Setting("feed_base_url", "KOKORO_CLI_FEED_BASE_URL", str, None, "URL the feed's folder is "
+            "served at (feed, convert --feed)"),
+    Setting("feed_title", "KOKORO_CLI_FEED_TITLE", str, None, "podcast title"),
+    Setting("feed_author", "KOKORO_CLI_FEED_AUTHOR", str, None, "podcast author"),
+    Setting("feed_image", "KOKORO_CLI_FEED_IMAGE", str, None, "podcast artwork (URL or file)"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 

@@ -13,12 +13,15 @@ import typer
 from kokoro_cli.commands.options import (BackendOpt, ChaptersOpt, CodeOpt, DictOpt,
                                          FrontMatterOpt, InputFormatOpt, ModelOpt, SplitLevelOpt,
                                          VoicesOpt, WorkDirOpt, config_of, resolver_for)
+from kokoro_cli.commands.feed import KeepOpt, PruneOpt, feed_settings, refresh_feed
 from kokoro_cli.console import err, notifier, out, run_guarded
 from kokoro_cli.errors import EXIT_CODES_HELP, UsageError, exit_code_for, message_for
 from kokoro_cli.inputs import ParseSettings, expand_inputs, read_document
 
 if TYPE_CHECKING:
     from engine import AssetResolver
+    from kokoro_cli.config import Config
+    from kokoro_cli.publish import FeedSettings
     from kokoro_cli.jobs.render import RenderOptions
     from kokoro_cli.output import OutputReport, QCReport
 
@@ -79,6 +82,10 @@ def convert(
     backend: Optional[str] = BackendOpt,
     model: Optional[Path] = ModelOpt,
     voices: Optional[Path] = VoicesOpt,
+    feed: bool = typer.Option(False, "--feed", help="Then update the podcast feed of the output "
+                              "folder (settings from 'kokoro-cli feed', or config feed_*)."),
+    keep: Optional[int] = KeepOpt,
+    prune: bool = PruneOpt,
 ) -> None:
     """Convert documents into audiobooks (M4B by default; MP3, WAV, FLAC, Opus) with one chapter per document chapter.
 
@@ -112,10 +119,34 @@ def convert(
                          resolver_for(model, voices, notifier(mode)), qc, qc_json,
                          config.value("backend", backend))
         folder = config.value("out_dir", out_dir)
+        publish = _feed_settings(config, feed, keep, prune, output, folder, split_chapters,
+                                 job.work_dir)
         failures = [rc for f in files if (rc := job.run_one(f, output, folder, len(files) > 1))]
+        if publish is not None and len(failures) < len(files):
+            refresh_feed(publish, notifier(mode))
         if failures:
             raise typer.Exit(failures[0])
     run_guarded(action)
+
+
+def _feed_settings(config: Config, feed: bool, keep: Optional[int], prune: bool,
+                   output: Optional[Path], folder: Optional[Path], split: bool,
+                   work_dir: Optional[Path]) -> Optional[FeedSettings]:
+    """How --feed updates the output folder's feed (None without it), checked before any
+    synthesis so a missing base URL does not wait for the end of a long conversion."""
+    from kokoro_cli.publish import check_settings
+
+    if not feed:
+        if keep is not None or prune:
+            raise UsageError("--keep and --prune go with --feed")
+        return None
+    if output is not None and str(output) == "-" or split:
+        raise UsageError("--feed lists audio files in a folder: not with -o - or "
+                         "--split-chapters")
+    where = output.parent if output is not None else (folder or Path("."))
+    settings = feed_settings(config, where, keep, prune, work_dir)
+    check_settings(settings)
+    return settings
 
 
 EPILOG = ("Examples:\n\n  kokoro-cli convert samples/report.md -o report.m4b --voice af_heart\n\n"
