@@ -87,12 +87,14 @@ class OnnxBackend:
         self.threads = threads or os.cpu_count() or 1
         self._session = None
         self._lock = threading.Lock()
+        self.timed = False  # the model also gives token durations (engine.timed_model)
 
     def load(self) -> OnnxBackend:
         """Create the session now (idempotent, thread-safe); a bad model raises BackendError."""
         with self._lock:
             if self._session is None:
                 self._session, self._ids_name, self._run_options = self._open()
+                self.timed = "durations" in {o.name for o in self._session.get_outputs()}
         return self
 
     def _open(self):
@@ -124,6 +126,12 @@ class OnnxBackend:
         return self.load()._session
 
     def infer(self, token_ids: np.ndarray, style: np.ndarray, speed: float) -> np.ndarray:
+        return self.infer_timed(token_ids, style, speed)[0]
+
+    def infer_timed(self, token_ids: np.ndarray, style: np.ndarray,
+                    speed: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """The audio and the frames each of the ``[0, *ids, 0]`` tokens lasts (None when the
+        model does not give them; see :mod:`engine.timed_model`)."""
         session = self.session
         feeds = {
             self._ids_name: np.asarray(token_ids, dtype=np.int64).reshape(1, -1),
@@ -131,7 +139,9 @@ class OnnxBackend:
             "speed": np.array([speed], dtype=np.float32),
         }
         try:
-            audio = session.run(None, feeds, self._run_options)[0]
+            outputs = session.run(None, feeds, self._run_options)
         except Exception as exc:
             raise BackendError(f"onnxruntime failed: {exc}") from exc
-        return np.asarray(audio, dtype=np.float32).reshape(-1)
+        audio = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
+        durations = np.asarray(outputs[1]).reshape(-1).astype(np.int64) if self.timed else None
+        return audio, durations

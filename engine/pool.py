@@ -124,16 +124,21 @@ class SynthPool:
             _result(ping)
         return tuple(p.pid for p in self._processes)
 
-    def submit(self, padded_ids: np.ndarray, style: np.ndarray, speed: float) -> Future:
-        """Queue one piece; the future's result is its float32 samples."""
+    def submit(self, padded_ids: np.ndarray, style: np.ndarray, speed: float, *,
+               timed: bool = False) -> Future:
+        """Queue one piece; the future's result is its float32 samples (with ``timed``: the
+        samples and the token durations, or None where the model has none)."""
         try:
-            return self._executor.submit(_infer, padded_ids, style, speed)
+            return self._executor.submit(_infer_timed if timed else _infer, padded_ids, style,
+                                         speed)
         except BrokenProcessPool as exc:
             raise _broken(exc) from exc
 
-    def map_ordered(self, jobs: Iterable[Job], window: int | None = None) -> Iterator[np.ndarray]:
+    def map_ordered(self, jobs: Iterable[Job], window: int | None = None, *,
+                    timed: bool = False) -> Iterator:
         """Samples for each job, in input order, keeping up to ``window`` jobs in flight
-        (default: two per worker) so the workers stay busy while the caller writes.
+        (default: two per worker) so the workers stay busy while the caller writes. With
+        ``timed``: (samples, token durations or None) for each job.
 
         Memory is bounded by the window: at most ``window`` results wait in the pool. A worker's
         failure is raised as BackendError at that job's position; the jobs after it are dropped.
@@ -145,10 +150,10 @@ class SynthPool:
         try:
             for job in jobs:
                 if len(pending) < window:
-                    pending.append(self.submit(*job))
+                    pending.append(self.submit(*job, timed=timed))
                     continue
                 samples = _result(pending.popleft())
-                pending.append(self.submit(*job))  # refill before the caller takes its time
+                pending.append(self.submit(*job, timed=timed))  # refill before the caller takes its time
                 yield samples
             while pending:
                 yield _result(pending.popleft())
@@ -252,9 +257,14 @@ def _ready() -> int:
 
 
 def _infer(padded_ids: np.ndarray, style: np.ndarray, speed: float) -> np.ndarray:
+    return _infer_timed(padded_ids, style, speed)[0]
+
+
+def _infer_timed(padded_ids: np.ndarray, style: np.ndarray,
+                 speed: float) -> tuple[np.ndarray, np.ndarray | None]:
     _ready()
     try:
-        return _backend.infer(padded_ids, style, speed)
+        return _backend.infer_timed(padded_ids, style, speed)
     except BackendError:
         raise
     except Exception as exc:  # anything else may not pickle back: send its message

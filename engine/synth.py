@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.assets import AssetResolver
-from engine.audio import AudioChunk, P, trim
+from engine.audio import AudioChunk, P, faded, trim_span
 from engine.backends import Backend, BatchBackend, OnnxBackend, choose_backend
 from engine.errors import BackendError, SettingError
 from engine.g2p import Phonemizer, phonemizer_for
+from engine.timed_model import timed_model
 from engine.voices import Voice, load_voice
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 24_000
 MAX_PHONEMES = 510  # the model sees [0, *ids, 0] within a 512-position context
+Spoken = tuple[np.ndarray, "np.ndarray | None"]  # samples, token durations (frames) or None
 
 
 @cache
@@ -98,7 +100,7 @@ class Synthesizer:
         if explicit is not None and explicit.suffix in (".pth", ".pt"):
             raise SettingError(f"{explicit} holds PyTorch weights; use --backend torch "
                                "(or an ONNX model)")
-        model = resolver.model()
+        model = _timed(resolver, resolver.model())
         return cls(OnnxBackend(model, threads=threads), resolver, model)
 
     @classmethod
@@ -148,10 +150,16 @@ class Synthesizer:
 
     def synthesize(self, phonemes: str, voice: Voice, speed: float = 1.0) -> np.ndarray:
         """Samples for one piece of at most 510 phonemes."""
-        padded, style, speed = self.prepare(phonemes, voice, speed)
-        if padded.size == 2:
-            return np.zeros(0, dtype=np.float32)
-        return self.backend.infer(padded, style, speed)
+        return self._infer(self.prepare(phonemes, voice, speed))[0]
+
+    def _infer(self, prepared: tuple[np.ndarray, np.ndarray, float]) -> Spoken:
+        """(samples, token durations or None) for one prepared piece."""
+        if prepared[0].size == 2:
+            return np.zeros(0, dtype=np.float32), None
+        infer_timed = getattr(self.backend, "infer_timed", None)
+        if infer_timed is not None:
+            return infer_timed(*prepared)
+        return self.backend.infer(*prepared), None
 
     def synthesize_many(self, pieces: Iterable[str], voice: Voice,
                         speed: float = 1.0) -> Iterator[np.ndarray]:
@@ -160,23 +168,32 @@ class Synthesizer:
         A backend that batches (torch) takes up to ``LOOKAHEAD`` × its batch size pieces at a
         time and runs them in batches of similar length; each piece's samples match what
         :meth:`synthesize` gives it alone. Other backends speak one piece per step."""
+        return (samples for samples, _ in self._spoken_many(pieces, voice, speed))
+
+    def _spoken_many(self, pieces: Iterable[str], voice: Voice,
+                     speed: float) -> Iterator[Spoken]:
+        """:meth:`synthesize_many` with each piece's token durations (None where the backend
+        has none)."""
         if not isinstance(self.backend, BatchBackend) or _batch_items(self.backend) <= 1:
-            yield from (self.synthesize(p, voice, speed) for p in pieces)
+            yield from (self._infer(self.prepare(p, voice, speed)) for p in pieces)
             return
+        many = getattr(self.backend, "infer_many_timed", None)
         source = iter(pieces)
         window = LOOKAHEAD * _batch_items(self.backend)
         while chunk := list(islice(source, window)):
             prepared = [self.prepare(p, voice, speed) for p in chunk]
             spoken = [i for i, (padded, _, _) in enumerate(prepared) if padded.size > 2]
-            audio = dict(zip(spoken, self.backend.infer_many([prepared[i] for i in spoken])))
+            items = [prepared[i] for i in spoken]
+            outs = many(items) if many else [(a, None) for a in self.backend.infer_many(items)]
+            audio = dict(zip(spoken, outs))
             for i in range(len(chunk)):
-                yield audio.get(i, np.zeros(0, dtype=np.float32))
-
+                yield audio.get(i, (np.zeros(0, dtype=np.float32), None))
 
     def speak(self, pieces: Iterable[P], voice: Voice, speed: float = 1.0,
               pool: SynthPool | None = None) -> Iterator[AudioChunk[P]]:
         """Each piece spoken, in reading order, lazily: its samples with the model's edge
-        silence trimmed, and the piece itself (so its pause and text travel with it).
+        silence trimmed, and the piece itself (so its pause and text travel with it), with the
+        token durations where the backend gives them (for timing: subtitles, read-along).
 
         With ``pool`` the pieces go to worker processes, which work ahead; otherwise this
         process's model speaks them (batched where the backend batches)."""
@@ -188,11 +205,24 @@ class Synthesizer:
                 yield piece.phonemes
 
         if pool is None:
-            raw = self.synthesize_many(phonemes(), voice, speed)
+            raw = self._spoken_many(phonemes(), voice, speed)
         else:
-            raw = pool.map_ordered(self.prepare(p, voice, speed) for p in phonemes())
-        for samples in raw:
-            yield AudioChunk(trim(samples), self.sample_rate, taken.popleft())
+            raw = pool.map_ordered((self.prepare(p, voice, speed) for p in phonemes()),
+                                   timed=True)
+        for samples, durations in raw:
+            start, end = trim_span(samples)
+            yield AudioChunk(faded(samples[start:end]), self.sample_rate, taken.popleft(),
+                             durations, start)
+
+
+def _timed(resolver: AssetResolver, model: Path) -> Path:
+    """The model with its token durations as an output (:mod:`engine.timed_model`), else
+    ``model`` itself: the audio is the same, only timing is missing then."""
+    try:
+        return timed_model(model, resolver.model_sha256(), resolver.cache_dir) or model
+    except OSError as exc:  # a read-only cache, a full disk: speak without timing
+        log.warning("cannot derive the timed model (%s); synthesis without timing", exc)
+        return model
 
 
 LOOKAHEAD = 4  # batches' worth of pieces read ahead, so batches can group similar lengths

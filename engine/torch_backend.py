@@ -103,35 +103,50 @@ class TorchBackend:
         self.seed = seed
         self.limits = limits or (CUDA_LIMITS if self.device.type == "cuda" else CPU_LIMITS)
 
+    timed = True  # KModel's forward pass gives the token durations
+
     def infer(self, token_ids: np.ndarray, style: np.ndarray, speed: float) -> np.ndarray:
         """Audio (24 kHz mono float32) for ``[0, *ids, 0]`` with a (1, 256) style row."""
         return self.infer_batch([(token_ids, style, speed)])[0]
 
+    def infer_timed(self, token_ids: np.ndarray, style: np.ndarray,
+                    speed: float) -> tuple[np.ndarray, np.ndarray]:
+        """The audio and the frames each token of ``[0, *ids, 0]`` lasts."""
+        return self.infer_batch_timed([(token_ids, style, speed)])[0]
+
     def infer_batch(self, items: Sequence[Item]) -> list[np.ndarray]:
         """Audio for each item, in order, from one padded forward pass."""
+        return [audio for audio, _ in self.infer_batch_timed(items)]
+
+    def infer_batch_timed(self, items: Sequence[Item]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(audio, token durations in frames) for each item, from one padded forward pass."""
         if not items:
             return []
         try:
             outputs = forward_batch(self.model, items, [self.seed] * len(items))
         except RuntimeError as exc:  # CUDA out of memory, shape errors from bad inputs
             raise BackendError(f"PyTorch failed on a batch of {len(items)}: {exc}") from exc
-        return [audio for audio, _ in outputs]
+        return [(audio, np.asarray(d, dtype=np.int64)) for audio, d in outputs]
 
     def infer_many(self, items: Sequence[Item]) -> list[np.ndarray]:
         """Audio for each item, in order, in batches of similar length within ``limits``."""
-        results: list[np.ndarray | None] = [None] * len(items)
+        return [audio for audio, _ in self.infer_many_timed(items)]
+
+    def infer_many_timed(self, items: Sequence[Item]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(audio, token durations) for each item, in order, batched as ``infer_many``."""
+        results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(items)
         for batch in plan_batches([len(item[0]) for item in items], self.limits):
-            for index, audio in zip(batch, self._infer_fitting([items[i] for i in batch])):
-                results[index] = audio
+            for index, out in zip(batch, self._infer_fitting([items[i] for i in batch])):
+                results[index] = out
         return results  # type: ignore[return-value]
 
-    def _infer_fitting(self, items: Sequence[Item]) -> list[np.ndarray]:
+    def _infer_fitting(self, items: Sequence[Item]) -> list[tuple[np.ndarray, np.ndarray]]:
         """``infer_batch``, halving a batch that runs out of GPU memory (same samples: each
         item's output does not depend on its batch)."""
         import torch
 
         try:
-            return self.infer_batch(items)
+            return self.infer_batch_timed(items)
         except BackendError as exc:
             if len(items) == 1 or not isinstance(exc.__cause__, torch.cuda.OutOfMemoryError):
                 raise

@@ -10,9 +10,10 @@ import numpy as np
 
 from engine import (AssetResolver, Synthesizer, describe_spec, phonemizer_for, resolve_backend,
                     token_count)
+from kokoro_cli.jobs.timing import ChapterTiming, TimingBuilder
 from preprocess import ChunkOptions, Document, Lexicon, plan
 
-__all__ = ["SpeechOptions", "speak_document"]
+__all__ = ["SpeechOptions", "speak_document", "speak_timed"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,12 @@ def speak_document(document: Document, resolver: AssetResolver,
                    options: SpeechOptions) -> np.ndarray:
     """The whole document as 16-bit samples: every piece with the chunker's pause after it,
     except the last."""
+    return speak_timed(document, resolver, options)[0]
+
+
+def speak_timed(document: Document, resolver: AssetResolver,
+                options: SpeechOptions) -> tuple[np.ndarray, ChapterTiming]:
+    """:func:`speak_document` and where its sentences and words are heard (for subtitles)."""
     backend = resolve_backend(resolver, options.backend)
     lang_code = describe_spec(options.voice)[1].lang_code
     if backend == "torch":
@@ -44,7 +51,12 @@ def speak_document(document: Document, resolver: AssetResolver,
             synth = loading.result()
     spoken = list(synth.speak(pieces, synth.voice(options.voice), options.speed))
     parts = [part for chunk in spoken for part in (chunk.pcm16, chunk.pause_pcm16)]
-    return np.concatenate(parts[:-1] or [np.zeros(0, dtype="<i2")])
+    samples = np.concatenate(parts[:-1] or [np.zeros(0, dtype="<i2")])
+    timing, at = TimingBuilder(synth.sample_rate), 0
+    for chunk in spoken:
+        timing.add(chunk.piece, at, chunk.samples.size, chunk.token_bounds())
+        at += chunk.samples.size + chunk.pause_pcm16.size
+    return samples, timing.finish(samples.size)
 
 
 def _pieces(document: Document, lang_code: str, options: SpeechOptions) -> list:

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from preprocess.document import BlockKind, Chapter
+from preprocess.written import written_sentences
 
-__all__ = ["Chunk", "ChunkOptions", "Pauses", "chunk_chapter", "split_sentences"]
+__all__ = ["Chunk", "ChunkOptions", "Pauses", "Span", "chunk_chapter", "split_sentences"]
 
 G2P = Callable[[str], str]
 Count = Callable[[str], int]
@@ -60,13 +61,26 @@ class ChunkOptions:
 
 
 @dataclass(frozen=True)
+class Span:
+    """A sentence inside a chunk, or the part of a long sentence the chunk holds: the number of
+    the sentence in its chapter, its phoneme tokens (the chunk's tokens are its spans' tokens
+    joined by one space token each) and the whole sentence as written in the document."""
+
+    sentence: int
+    tokens: int
+    written: str
+
+
+@dataclass(frozen=True)
 class Chunk:
-    """One model call: the text as spoken, its phonemes and token count, the pause after."""
+    """One model call: the text as spoken, its phonemes and token count, the pause after, and
+    the sentences it holds (for timing; not part of a chunk's identity)."""
 
     text: str
     phonemes: str
     tokens: int
     pause_after_ms: int
+    spans: tuple[Span, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,7 @@ class _Piece:
     phonemes: str
     tokens: int
     ends_sentence: bool = True
+    spans: tuple[Span, ...] = ()
 
 
 def split_sentences(text: str) -> list[str]:
@@ -95,9 +110,14 @@ def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
                   options: ChunkOptions = ChunkOptions()) -> Iterator[Chunk]:
     """Yield the chapter's chunks in reading order."""
     pending: Chunk | None = None
+    sentences = 0
     for block in chapter.blocks:
-        pieces = [p for s in split_sentences(normalize(block.text))
+        spoken = split_sentences(normalize(block.text))
+        written = written_sentences(block.text, spoken, normalize)
+        pieces = [replace(p, spans=(Span(sentences + i, p.tokens, w),))
+                  for i, (s, w) in enumerate(zip(spoken, written))
                   for p in _fit(s, g2p, count, options)]
+        sentences += len(spoken)
         merged = list(_merge(pieces, options.target_tokens, options.max_tokens))
         end_pause = (options.pauses.heading if block.kind is BlockKind.HEADING
                      else options.pauses.paragraph)
@@ -106,9 +126,9 @@ def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
                      options.pauses.sentence if piece.ends_sentence else options.pauses.clause)
             if pending is not None:
                 yield pending
-            pending = Chunk(piece.text, piece.phonemes, piece.tokens, pause)
+            pending = Chunk(piece.text, piece.phonemes, piece.tokens, pause, piece.spans)
     if pending is not None:
-        yield Chunk(pending.text, pending.phonemes, pending.tokens, options.pauses.chapter)
+        yield replace(pending, pause_after_ms=options.pauses.chapter)
 
 
 def _piece(text: str, g2p: G2P, count: Count) -> _Piece:
@@ -176,7 +196,8 @@ def _merge(pieces: Sequence[_Piece], target: int, limit: int) -> Iterator[_Piece
         joined = current.tokens + 1 + piece.tokens
         if joined <= target and joined <= limit:
             current = _Piece(f"{current.text} {piece.text}",
-                             f"{current.phonemes} {piece.phonemes}", joined, piece.ends_sentence)
+                             f"{current.phonemes} {piece.phonemes}", joined, piece.ends_sentence,
+                             current.spans + piece.spans)
         else:
             yield current
             current = piece

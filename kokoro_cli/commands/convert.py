@@ -14,6 +14,8 @@ from kokoro_cli.commands.options import (BackendOpt, ChaptersOpt, CodeOpt, DictO
                                          FrontMatterOpt, InputFormatOpt, ModelOpt, SplitLevelOpt,
                                          VoicesOpt, WorkDirOpt, config_of, resolver_for)
 from kokoro_cli.commands.feed import KeepOpt, PruneOpt, feed_settings, refresh_feed
+from kokoro_cli.commands.follow import (ReadAlongOpt, SubtitlesOpt, SubtitleWordsOpt,
+                                        check_follow)
 from kokoro_cli.console import err, notifier, out, run_guarded
 from kokoro_cli.errors import EXIT_CODES_HELP, UsageError, exit_code_for, message_for
 from kokoro_cli.inputs import ParseSettings, expand_inputs, read_document
@@ -74,6 +76,9 @@ def convert(
                                      "of each file."),
     no_nero: bool = typer.Option(False, "--no-nero-chapters", help="M4B: QuickTime chapters "
                                  "only."),
+    subtitles: Optional[str] = SubtitlesOpt,
+    subtitle_words: bool = SubtitleWordsOpt,
+    read_along: Optional[Path] = ReadAlongOpt,
     cover: Optional[Path] = typer.Option(None, "--cover", dir_okay=False, help="Cover image "
                                          "(JPEG/PNG) instead of the document's."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Synthesis processes "
@@ -111,7 +116,10 @@ def convert(
         options = RenderOptions(voice=config.value("voice", voice),
                                 speed=config.value("speed", speed), force=force,
                                 output=output_options, cover=_read_cover(cover),
-                                workers=workers or default_workers())
+                                workers=workers or default_workers(),
+                                subtitles=check_follow(subtitles, subtitle_words, output,
+                                                       read_along),
+                                subtitle_words=subtitle_words, read_along=read_along)
         job = ConvertJob(ParseSettings(input_format, split_level, code, keep_front_matter,
                                        chapters),
                          options, config.value("dict", tuple(dictionaries or ())),

@@ -10,6 +10,7 @@ import typer
 
 from kokoro_cli.commands.options import (BackendOpt, DictOpt, ModelOpt, VoicesOpt, config_of,
                                          resolver_for)
+from kokoro_cli.commands.follow import SubtitlesOpt, SubtitleWordsOpt, check_follow
 from kokoro_cli.console import run_guarded
 from kokoro_cli.errors import EXIT_CODES_HELP
 from kokoro_cli.inputs import read_stdin_text
@@ -17,7 +18,8 @@ from kokoro_cli.inputs import read_stdin_text
 __all__ = ["EPILOG", "say"]
 
 EPILOG = ("Examples:\n\n  echo 'Build finished' | kokoro-cli say -o done.mp3\n\n"
-          "  kokoro-cli say 'Hello there' -o - | aplay\n\n" + EXIT_CODES_HELP)
+          "  kokoro-cli say 'Hello there' -o - | aplay\n\n"
+          "  kokoro-cli say 'Hello there' -o hello.mp3 --subtitles vtt\n\n" + EXIT_CODES_HELP)
 
 
 def say(
@@ -33,16 +35,20 @@ def say(
     backend: Optional[str] = BackendOpt,
     model: Optional[Path] = ModelOpt,
     voices: Optional[Path] = VoicesOpt,
+    subtitles: Optional[str] = SubtitlesOpt,
+    subtitle_words: bool = SubtitleWordsOpt,
 ) -> None:
     """Speak a short text into an audio file or a pipe."""
     def action() -> None:
         from engine import SAMPLE_RATE, SynthOptions
         from kokoro_cli.output import clip_format, write_clip
-        from kokoro_cli.speech import SpeechOptions, speak_document
+        from kokoro_cli.output.subtitles import write_clip_subtitles
+        from kokoro_cli.speech import SpeechOptions, speak_timed
         from preprocess import InputError, lexicon_for, parse_text
 
         config = config_of(ctx)
         kind = clip_format(output, fmt)
+        cues = check_follow(subtitles, subtitle_words, output)
         spoken = read_stdin_text() if text in (None, "-") else text
         if not spoken.strip():
             raise InputError("nothing to say: give TEXT or pipe it on stdin")
@@ -52,6 +58,8 @@ def say(
         options = SpeechOptions(settings.voice, settings.speed,
                                 lexicon_for(document, config.value("dict", tuple(dictionaries or ()))),
                                 backend=config.value("backend", backend))
-        samples = speak_document(document, resolver_for(model, voices), options)
+        samples, timing = speak_timed(document, resolver_for(model, voices), options)
         write_clip(samples, SAMPLE_RATE, output, kind, sys.stdout.buffer)
+        if cues is not None:
+            write_clip_subtitles(timing, Path(output), cues, words=subtitle_words)
     run_guarded(action)

@@ -2,7 +2,9 @@
 
 A piece's key is the hash of everything that decides its samples: the model file, the voice,
 the speed and the phonemes. Entries are 16-bit PCM with a header carrying the sample count and
-a checksum, so a truncated or damaged entry is detected, dropped and synthesized again.
+a checksum, so a truncated or damaged entry is detected, dropped and synthesized again. Beside
+an entry, ``.t32`` holds where each token ends in it (for timing), checked the same way; an
+entry without one (made before timing was kept) is still good audio.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ _MAGIC = b"KKC1"
 # 3 MB of 16-bit samples; an entry larger than this is damaged or not ours.
 MAX_ENTRY_BYTES = 16 << 20
 _HEADER = struct.Struct("<4sI16s")  # magic, sample count, blake2b-128 of the samples
+_BOUNDS_MAGIC = b"KKT1"  # then the token count and blake2b-128 of the int32 token ends
 
 
 class ChunkCache:
@@ -61,6 +64,32 @@ class ChunkCache:
         if samples is None:
             path.unlink(missing_ok=True)  # damaged: never trusted, synthesized again
         return samples
+
+    def get_bounds(self, key: str, samples: int) -> np.ndarray | None:
+        """The token ends stored for an entry of ``samples`` samples, or None (absent, damaged,
+        or not ascending inside the entry)."""
+        try:
+            data = self._path(key).with_suffix(".t32").read_bytes()
+        except OSError:
+            return None
+        if len(data) > MAX_ENTRY_BYTES or len(data) < _HEADER.size:
+            return None
+        magic, count, digest = _HEADER.unpack_from(data)
+        raw = data[_HEADER.size:]
+        if magic != _BOUNDS_MAGIC or len(raw) != 4 * count \
+                or hashlib.blake2b(raw, digest_size=16).digest() != digest:
+            return None
+        bounds = np.frombuffer(raw, dtype="<i4").astype(np.int64)
+        if bounds.size and (np.any(np.diff(bounds) < 0) or bounds[0] < 0 or bounds[-1] > samples):
+            return None
+        return bounds
+
+    def put_bounds(self, key: str, bounds: np.ndarray) -> None:
+        """Store where each token of the entry ``key`` ends (sample positions in it)."""
+        raw = np.ascontiguousarray(bounds, dtype="<i4").tobytes()
+        header = _HEADER.pack(_BOUNDS_MAGIC, len(raw) // 4,
+                              hashlib.blake2b(raw, digest_size=16).digest())
+        write_atomic(self._path(key).with_suffix(".t32"), header + raw)
 
     def put(self, key: str, samples: np.ndarray) -> None:
         pcm = np.ascontiguousarray(samples, dtype="<i2").tobytes()

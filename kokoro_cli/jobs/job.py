@@ -17,10 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kokoro_cli.jobs.manifest import (ChapterRecord, FileRecord, JobIdentity, Manifest,
                                       OutputRecord)
 from kokoro_common import KokoroError, write_atomic
+
+if TYPE_CHECKING:
+    from kokoro_cli.jobs.timing import ChapterTiming
 
 __all__ = ["Interrupted", "Job", "JobError", "JobInfo", "JobStateError", "default_work_root",
            "list_jobs", "remove_job"]
@@ -121,10 +125,15 @@ class Job:
         self.manifest = dataclasses.replace(manifest, updated=time.time())
         write_atomic(self.manifest_path, self.manifest.to_json().encode("utf-8"))
 
-    def finished_chapter(self, index: int, fingerprint: str) -> int | None:
+    def timing_path(self, index: int) -> Path:
+        return self.dir / "chapters" / f"{index:04d}.timing.json"
+
+    def finished_chapter(self, index: int, fingerprint: str, *, timed: bool = False) -> int | None:
         """Samples of a chapter WAV finished earlier with this fingerprint, else None. The WAV
         must still hold exactly what was recorded (size and digest): a damaged or edited file
-        is made again from the piece cache, never trusted."""
+        is made again from the piece cache, never trusted. With ``timed`` the chapter's timing
+        must be there and intact too (a chapter finished before timing was kept is then made
+        again from the cache, which costs no synthesis)."""
         record = self.manifest.chapters.get(index)
         wav = self.chapter_wav(index)
         if record is None or record.fingerprint != fingerprint or not wav.is_file():
@@ -135,13 +144,35 @@ class Job:
         if record.digest != self._digest(wav):
             log.warning("chapter audio %s does not match the job manifest; making it again", wav)
             return None
+        if timed and self.chapter_timing(index) is None:
+            return None
         return record.samples
 
-    def record_chapter(self, index: int, title: str, fingerprint: str, samples: int) -> None:
+    def chapter_timing(self, index: int) -> ChapterTiming | None:
+        """The recorded timing of a finished chapter, or None (absent, damaged, or not the one
+        the manifest recorded)."""
+        record = self.manifest.chapters.get(index)
+        path = self.timing_path(index)
+        if record is None or record.timing is None or not path.is_file():
+            return None
+        if self._digest(path) != record.timing:
+            return None
+        from kokoro_cli.jobs.timing import ChapterTiming
+
+        timing = ChapterTiming.from_json(path.read_bytes())
+        return timing if timing is not None and timing.samples == record.samples else None
+
+    def record_chapter(self, index: int, title: str, fingerprint: str, samples: int,
+                       timing: ChapterTiming | None = None) -> None:
+        """Record a finished chapter WAV, writing its timing (when given) beside it first."""
         wav = self.chapter_wav(index)
         digest = self._digest(wav) if wav.is_file() else None
-        self._save(self.manifest.with_chapter(index, ChapterRecord(title, fingerprint, samples,
-                                                                   digest)))
+        timing_digest = None
+        if timing is not None:
+            write_atomic(self.timing_path(index), timing.to_json().encode("utf-8"))
+            timing_digest = self._digest(self.timing_path(index))
+        self._save(self.manifest.with_chapter(index, ChapterRecord(
+            title, fingerprint, samples, digest, timing_digest)))
 
     def _digest(self, path: Path) -> str:
         """blake2b of a file, hashed once per run while its size and mtime stay the same."""

@@ -57,23 +57,32 @@ class JobIdentity:
 @dataclass(frozen=True)
 class ChapterRecord:
     """A finished chapter WAV: the fingerprint of its pieces and pauses, its length in samples
-    and a digest of the file as written."""
+    and a digest of the file as written; ``timing``, the digest of its timing sidecar
+    (``jobs.timing``), is None in records written before timing was kept."""
 
     title: str
     fingerprint: str
     samples: int
     digest: str | None
+    timing: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON data; ``timing`` only when there is one (as format 1 wrote)."""
+        data = dataclasses.asdict(self)
+        if self.timing is None:
+            del data["timing"]
+        return data
 
     @classmethod
     def from_dict(cls, data: object) -> ChapterRecord | None:
         if not isinstance(data, dict):
             return None
         title, fingerprint = data.get("title"), data.get("fingerprint")
-        samples, digest = data.get("samples"), data.get("digest")
+        samples, digest, timing = data.get("samples"), data.get("digest"), data.get("timing")
         if not (isinstance(title, str) and isinstance(fingerprint, str) and type(samples) is int
-                and samples >= 0 and (digest is None or isinstance(digest, str))):
+                and samples >= 0 and all(v is None or isinstance(v, str) for v in (digest, timing))):
             return None
-        return cls(title, fingerprint, samples, digest)
+        return cls(title, fingerprint, samples, digest, timing)
 
 
 @dataclass(frozen=True)
@@ -149,7 +158,7 @@ class Manifest:
         data: dict[str, Any] = {
             "format": JOB_FORMAT, "identity": dataclasses.asdict(self.identity),
             "label": self.label, "created": self.created,
-            "chapters": {str(i): dataclasses.asdict(r) for i, r in self.chapters.items()},
+            "chapters": {str(i): r.to_dict() for i, r in self.chapters.items()},
             "outputs": {p: dataclasses.asdict(r) for p, r in self.outputs.items()}}
         if self.updated is not None:
             data["updated"] = self.updated

@@ -27,8 +27,9 @@ from kokoro_cli.jobs.cache import ChunkCache
 from kokoro_cli.jobs.job import Job
 from kokoro_cli.jobs.planner import ChapterWork, Planner
 from kokoro_cli.jobs.signals import StopFlag
+from kokoro_cli.jobs.timing import ChapterTiming, TimingBuilder
 from kokoro_cli.output import (COVER_CODECS, BookMeta, ChapterAudio, OutputOptions, OutputReport,
-                               stream_book, write_book)
+                               TimedChapter, stream_book, write_book, write_subtitles)
 from kokoro_common import atomic_path
 from preprocess import ChapterPlan, Chunk, ChunkOptions, Document, Lexicon, plan
 
@@ -46,6 +47,9 @@ class RenderOptions:
     output: OutputOptions = field(default_factory=OutputOptions)  # format, loudness, splitting
     workers: int = 1  # synthesis processes; 1 synthesizes in this process with every core
     cover: bytes | None = field(default=None, repr=False)  # --cover, replacing the document's
+    subtitles: str | None = None  # "srt" or "vtt": a subtitle file beside each output file
+    subtitle_words: bool = False  # word-level subtitles (VTT word timestamps, SRT cue per word)
+    read_along: Path | None = None  # an EPUB 3 with media overlays, beside the audio
 
 
 @dataclass
@@ -63,6 +67,7 @@ class RenderResult:
     chunks: int
     counts: Counts = field(default_factory=Counts)
     report: OutputReport | None = None
+    chapters: tuple[TimedChapter, ...] = ()  # the chapters' audio and timing, in order
 
     @property
     def real_time_factor(self) -> float:
@@ -117,8 +122,8 @@ class ChapterRenderer:
     def work(self, plan: ChapterPlan, job: Job) -> ChapterWork:
         """What rendering ``plan`` takes, from the job's finished chapters and the cache."""
         fingerprint = self.fingerprint(plan)
-        finished = None if self.options.force else job.finished_chapter(plan.chapter.index,
-                                                                         fingerprint)
+        finished = None if self.options.force else job.finished_chapter(
+            plan.chapter.index, fingerprint, timed=True)
         return ChapterWork(plan, fingerprint, finished,
                            tuple(self.is_missing(c) for c in plan.chunks))
 
@@ -128,41 +133,48 @@ class ChapterRenderer:
         batches pieces of similar length where its backend can (torch)."""
         return self.synth.speak(chunks, self.voice, self.options.speed, self.pool)
 
-    def piece(self, chunk: Chunk, made: Iterator[AudioChunk[Chunk]] | None) -> np.ndarray:
-        """The trimmed 16-bit samples of one piece: from the cache, or the next of ``made``
-        (the pieces planned as missing), or the model when a cache entry proved damaged."""
+    def piece(self, chunk: Chunk,
+              made: Iterator[AudioChunk[Chunk]] | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The trimmed 16-bit samples of one piece and where its tokens end in them (None when
+        unknown): from the cache, or the next of ``made`` (the pieces planned as missing), or
+        the model when a cache entry proved damaged."""
         key = self.chunk_key(chunk)
         cached = None if made is not None else self.cache.get(key)
         if cached is not None:
             self.counts.reused += 1
             self.progress.chunk_done(chunk, cached.size / self.synth.sample_rate, True)
-            return cached
+            return cached, self.cache.get_bounds(key, cached.size)
         self.stop.check()
         started = time.perf_counter()
         spoken = next(made if made is not None else self.made(iter([chunk])))
         assert spoken.piece is chunk, "pieces came back out of reading order"
-        samples = spoken.pcm16
+        samples, bounds = spoken.pcm16, spoken.token_bounds()
         self.counts.compute_seconds += time.perf_counter() - started
         self.counts.synthesized_seconds += samples.size / self.synth.sample_rate
         self.cache.put(key, samples)
+        if bounds is not None:
+            self.cache.put_bounds(key, bounds)
         self.counts.synthesized += 1
         self.announce_plan()
         self.progress.chunk_done(chunk, samples.size / self.synth.sample_rate, False)
-        return samples
+        return samples, bounds
 
-    def render(self, work: ChapterWork, out: Path, made: Iterator[AudioChunk[Chunk]]) -> int:
+    def render(self, work: ChapterWork, out: Path,
+               made: Iterator[AudioChunk[Chunk]]) -> tuple[int, ChapterTiming]:
         """Write the chapter's WAV atomically, taking its missing pieces from ``made`` in order;
-        returns its length in samples."""
+        returns its length in samples and its timing."""
         written = 0
+        timing = TimingBuilder(self.synth.sample_rate)
         with atomic_path(out, ".wav") as tmp, sf.SoundFile(
                 tmp, "w", samplerate=self.synth.sample_rate, channels=1, subtype="PCM_16") as wav:
             for chunk, miss in zip(work.plan.chunks, work.missing):
-                audio = self.piece(chunk, made if miss else None)
+                audio, bounds = self.piece(chunk, made if miss else None)
+                timing.add(chunk, written, audio.size, bounds)
                 pause = to_pcm16(silence(chunk.pause_after_ms))
                 wav.write(audio)
                 wav.write(pause)
                 written += audio.size + pause.size
-        return written
+        return written, timing.finish(written)
 
 
 def book_meta(document: Document, voice_spec: str, cover: bytes | None = None) -> BookMeta:
@@ -178,7 +190,7 @@ def book_meta(document: Document, voice_spec: str, cover: bytes | None = None) -
 
 
 def output_fingerprint(job: Job, document: Document, meta: BookMeta,
-                       output: OutputOptions) -> str:
+                       options: RenderOptions) -> str:
     """What the final files depend on: the job (input + audio settings), the chapters chosen,
     the tags and the output options. Known without G2P or the model, so an unchanged re-run is
     a quick no-op."""
@@ -186,7 +198,11 @@ def output_fingerprint(job: Job, document: Document, meta: BookMeta,
         "job": job.identity.key, "chapters": [[c.index, c.title] for c in document.chapters],
         # The cover by its digest: the bytes can be megabytes, and only a change matters.
         "meta": {**dataclasses.asdict(meta), "cover": _sha256(meta.cover)},
-        "output": dataclasses.asdict(output)}
+        "output": dataclasses.asdict(options.output)}
+    if options.subtitles is not None or options.read_along is not None:
+        # Absent otherwise, so outputs written before these options existed stay current.
+        described["follow"] = [options.subtitles, options.subtitle_words,
+                               str(options.read_along)]
     return _sha256(json.dumps(described, sort_keys=True).encode("utf-8"))
 
 
@@ -215,22 +231,36 @@ def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job
         try:
             renderer.pool = starting.result() if starting is not None else None
             made = renderer.made(c for work in planner for c in work.to_make())
-            chapters = [_chapter(renderer, job, work, made) for work in planner]
+            timed = [_chapter(renderer, job, work, made) for work in planner]
         finally:
             planner.cancel()
         renderer.announce_plan()
     progress.muxing()
-    meta = book_meta(document, voice.spec, options.cover)
-    if isinstance(out, Path):
-        report = write_book(chapters, out, meta, options.output, check=check)
-        job.record_output(out, output_fingerprint(job, document, meta, options.output), report.files)
-    else:
+    report = _write(timed, out, job, document, book_meta(document, voice.spec, options.cover),
+                    options, check)
+    return RenderResult(out if isinstance(out, Path) else None,
+                        sum(ch.audio.samples for ch in timed) / synth.sample_rate,
+                        sum(len(w.plan.chunks) for w in planner.all()), renderer.counts, report,
+                        tuple(timed))
+
+
+def _write(timed: Sequence[TimedChapter], out: Path | BinaryIO, job: Job, document: Document,
+           meta: BookMeta, options: RenderOptions,
+           check: Callable[[OutputReport], None] | None) -> OutputReport:
+    """The output stage: the audio files (or stream), then the subtitles beside them."""
+    chapters = [t.audio for t in timed]
+    if not isinstance(out, Path):
         report = stream_book(chapters, meta, options.output, out)
         if check is not None:
             check(report)
-    return RenderResult(out if isinstance(out, Path) else None,
-                        sum(ch.samples for ch in chapters) / synth.sample_rate,
-                        sum(len(w.plan.chunks) for w in planner.all()), renderer.counts, report)
+        return report
+    report = write_book(chapters, out, meta, options.output, check=check)
+    if options.subtitles is not None:
+        files = write_subtitles(timed, out, meta, options.output, options.subtitles,
+                                words=options.subtitle_words)
+        report = dataclasses.replace(report, files=report.files + files)
+    job.record_output(out, output_fingerprint(job, document, meta, options), report.files)
+    return report
 
 
 # Below this much text to synthesize (about 8 pieces), starting workers (a model load each)
@@ -293,17 +323,17 @@ def _exit_pool(starting: Future, failed: bool) -> None:
 
 
 def _chapter(renderer: ChapterRenderer, job: Job, work: ChapterWork,
-             made: Iterator[AudioChunk[Chunk]]) -> ChapterAudio:
+             made: Iterator[AudioChunk[Chunk]]) -> TimedChapter:
     planned, index = work.plan, work.plan.chapter.index
     wav = job.chapter_wav(index)
     renderer.announce_plan()
     renderer.progress.chapter_started(planned)
-    samples = work.finished
-    if samples is None:
-        samples = renderer.render(work, wav, made)
-        job.record_chapter(index, planned.chapter.title, work.fingerprint, samples)
+    samples, timing = work.finished, job.chapter_timing(index)
+    if samples is None or timing is None:
+        samples, timing = renderer.render(work, wav, made)
+        job.record_chapter(index, planned.chapter.title, work.fingerprint, samples, timing)
         renderer.progress.chapter_done(planned, False)
     else:
         renderer.counts.reused += len(planned.chunks)
         renderer.progress.chapter_done(planned, True)
-    return ChapterAudio(planned.chapter.title, wav, samples)
+    return TimedChapter(ChapterAudio(planned.chapter.title, wav, samples), timing)

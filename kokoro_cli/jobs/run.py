@@ -64,7 +64,7 @@ def run_convert(request: ConvertRequest, resolver: AssetResolver,
         meta = book_meta(request.selected, job.identity.voice, request.options.cover)
         if isinstance(request.output, Path) and not request.options.force and job.output_is_current(
                 request.output, output_fingerprint(job, request.selected, meta,
-                                                   request.options.output)):
+                                                   request.options)):
             return None
         require_ffmpeg()  # a missing ffmpeg fails now, not after hours of synthesis
         synth = Synthesizer.load(resolver, backend=job.identity.backend)

@@ -11,6 +11,8 @@ Modules, each depending only on those above it:
 ``encode``    the ffmpeg runs: :func:`write_book`, :func:`stream_book`, metering
 ``target``    where the output goes, named and checked before any synthesis
 ``clip``      :func:`write_clip` for ``say``
+``timing``    chapter timing as data (sentences and words in samples)
+``subtitles`` SRT/WebVTT cues (pure) and :func:`write_subtitles`
 
 Names are loaded on first use, so importing the package (as ``kokoro-cli --help`` does) costs
 nothing; numpy, soundfile and mutagen are imported only inside the functions that need them.
@@ -32,8 +34,12 @@ __all__ = [
     "LoudnessError",
     "OutputOptions",
     "OutputReport",
+    "SUBTITLE_FORMATS",
     "QCError",
     "QCReport",
+    "ChapterTiming",
+    "SentenceTime",
+    "TimedChapter",
     "check_qc",
     "check_writable",
     "clip_format",
@@ -49,6 +55,7 @@ __all__ = [
     "strict_qc",
     "write_book",
     "write_clip",
+    "write_subtitles",
 ]
 
 _HOME = {
@@ -61,6 +68,8 @@ _HOME = {
     "encode": ("OutputReport", "measure_file", "stream_book", "strict_qc", "write_book"),
     "target": ("check_writable", "options_from_flags", "output_name", "resolve_target"),
     "clip": ("clip_format", "write_clip"),
+    "timing": ("ChapterTiming", "SentenceTime", "TimedChapter"),
+    "subtitles": ("SUBTITLE_FORMATS", "write_subtitles"),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
 
@@ -105,6 +114,8 @@ if TYPE_CHECKING:
     )
     from kokoro_cli.output.metadata import BookMeta
     from kokoro_cli.output.plan import ChapterAudio
+    from kokoro_cli.output.subtitles import SUBTITLE_FORMATS, write_subtitles
+    from kokoro_cli.output.timing import ChapterTiming, SentenceTime, TimedChapter
     from kokoro_cli.output.target import (
         check_writable,
         options_from_flags,
