@@ -15,7 +15,7 @@ from preprocess.normalize import (NORMALIZER_VERSION, Normalizer, NormalizerOpti
                                   normalizer_identity)
 from preprocess.parse import FORMATS, MAX_TEXT_BYTES, parse_bytes, parse_file, parse_text
 from preprocess.plaintext import decode_text
-from preprocess.plan import ChapterPlan, plan
+from preprocess.planning import ChapterPlan, plan
 
 __all__ = [
     "CODE_POLICIES", "FORMATS", "LEXICON_VERSION", "MAX_TEXT_BYTES", "NORMALIZER_VERSION",

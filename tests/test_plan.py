@@ -1,4 +1,4 @@
-"""preprocess.plan: normalize, dictionary, phonemize, chunk, one chapter at a time; and the
+"""preprocess.plan (preprocess/planning.py): normalize, dictionary, phonemize, chunk, one chapter at a time; and the
 public surface the application imports (preprocess.__all__)."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import preprocess.plan
+import preprocess.planning
 from engine import Synthesizer, SynthPool
 from kokoro_cli.jobs.planner import Planner
 from kokoro_cli.jobs.render import Progress, RenderOptions
@@ -39,7 +39,7 @@ def _convert(resolver, tmp_path, name: str, workers: int):
 
 def test_synthesis_starts_before_planning_ends(resolver, tmp_path, monkeypatch):
     events: list[tuple[str, float]] = []
-    real_plan, real_infer = preprocess.plan.chunk_chapter, Synthesizer.synthesize
+    real_plan, real_infer = preprocess.planning.chunk_chapter, Synthesizer.synthesize
 
     def slow_chunk_chapter(*args, **kwargs):
         time.sleep(0.5)  # planning each chapter takes a while
@@ -50,7 +50,7 @@ def test_synthesis_starts_before_planning_ends(resolver, tmp_path, monkeypatch):
         events.append(("synthesized", time.perf_counter()))
         return real_infer(self, *args, **kwargs)
 
-    monkeypatch.setattr(preprocess.plan, "chunk_chapter", slow_chunk_chapter)
+    monkeypatch.setattr(preprocess.planning, "chunk_chapter", slow_chunk_chapter)
     monkeypatch.setattr(Synthesizer, "synthesize", recording_synthesize)
     result = _convert(resolver, tmp_path, "overlap", workers=1)
     first_synthesis = min(t for kind, t in events if kind == "synthesized")
