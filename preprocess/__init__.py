@@ -8,6 +8,7 @@ no spaCy, no model; the engine is reached only through the callables given to :f
 from preprocess.chunk import (Chunk, ChunkOptions, Pauses, Span, chunk_chapter,
                               split_sentences)
 from preprocess.document import CODE_POLICIES, Block, BlockKind, Chapter, Cover, Document
+from preprocess.epub_archive import check_archive, parse_strict_xml
 from preprocess.errors import InputError, ParseError
 from preprocess.lexicon import (LEXICON_VERSION, DictionaryError, Lexicon, lexicon_for,
                                 read_dictionary)
@@ -21,7 +22,7 @@ __all__ = [
     "CODE_POLICIES", "FORMATS", "LEXICON_VERSION", "MAX_TEXT_BYTES", "NORMALIZER_VERSION",
     "Block", "BlockKind", "Chapter", "ChapterPlan", "Chunk", "ChunkOptions", "Cover",
     "DictionaryError", "Document", "InputError", "Lexicon", "Normalizer", "NormalizerOptions",
-    "ParseError", "Pauses", "Span", "chunk_chapter", "decode_text", "lexicon_for",
-    "normalizer_identity",
+    "ParseError", "Pauses", "Span", "check_archive", "chunk_chapter", "decode_text",
+    "lexicon_for", "normalizer_identity", "parse_strict_xml",
     "parse_bytes", "parse_file", "parse_text", "plan", "read_dictionary", "split_sentences",
 ]

@@ -28,8 +28,8 @@ from ebooklib import epub
 
 from .errors import InputError, ParseError
 
-__all__ = ["LIMITS", "ArchiveLimits", "UnreadablePart", "check_archive", "parse_xhtml",
-           "read_book", "reason"]
+__all__ = ["LIMITS", "ArchiveLimits", "UnreadablePart", "check_archive", "parse_strict_xml",
+           "parse_xhtml", "read_book", "reason"]
 
 
 @dataclass(frozen=True)
@@ -265,6 +265,21 @@ def parse_xhtml(data: bytes, limits: ArchiveLimits = LIMITS) -> etree._Element:
             raise UnreadablePart(f"an XHTML file is empty or not markup ({reason(exc)})") from None
     if _depth(root) > limits.depth:
         raise UnreadablePart(f"an XHTML file nests elements more than {limits.depth} levels deep")
+    return root
+
+
+def parse_strict_xml(data: bytes, limits: ArchiveLimits = LIMITS) -> etree._Element:
+    """Parse well-formed XML only (no entities, DTDs or network, no recovery): for documents
+    that will be written back, which a lenient parse would silently change. Raises
+    :class:`ParseError` for anything else, or nesting deeper than ``limits.depth``."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                             huge_tree=False)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise ParseError(f"not well-formed XML ({reason(exc)})") from None
+    if _depth(root) > limits.depth:
+        raise ParseError(f"elements nest more than {limits.depth} levels deep")
     return root
 
 

@@ -260,6 +260,13 @@ def _write(timed: Sequence[TimedChapter], out: Path | BinaryIO, job: Job, docume
                                 words=options.subtitle_words)
         report = dataclasses.replace(report, files=report.files + files)
     job.record_output(out, output_fingerprint(job, document, meta, options), report.files)
+    if options.read_along is not None:  # after the audio is in place: a bad EPUB spares it
+        from kokoro_cli.readalong import write_read_along
+
+        book = write_read_along(document, timed, options.read_along, options.output, meta)
+        job.record_output(out, output_fingerprint(job, document, meta, options),
+                          report.files + (book,))
+        report = dataclasses.replace(report, files=report.files + (book,))
     return report
 
 
