@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from kokoro_cli.jobs.job import Interrupted
 
-__all__ = ["StopFlag", "stop_on_signals"]
+__all__ = ["StopFlag", "StopRequest", "stop_on_signals"]
 
 
 class StopFlag:
@@ -30,6 +30,18 @@ class StopFlag:
             raise Interrupted("stopped after the piece in flight; run the same command again to resume")
 
 
+class StopRequest:
+    """A signal handler for a loop around runs (``watch``): it records that SIGINT or SIGTERM
+    came. A run inside the loop passes the signal on to it as well as stopping itself, so the
+    loop ends after the run even when the run had nothing left to stop."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, signum: int, frame: object) -> None:  # noqa: ARG002 (handler signature)
+        self.event.set()
+
+
 @contextmanager
 def stop_on_signals() -> Iterator[StopFlag]:
     """SIGINT and SIGTERM ask the run to stop after the piece in flight; a second SIGINT
@@ -41,6 +53,8 @@ def stop_on_signals() -> Iterator[StopFlag]:
         if signum == signal.SIGINT and stop.is_set():
             raise KeyboardInterrupt
         stop.set()
+        if isinstance(previous.get(signum), StopRequest):
+            previous[signum](signum, frame)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous[signum] = signal.signal(signum, handler)

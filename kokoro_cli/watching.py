@@ -1,0 +1,148 @@
+"""Watching a folder for documents: each new or changed one is handed on, one at a time, once
+it has stopped changing.
+
+watchfiles wakes the loop when something in the folder changes (and every ``tick`` while a
+file waits to settle); what to do is decided from a scan of the folder, not from the events, so
+a change that arrives while a document is being converted is never lost. A document is ready
+when its size and mtime have stayed the same for ``settle`` seconds, so a file still being
+copied in is not read half-written. SIGTERM and SIGINT set the stop event; a conversion in
+flight handles them itself (stopping after its piece in flight) and the loop ends after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from preprocess import FORMATS
+
+__all__ = ["DOCUMENT_SUFFIXES", "Settler", "Signature", "documents", "stop_on_signals",
+           "wind_down", "watch_folder"]
+
+log = logging.getLogger(__name__)
+
+# What the parsers read, by extension (a file without one is not taken for a document here).
+DOCUMENT_SUFFIXES = tuple(s for suffixes in FORMATS.values() for s in suffixes if s)
+# Editors' and copiers' temporary names: never documents of their own.
+_TEMPORARY = (".swp", ".tmp", ".part", ".crdownload", "~")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What says a file changed: its size and modification time."""
+
+    size: int
+    mtime_ns: int
+
+
+def documents(folder: Path) -> dict[Path, Signature]:
+    """The documents directly in ``folder`` (by extension; hidden and temporary files left
+    out) with their signatures. A file that vanishes while being looked at is left out."""
+    found = {}
+    for path in folder.iterdir():
+        name = path.name
+        if name.startswith(".") or name.endswith(_TEMPORARY) \
+                or path.suffix.lower() not in DOCUMENT_SUFFIXES:
+            continue
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        if path.is_file():
+            found[path] = Signature(stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+@dataclass
+class Settler:
+    """Which documents are new or changed since they were last handled, and have kept the
+    same signature for ``settle`` seconds."""
+
+    settle: float
+    clock: Callable[[], float] = time.monotonic
+    handled: dict[Path, Signature] = field(default_factory=dict)
+    pending: dict[Path, tuple[Signature, float]] = field(default_factory=dict)
+
+    def ready(self, seen: Mapping[Path, Signature]) -> list[Path]:
+        """The documents of ``seen`` to handle now, in name order."""
+        now = self.clock()
+        for gone in set(self.handled) - set(seen):  # deleted: a file put back is new again
+            del self.handled[gone]
+        for gone in set(self.pending) - set(seen):
+            del self.pending[gone]
+        ready = []
+        for path, sig in sorted(seen.items()):
+            if self.handled.get(path) == sig:
+                continue
+            waiting = self.pending.get(path)
+            if waiting is None or waiting[0] != sig:
+                self.pending[path] = (sig, now)
+            elif now - waiting[1] >= self.settle:
+                ready.append(path)
+        return ready
+
+    def done(self, path: Path, sig: Signature) -> None:
+        """``path`` was handled as it was at ``sig`` (a later change makes it pending again)."""
+        self.handled[path] = sig
+        self.pending.pop(path, None)
+
+    @property
+    def waiting(self) -> bool:
+        return bool(self.pending)
+
+
+def watch_folder(folder: Path, handle: Callable[[Path], bool], stop: threading.Event, *,
+                 settle: float = 2.0) -> None:
+    """Hand each new or changed document of ``folder`` to ``handle`` once it has settled, one
+    at a time, until ``stop`` is set or ``handle`` returns False (it was interrupted)."""
+    from watchfiles import watch
+
+    settler = Settler(settle)
+    tick_ms = max(50, int(min(settle, 1.0) * 500))
+    for _changes in _wakeups(watch, folder, stop, tick_ms):
+        for path in settler.ready(documents(folder)):
+            if stop.is_set():
+                return
+            sig = settler.pending[path][0]
+            if not handle(path):
+                stop.set()
+                return
+            settler.done(path, sig)
+
+
+def _wakeups(watch, folder: Path, stop: threading.Event, tick_ms: int) -> Iterator[object]:
+    """Once at the start (documents already there), then at every change or tick."""
+    yield ()
+    yield from watch(folder, stop_event=stop, rust_timeout=tick_ms, yield_on_timeout=True,
+                     debounce=200, recursive=False, raise_interrupt=False)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM and SIGINT set the returned event (the watch ends after what is in flight). A
+    conversion's own handlers pass the signals on to this one (``StopRequest``)."""
+    from kokoro_cli.jobs.signals import StopRequest
+
+    request = StopRequest()
+    previous = {s: signal.signal(s, request) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield request.event
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def wind_down(timeout: float = 60.0) -> None:
+    """Wait (up to ``timeout`` seconds) for the helper threads a stopped conversion leaves
+    running: its model load and planner are daemon threads inside onnxruntime or G2P, and a
+    process that exits under them is aborted by the C++ runtime instead of exiting 0."""
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))

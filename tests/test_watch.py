@@ -1,0 +1,136 @@
+"""``watch``: when a file counts as settled (a table on a fake clock), which files are
+documents, and the real command in a subprocess: drop a file, edit it, stop it with SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import feedparser
+import pytest
+from typer.testing import CliRunner
+
+from kokoro_cli.app import app
+from kokoro_cli.watching import Settler, Signature, documents
+
+runner = CliRunner()
+A, B = Path("a.md"), Path("b.md")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_file_is_ready_once_it_stopped_changing_for_the_settle_time():
+    clock = Clock()
+    settler = Settler(2.0, clock)
+    assert settler.ready({A: Signature(10, 1)}) == []  # first seen
+    clock.now = 1.0
+    assert settler.ready({A: Signature(20, 2)}) == []  # still being written
+    clock.now = 2.5
+    assert settler.ready({A: Signature(20, 2)}) == []  # same for 1.5 s only
+    clock.now = 3.0
+    assert settler.ready({A: Signature(20, 2)}) == [A]
+    settler.done(A, Signature(20, 2))
+    clock.now = 10.0
+    assert settler.ready({A: Signature(20, 2)}) == []  # handled, unchanged
+    assert settler.ready({A: Signature(30, 3), B: Signature(1, 1)}) == []
+    clock.now = 12.0
+    assert settler.ready({A: Signature(30, 3), B: Signature(1, 1)}) == [A, B]
+
+
+def test_a_deleted_file_put_back_is_new_again():
+    clock = Clock()
+    settler = Settler(0.0, clock)
+    settler.ready({A: Signature(1, 1)})
+    settler.done(A, Signature(1, 1))
+    assert settler.ready({}) == []
+    settler.ready({A: Signature(1, 1)})
+    assert settler.ready({A: Signature(1, 1)}) == [A]
+
+
+def test_documents_are_the_readable_kinds_without_temporary_files(tmp_path):
+    for name in ("report.md", "notes.txt", "book.epub", "audio.mp3", ".hidden.md", "draft.md~",
+                 "report.md.swp", "noext"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "folder.md").mkdir()
+    assert sorted(p.name for p in documents(tmp_path)) == ["book.epub", "notes.txt", "report.md"]
+
+
+def test_watch_needs_folders_and_keep_goes_with_feed(tmp_path):
+    done = runner.invoke(app, ["watch", str(tmp_path / "missing"), "--out-dir", str(tmp_path)])
+    assert done.exit_code == 2
+    done = runner.invoke(app, ["watch", str(tmp_path), "--out-dir", str(tmp_path), "--keep", "3"])
+    assert done.exit_code == 2 and "--feed" in done.output
+
+
+def _script() -> list[str]:
+    exe = Path(sys.executable).with_name("kokoro-cli")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
+
+
+def _wait_for(predicate, what: str, proc: subprocess.Popen, log: Path, timeout: float = 180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"watch exited {proc.returncode} before {what}:\n{log.read_text()}")
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}:\n{log.read_text()}")
+
+
+def _summaries(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if " pieces: " in line]
+
+
+@pytest.mark.slow
+def test_watch_narrates_new_and_edited_files_and_stops_cleanly_on_sigterm(tmp_path):
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    out.mkdir()
+    assert runner.invoke(app, ["feed", str(out), "--base-url", "https://host/a/",
+                               "--work-dir", str(tmp_path / "work")]).exit_code == 0
+    log = tmp_path / "watch.log"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(
+            [*_script(), "watch", str(inbox), "--out-dir", str(out), "--feed", "--settle", "0.3",
+             "--format", "mp3", "--progress", "plain", "--work-dir", str(tmp_path / "work"),
+             "--backend", "onnx"],
+            stdout=subprocess.DEVNULL, stderr=stderr, env={**os.environ, "NO_COLOR": "1"})
+    try:
+        report = inbox / "report.md"
+        report.write_text("# Report\n\nThe build is green.\n")
+        _wait_for(lambda: len(_summaries(log)) == 1 and (out / "report.mp3").exists(),
+                  "the first conversion", proc, log)
+        assert "2 synthesized, 0 reused" in _summaries(log)[0]
+        _wait_for(lambda: "feed " in log.read_text(), "the feed update", proc, log)
+        assert len(feedparser.parse((out / "feed.xml").read_bytes()).entries) == 1
+
+        report.write_text("# Report\n\nThe build is green.\n\nOne test was slow today.\n")
+        _wait_for(lambda: len(_summaries(log)) == 2, "the re-render", proc, log)
+        assert "1 synthesized, 2 reused" in _summaries(log)[1]
+
+        report.write_text("# Report\n\nThe build is red.\n\nOne test was slow today.\n")
+        _wait_for(lambda: log.read_text().count("report.md: converting") == 3,
+                  "the third conversion to start", proc, log)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert log.read_text().rstrip().endswith("stopped")
+    assert "Traceback" not in log.read_text()
+    leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")]
+    assert leftovers in ([], [".kokoro-feed.json"])  # no half-written temporary files
+    from kokoro_cli.output import probe_format
+
+    assert float(probe_format(out / "report.mp3")["duration"]) > 1.0
