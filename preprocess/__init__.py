@@ -16,13 +16,14 @@ from preprocess.normalize import (NORMALIZER_VERSION, Normalizer, NormalizerOpti
                                   normalizer_identity)
 from preprocess.parse import FORMATS, MAX_TEXT_BYTES, parse_bytes, parse_file, parse_text
 from preprocess.plaintext import decode_text
+from preprocess.written import cue_texts
 from preprocess.planning import ChapterPlan, plan
 
 __all__ = [
     "CODE_POLICIES", "FORMATS", "LEXICON_VERSION", "MAX_TEXT_BYTES", "NORMALIZER_VERSION",
     "Block", "BlockKind", "Chapter", "ChapterPlan", "Chunk", "ChunkOptions", "Cover",
     "DictionaryError", "Document", "InputError", "Lexicon", "Normalizer", "NormalizerOptions",
-    "ParseError", "Pauses", "Span", "check_archive", "chunk_chapter", "decode_text",
+    "ParseError", "Pauses", "Span", "check_archive", "chunk_chapter", "cue_texts", "decode_text",
     "lexicon_for", "normalizer_identity", "parse_strict_xml",
     "parse_bytes", "parse_file", "parse_text", "plan", "read_dictionary", "split_sentences",
 ]

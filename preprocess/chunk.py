@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from preprocess.document import BlockKind, Chapter
-from preprocess.written import written_sentences
+from preprocess.written import runs, spoken_counts, written_sentences
 
 __all__ = ["Chunk", "ChunkOptions", "Pauses", "Span", "chunk_chapter", "split_sentences"]
 
@@ -64,11 +64,13 @@ class ChunkOptions:
 class Span:
     """A sentence inside a chunk, or the part of a long sentence the chunk holds: the number of
     the sentence in its chapter, its phoneme tokens (the chunk's tokens are its spans' tokens
-    joined by one space token each) and the whole sentence as written in the document."""
+    joined by one space token each), the whole sentence as written in the document, and how many
+    words each written word is spoken as."""
 
     sentence: int
     tokens: int
     written: str
+    weights: tuple[int, ...] = ()  # spoken words per written word (preprocess.written)
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
     for block in chapter.blocks:
         spoken = split_sentences(normalize(block.text))
         written = written_sentences(block.text, spoken, normalize)
-        pieces = [replace(p, spans=(Span(sentences + i, p.tokens, w),))
+        pieces = [replace(p, spans=(Span(sentences + i, p.tokens, w, spoken_counts(w, normalize)),))
                   for i, (s, w) in enumerate(zip(spoken, written))
                   for p in _fit(s, g2p, count, options)]
         sentences += len(spoken)
@@ -154,24 +156,12 @@ def _fit(sentence: str, g2p: G2P, count: Count, options: ChunkOptions) -> Iterat
     if len(sentence) > _LONG_CHARS:
         # Phonemize runs of clauses or words of about the target length, not each one alone:
         # a paragraph-long run-on sentence of short words would otherwise cost a G2P call a word.
-        parts = _runs(parts, options.target_tokens)
+        parts = runs(parts, options.target_tokens)
     fitted = [replace(p, ends_sentence=False)
               for part in parts for p in _fit(part, g2p, count, options)]
     if fitted:
         fitted[-1] = replace(fitted[-1], ends_sentence=True)
     yield from _merge(fitted, options.target_tokens, options.max_tokens)
-
-
-def _runs(parts: Sequence[str], size: int) -> list[str]:
-    """Consecutive parts joined with spaces into runs of at most ``size`` characters (a longer
-    part stays a run of its own)."""
-    runs: list[str] = []
-    for part in parts:
-        if runs and len(runs[-1]) + 1 + len(part) <= size:
-            runs[-1] = f"{runs[-1]} {part}"
-        else:
-            runs.append(part)
-    return runs
 
 
 def _words(text: str) -> list[str]:

@@ -39,7 +39,7 @@ def _convert(resolver, tmp_path, name: str, workers: int):
 
 def test_synthesis_starts_before_planning_ends(resolver, tmp_path, monkeypatch):
     events: list[tuple[str, float]] = []
-    real_plan, real_infer = preprocess.planning.chunk_chapter, Synthesizer.synthesize
+    real_plan, real_infer = preprocess.planning.chunk_chapter, Synthesizer._infer
 
     def slow_chunk_chapter(*args, **kwargs):
         time.sleep(0.5)  # planning each chapter takes a while
@@ -51,7 +51,7 @@ def test_synthesis_starts_before_planning_ends(resolver, tmp_path, monkeypatch):
         return real_infer(self, *args, **kwargs)
 
     monkeypatch.setattr(preprocess.planning, "chunk_chapter", slow_chunk_chapter)
-    monkeypatch.setattr(Synthesizer, "synthesize", recording_synthesize)
+    monkeypatch.setattr(Synthesizer, "_infer", recording_synthesize)  # each piece spoken
     result = _convert(resolver, tmp_path, "overlap", workers=1)
     first_synthesis = min(t for kind, t in events if kind == "synthesized")
     last_planning = max(t for kind, t in events if kind == "planned")
@@ -64,9 +64,9 @@ def test_pool_gets_one_stream_for_the_book_and_the_same_audio(resolver, tmp_path
     streams = []
     real_map = SynthPool.map_ordered
 
-    def counting_map(self, jobs, window=None):
+    def counting_map(self, jobs, window=None, **kwargs):
         streams.append(1)
-        return real_map(self, jobs, window)
+        return real_map(self, jobs, window, **kwargs)
 
     monkeypatch.setattr(SynthPool, "map_ordered", counting_map)
     pooled = _convert(resolver, tmp_path, "pooled", workers=2)

@@ -13,10 +13,10 @@ from kokoro_cli.jobs.timing import TimingBuilder
 from kokoro_cli.output import OutputOptions
 from kokoro_cli.output.metadata import BookMeta
 from kokoro_cli.output.plan import ChapterAudio
-from kokoro_cli.output.subtitles import (Cue, book_cues, cue_texts, srt, timestamp, vtt, wrap,
+from kokoro_cli.output.subtitles import (Cue, book_cues, srt, timestamp, vtt, wrap,
                                          write_subtitles)
 from kokoro_cli.output.timing import ChapterTiming, SentenceTime, TimedChapter
-from preprocess import Chunk, Normalizer, Span, split_sentences
+from preprocess import Chunk, Normalizer, Span, cue_texts, split_sentences
 from preprocess.written import written_sentences
 
 
@@ -124,6 +124,15 @@ def test_timing_builder_places_sentences_and_words():
     assert not timing.exact  # the second piece had no durations
     assert ChapterTiming.from_json(timing.to_json()) == timing
     assert ChapterTiming.from_json("{}") is None
+
+
+def test_spoken_words_map_back_to_written_ones():
+    # "Run v1.2 now." is spoken as six words: run, version, 1, point, 2, now.
+    chunk = Chunk("x", "a b c d e f", 11, 250, (Span(0, 11, "Run v1.2 now.", (1, 4, 1)),))
+    builder = TimingBuilder(24000)
+    builder.add(chunk, 0, 1100, np.arange(1, 12) * 100)
+    (sentence,) = builder.finish(1100).sentences
+    assert sentence.words == ((0, 100), (200, 900), (1000, 1100))
 
 
 def test_cache_keeps_token_ends_and_refuses_damaged_ones(tmp_path):

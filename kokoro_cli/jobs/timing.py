@@ -35,6 +35,7 @@ class TimingBuilder:
     pieces: list[tuple[int, int]] = field(default_factory=list)
     sentences: list[SentenceTime] = field(default_factory=list)
     _last: int | None = None  # the sentence number of ``sentences[-1]``
+    _weights: list[tuple[int, ...]] = field(default_factory=list)  # per sentence
     exact: bool = True
 
     def add(self, chunk, start: int, length: int, bounds: np.ndarray | None) -> None:
@@ -51,6 +52,8 @@ class TimingBuilder:
             words = _words(ids, bounds, first, last, start)
             begin, end = start + _begin(bounds, first), start + int(bounds[last - 1])
             self._sentence(span.sentence, begin, end, span.written, words)
+            if len(self._weights) < len(self.sentences):
+                self._weights.append(span.weights)
             first = last + 1  # the space joining two spans
 
     def _sentence(self, number: int, start: int, end: int, text: str,
@@ -63,9 +66,12 @@ class TimingBuilder:
         self._last = number
 
     def finish(self, samples: int) -> ChapterTiming:
-        """The chapter's timing, once its WAV holds ``samples``."""
-        return ChapterTiming(self.sample_rate, samples, tuple(self.pieces),
-                             tuple(self.sentences), self.exact)
+        """The chapter's timing, once its WAV holds ``samples``; each sentence's spoken words
+        become its written words (by ``Span.weights``)."""
+        sentences = tuple(SentenceTime(s.start, s.end, s.text, _written_words(s.words, w))
+                          for s, w in zip(self.sentences, self._weights))
+        return ChapterTiming(self.sample_rate, samples, tuple(self.pieces), sentences,
+                             self.exact)
 
 
 def _begin(bounds: Sequence[int], token: int) -> int:
@@ -91,3 +97,19 @@ def _words(ids: np.ndarray, bounds: Sequence[int], first: int, last: int,
     if begin is not None:
         words.append((offset + _begin(bounds, begin), offset + int(bounds[last - 1])))
     return tuple(words)
+
+
+def _written_words(spoken: Sequence[tuple[int, int]],
+                   weights: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """``(start, end)`` of each written word: written word i covers the spoken words its
+    weight says ("v2.4.1" the six of "version 2 point 4 point 1"), scaled to the spoken count
+    when the two totals disagree; the spoken words themselves without weights."""
+    if not spoken or not weights:
+        return tuple(spoken)
+    total, m, out, before = sum(weights) or 1, len(spoken), [], 0
+    for weight in weights:
+        first = min(before * m // total, m - 1)
+        last = max(first, min((before + weight) * m // total, m) - 1)
+        out.append((spoken[first][0], spoken[last][1]))
+        before += weight
+    return tuple(out)

@@ -4,14 +4,14 @@ the one function that writes them next to the files :func:`write_book` wrote.
 One cue per sentence, as written in the document. A sentence too long for two lines of 42
 characters is cut at clause punctuation (, ; : and dashes), else between words, into cues that
 each fit; each part's time comes from the sentence's spoken words (written word i of n is heard
-at spoken word i·m/n of m, exact when the counts agree), else from its share of characters.
+at spoken word i·m/n of m; the job maps spoken words to written ones, so the counts agree),
+else from its share of characters.
 Times are those of the written file: the room tone at its head and the chapters before count,
 and resampling keeps them (it moves no boundary by more than a sample).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +21,14 @@ from kokoro_cli.output.metadata import BookMeta
 from kokoro_cli.output.plan import ChapterAudio, plan_parts
 from kokoro_cli.output.timing import ChapterTiming, SentenceTime, TimedChapter
 from kokoro_common import write_atomic
+from preprocess import cue_texts
 
-__all__ = ["SUBTITLE_FORMATS", "Cue", "book_cues", "cue_texts", "srt", "subtitle_path",
+__all__ = ["SUBTITLE_FORMATS", "Cue", "book_cues", "srt", "subtitle_path",
            "timestamp", "vtt", "wrap", "write_clip_subtitles", "write_subtitles"]
 
 SUBTITLE_FORMATS = ("srt", "vtt")
 LINE = 42  # characters a subtitle line holds (the usual broadcast limit)
 LINES = 2
-_CLAUSE = re.compile(r"(?<=[,;:])\s+|\s+(?=[—–]\s)|(?<=[—–])\s+")
 
 
 @dataclass(frozen=True)
@@ -49,37 +49,6 @@ def timestamp(seconds: float, separator: str = ",") -> str:
     minutes, ms = divmod(ms, 60_000)
     secs, ms = divmod(ms, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
-
-
-def cue_texts(text: str, limit: int = LINE * LINES) -> list[str]:
-    """``text`` cut into parts of at most ``limit`` characters: at clause punctuation where
-    the parts fit, else between words (a single longer word stays whole)."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return [text] if text else []
-    parts: list[str] = []
-    for clause in _CLAUSE.split(text):
-        pieces = [clause] if len(clause) <= limit else _fill(clause.split(), limit)
-        for piece in pieces:
-            if parts and len(parts[-1]) + 1 + len(piece) <= limit:
-                parts[-1] = f"{parts[-1]} {piece}"
-            else:
-                parts.append(piece)
-    return parts
-
-
-def _fill(words: Sequence[str], limit: int) -> list[str]:
-    """Words in as few runs of at most ``limit`` characters as fit, of about equal length (a
-    long clause cut in two halves, not a full cue and an orphan)."""
-    total = sum(len(w) + 1 for w in words) - 1
-    target = min(limit, -(-total // -(-total // limit)) + 8)  # ceil(total / parts), some slack
-    lines: list[str] = []
-    for word in words:
-        if lines and len(lines[-1]) + 1 + len(word) <= target:
-            lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
-    return lines
 
 
 def wrap(text: str, width: int = LINE) -> str:

@@ -14,13 +14,13 @@ from kokoro_cli.output.plan import ChapterAudio
 
 __all__ = ["TIMING_FORMAT", "ChapterTiming", "SentenceTime", "TimedChapter"]
 
-TIMING_FORMAT = 1
+TIMING_FORMAT = 2  # 2: words are the written words
 
 
 @dataclass(frozen=True)
 class SentenceTime:
     """One sentence: ``[start, end)`` in samples of its chapter WAV, the text as written, and
-    its spoken words' ``(start, end)`` (as many as the model spoke, not as written)."""
+    ``(start, end)`` of each of its written words (from the spoken words they became)."""
 
     start: int
     end: int
