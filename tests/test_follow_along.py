@@ -125,3 +125,6 @@ def test_bad_follow_options_are_usage_errors(tmp_path):
                   ["--read-along", str(tmp_path / "a.zip")]):
         result = CliRunner().invoke(app, ["convert", str(tmp_path / "a.md"), *extra])
         assert result.exit_code == 2, (extra, result.output)
+    result = CliRunner().invoke(app, ["convert", str(tmp_path / "a.md"), str(tmp_path / "a.md"),
+                                      "--read-along", str(tmp_path / "a.epub")])
+    assert result.exit_code == 2 and "one input" in result.output

@@ -107,6 +107,8 @@ def convert(
         files = expand_inputs(inputs)
         if output is not None and len(files) > 1:
             raise UsageError("-o names one output; with several inputs use --out-dir")
+        if read_along is not None and len(files) > 1:
+            raise UsageError("--read-along names one book; convert one input at a time")
         mode = "none" if quiet else config.value("progress", progress)
         if qc not in QC_MODES:
             raise UsageError(f"--qc {qc!r}: use {', '.join(QC_MODES)}")
