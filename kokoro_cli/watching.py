@@ -23,7 +23,7 @@ from pathlib import Path
 from preprocess import FORMATS
 
 __all__ = ["DOCUMENT_SUFFIXES", "Settler", "Signature", "documents", "stop_on_signals",
-           "wind_down", "watch_folder"]
+           "watch_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +136,3 @@ def stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def wind_down(timeout: float = 60.0) -> None:
-    """Wait (up to ``timeout`` seconds) for the helper threads a stopped conversion leaves
-    running: its model load and planner are daemon threads inside onnxruntime or G2P, and a
-    process that exits under them is aborted by the C++ runtime instead of exiting 0."""
-    deadline = time.monotonic() + timeout
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and thread.daemon:
-            thread.join(max(0.0, deadline - time.monotonic()))

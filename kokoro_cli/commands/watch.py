@@ -52,7 +52,7 @@ def watch(
     time have not changed for --settle seconds; a document that fails is reported and the
     watch goes on."""
     def action() -> None:
-        from kokoro_cli.watching import stop_on_signals, watch_folder, wind_down
+        from kokoro_cli.watching import stop_on_signals, watch_folder
 
         if not folder.is_dir():
             raise UsageError(f"{folder} is not a folder")
@@ -74,7 +74,6 @@ def watch(
         with stop_on_signals() as stop:
             watch_folder(folder, lambda path: _narrate(job, path, out_dir, publish, say), stop,
                          settle=settle)
-        wind_down()
         say("stopped")
     run_guarded(action)
 

@@ -86,6 +86,12 @@ class Planner:
         return list(self)
 
     def cancel(self) -> None:
-        """Stop planning after the chapter in hand (the thread is a daemon: never waited for)."""
+        """Stop planning after the chapter in hand (without waiting for it)."""
         with self._changed:
             self._cancelled = True
+
+    def close(self) -> None:
+        """Cancel and wait for the chapter in hand: a process must not exit while the thread
+        is inside G2P's native code."""
+        self.cancel()
+        self._thread.join()

@@ -233,7 +233,7 @@ def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job
             made = renderer.made(c for work in planner for c in work.to_make())
             timed = [_chapter(renderer, job, work, made) for work in planner]
         finally:
-            planner.cancel()
+            planner.close()
         renderer.announce_plan()
     progress.muxing()
     report = _write(timed, out, job, document, book_meta(document, voice.spec, options.cover),
@@ -286,9 +286,13 @@ def _pool_starting(renderer: ChapterRenderer, document: Document,
     todo = sum(len(c.text) for c in document.chapters
                if renderer.options.force or c.index not in recorded)
     if workers <= 1 or renderer.synth.model_path is None or todo < POOL_MIN_CHARS:
-        if todo:  # a re-mux of finished chapters needs no model at all
-            _preload(renderer.synth)
-        yield None
+        # A re-mux of finished chapters needs no model at all.
+        loading = _preload(renderer.synth) if todo else None
+        try:
+            yield None
+        finally:
+            if loading is not None:  # never exit under a half-made onnxruntime session: the
+                loading.join()       # C++ runtime aborts the process (SIGABRT, no exit code)
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool-start") as starter:
         starting = starter.submit(SynthPool, renderer.synth.model_path, workers)
@@ -301,10 +305,12 @@ def _pool_starting(renderer: ChapterRenderer, document: Document,
         _exit_pool(starting, failed=False)
 
 
-def _preload(synth: Synthesizer) -> None:
+def _preload(synth: Synthesizer) -> threading.Thread:
     """Start loading the in-process model beside G2P. A failure here is left for the first
     piece to raise again, in the rendering thread, where it is reported."""
-    threading.Thread(target=lambda: _quietly(synth.ready), name="model-load", daemon=True).start()
+    thread = threading.Thread(target=lambda: _quietly(synth.ready), name="model-load", daemon=True)
+    thread.start()
+    return thread
 
 
 def _quietly(call: Callable[[], object]) -> None:
