@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from kokoro_common import write_atomic
+from kokoro_common import made_once
 
 __all__ = ["DURATIONS_OUTPUT", "SAMPLES_PER_FRAME", "duration_tensor", "timed_model"]
 
@@ -42,20 +42,15 @@ def timed_model(model: Path, model_sha256: str, cache_dir: Path) -> Path | None:
     """The derived model with a ``durations`` output, made on first use in ``cache_dir``; None
     when the ``onnx`` package is missing or the graph has no durations tensor (synthesis then
     goes on without timing). Concurrent first uses wait on a lock."""
-    from filelock import FileLock
-
     dest = cache_dir / f"{model.stem}.timed-{model_sha256[:16]}.v{TIMED_VERSION}.onnx"
-    if dest.is_file():
-        return dest
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(cache_dir / ".derive.lock")):
-        if dest.is_file():
-            return dest
+
+    def make(tmp: Path) -> bool:
         data = _with_durations(model)
-        if data is None:
-            return None
-        write_atomic(dest, data)
-    return dest
+        if data is not None:
+            tmp.write_bytes(data)
+        return data is not None
+
+    return dest if made_once(dest, make) else None
 
 
 def _with_durations(model: Path) -> bytes | None:

@@ -42,7 +42,7 @@ import numpy as np
 
 from engine.assets import HF_REPO, AssetResolver, HuggingFaceSource, sha256_file
 from engine.errors import AssetError, BackendError
-from kokoro_common import atomic_path
+from kokoro_common import made_once
 
 if TYPE_CHECKING:
     import torch
@@ -169,27 +169,18 @@ def derived_weights(onnx_path: Path, onnx_sha256: str, cache_dir: Path, notify=N
     """The derived state dict for this ONNX model in ``cache_dir``, made on first use.
 
     Concurrent first uses wait on a lock; the file appears only complete (atomic rename)."""
-    from filelock import FileLock
-
     dest = cache_dir / f"kokoro-v1_0.from-onnx-{onnx_sha256[:16]}.v{CONVERTER_VERSION}.pth"
-    if dest.is_file():
-        return dest
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(cache_dir / ".derive.lock")):
-        if dest.is_file():
-            return dest
+
+    def make(tmp: Path) -> bool:
+        import torch
+
         (notify or log.info)(f"Deriving PyTorch weights from {onnx_path.name} (once; cached as "
                              f"{dest.name})")
-        state = derive_state_dict(onnx_path)
-        _save_atomic(state, dest)
+        torch.save(derive_state_dict(onnx_path), tmp)
+        return True
+
+    made_once(dest, make)
     return dest
-
-
-def _save_atomic(state: dict, dest: Path) -> None:
-    import torch
-
-    with atomic_path(dest) as tmp:
-        torch.save(state, tmp)
 
 
 def build_kmodel(state: dict[str, dict[str, torch.Tensor]] | Path):

@@ -2,9 +2,9 @@
 and bounded reading of files the user names. It imports nothing of the project."""
 
 from kokoro_common.atomic import (NotAFileError, atomic_path, atomic_writer, check_replaceable,
-                                  write_atomic)
+                                  made_once, write_atomic)
 from kokoro_common.errors import KokoroError
 from kokoro_common.files import read_bounded
 
 __all__ = ["KokoroError", "NotAFileError", "atomic_path", "atomic_writer", "check_replaceable",
-           "read_bounded", "write_atomic"]
+           "made_once", "read_bounded", "write_atomic"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["NotAFileError", "atomic_path", "atomic_writer", "check_replaceable", "write_atomic"]
+__all__ = ["NotAFileError", "atomic_path", "atomic_writer", "check_replaceable", "made_once",
+           "write_atomic"]
 
 
 class NotAFileError(OSError):
@@ -55,3 +56,28 @@ def write_atomic(dest: Path, data: bytes) -> None:
     """Replace ``dest`` with ``data`` atomically."""
     with atomic_writer(dest) as f:
         f.write(data)
+
+
+def made_once(dest: Path, make: Callable[[Path], bool]) -> bool:
+    """Make a derived file on first use: ``make(tmp)`` writes it to a temporary path that is
+    renamed onto ``dest`` (or returns False to make nothing). Concurrent first uses wait on a
+    lock beside ``dest``, so the work is done once. Returns whether ``dest`` exists."""
+    from filelock import FileLock
+
+    if dest.is_file():
+        return True
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(dest.parent / ".derive.lock")):
+        if dest.is_file():
+            return True
+        try:
+            with atomic_path(dest) as tmp:
+                if not make(tmp):
+                    raise _NothingMade
+        except _NothingMade:
+            return False
+    return True
+
+
+class _NothingMade(Exception):
+    """``make`` declined: the temporary file is dropped and ``dest`` left absent."""
