@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Callable, Optional
 import typer
 
 from kokoro_cli.commands.options import (BackendOpt, ChaptersOpt, CodeOpt, DictOpt,
-                                         FrontMatterOpt, InputFormatOpt, ModelOpt, SplitLevelOpt,
-                                         VoicesOpt, WorkDirOpt, config_of, resolver_for)
+                                         FrontMatterOpt, InputFormatOpt, ModelOpt, ProgressOpt,
+                                         QuietOpt, SplitLevelOpt, VoicesOpt, WorkDirOpt,
+                                         config_of, resolver_for)
 from kokoro_cli.commands.feed import KeepOpt, PruneOpt, feed_settings, refresh_feed
 from kokoro_cli.commands.follow import (ReadAlongOpt, SubtitlesOpt, SubtitleWordsOpt,
                                         check_follow)
@@ -55,10 +56,8 @@ def convert(
     force: bool = typer.Option(False, "--force", help="Synthesize everything again, ignoring "
                                "finished chapters and cached pieces."),
     work_dir: Optional[Path] = WorkDirOpt,
-    progress: Optional[str] = typer.Option(None, "--progress", help="auto, bars, plain, json "
-                                           "(events on stderr) or none."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (and the output "
-                               "paths on stdout)."),
+    progress: Optional[str] = ProgressOpt,
+    quiet: bool = QuietOpt,
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="m4b, mp3, wav, flac or opus "
                                       "(default: -o's extension, else m4b; wav on stdout)."),
     loudness: Optional[str] = typer.Option(None, "--loudness", help="audiobook (-18 LUFS, -3 "

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BackendOpt", "ChaptersOpt", "CodeOpt", "DictOpt", "FrontMatterOpt", "GlobalOptions",
-    "InputFormatOpt", "ModelOpt", "SplitLevelOpt", "VoicesOpt", "WorkDirOpt", "config_of",
-    "resolver_for",
+    "InputFormatOpt", "ModelOpt", "ProgressOpt", "QuietOpt", "SplitLevelOpt", "VoicesOpt",
+    "WorkDirOpt", "config_of", "resolver_for",
 ]
 
 
@@ -66,5 +66,9 @@ FrontMatterOpt = typer.Option(False, "--keep-front-matter", help="EPUB: keep cov
                               "copyright, contents and index pages and notes.")
 DictOpt = typer.Option(None, "--dict", dir_okay=False, help="Pronunciation dictionary (.toml or "
                        ".pls); repeat for more, later ones win.")
+ProgressOpt = typer.Option(None, "--progress", help="auto, bars, plain, json (events on stderr) "
+                           "or none.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="Print only errors (and the output paths on "
+                        "stdout).")
 WorkDirOpt = typer.Option(None, "--work-dir", file_okay=False, help="Work area for job state and "
                           "the piece cache (default: the user cache, or $KOKORO_CLI_WORK_DIR).")

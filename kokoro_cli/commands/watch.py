@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Callable, Optional
 import typer
 
 from kokoro_cli.commands.feed import KeepOpt, PruneOpt, feed_settings, refresh_feed
-from kokoro_cli.commands.options import BackendOpt, WorkDirOpt, config_of, resolver_for
+from kokoro_cli.commands.options import (BackendOpt, ProgressOpt, QuietOpt, WorkDirOpt,
+                                         config_of, resolver_for)
 from kokoro_cli.console import err, notifier, run_guarded
 from kokoro_cli.errors import EXIT_CODES_HELP, UsageError, exit_code_for, message_for
 
@@ -37,10 +38,8 @@ def watch(
     loudness: Optional[str] = typer.Option(None, "--loudness", help="audiobook, acx, podcast, "
                                            "ebu or off."),
     work_dir: Optional[Path] = WorkDirOpt,
-    progress: Optional[str] = typer.Option(None, "--progress", help="auto, bars, plain, json "
-                                           "or none."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (and the output "
-                               "paths on stdout)."),
+    progress: Optional[str] = ProgressOpt,
+    quiet: bool = QuietOpt,
     backend: Optional[str] = BackendOpt,
 ) -> None:
     """Narrate each new or changed document in FOLDER into --out-dir, one at a time, until
