@@ -59,7 +59,13 @@ def _with_durations(model: Path) -> bytes | None:
     except ImportError:
         log.info("onnx is not installed: synthesis without token durations (pip install onnx)")
         return None
-    graph_model = onnx.load(str(model))
+    from google.protobuf.message import DecodeError  # onnx's own dependency
+
+    try:
+        graph_model = onnx.load(str(model))
+    except DecodeError as exc:  # not an ONNX model: onnxruntime says so, in words, when it loads
+        log.info("%s does not parse as ONNX (%s): no timed model", model.name, exc)
+        return None
     name = duration_tensor(graph_model.graph)
     if name is None:
         log.info("%s has no durations tensor: synthesis without token timing", model.name)
