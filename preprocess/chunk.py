@@ -25,7 +25,12 @@ Count = Callable[[str], int]
 # opening capital, digit or quote. Single capitals ("J. R. Tolkien") are initials, not ends.
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(\s+)(?=[\"'“‘(\[]?[A-Z0-9])")
 _INITIAL = re.compile(r"(?:^|[\s.])[A-Z]\.$")
-_CLAUSE_END = re.compile(r"(?<=[,;:—–])\s+|\s+(?=[—–]\s)")
+# Other languages: French spaces before ! ? and closes with », Spanish opens with ¿ ¡, and any
+# capital letter (É, Ñ) may start the next sentence (the split checks it is upper case).
+_LATIN_END = re.compile(r"[.!?…][\s\u00a0\u202f]*[\"'”’»)\]]*(\s+)(?=[\"'“‘«(\[¿¡]?[\s\u00a0]?(\w))")
+# Japanese and Mandarin end sentences with 。！？ (or ASCII ! ?) and write no space after them.
+_CJK_END = re.compile(r"[。！？!?…]+[」』）)”’\"]*(\s*)")
+_CLAUSE_END = re.compile(r"(?<=[,;:—–])\s+|\s+(?=[—–]\s)|(?<=[、，；：])")
 # A sentence longer than this many characters is cut before it is phonemized whole: it cannot
 # fit the model (English runs ~0.8 phonemes a character), and G2P on a huge run of text (one
 # "word" of a million letters) costs far more than on its pieces.
@@ -94,8 +99,15 @@ class _Piece:
     spans: tuple[Span, ...] = ()
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a block's text (abbreviations are expanded by the normalizer first)."""
+def split_sentences(text: str, language: str = "en") -> list[str]:
+    """Sentences of a block's text (abbreviations are expanded by the normalizer first), cut
+    by the punctuation of ``language`` (a language tag: ``fr``, ``es``, ``ja``...)."""
+    primary = language.split("-")[0].lower()
+    if primary in ("ja", "zh", "jpn", "zho", "chi", "cmn"):
+        return _split_at(text, _CJK_END.finditer(text))
+    if primary not in ("en", "eng"):
+        return _split_at(text, (m for m in _LATIN_END.finditer(text)
+                                if m.group(2).isupper() or m.group(2).isdigit()))
     sentences, start = [], 0
     for m in _SENTENCE_END.finditer(text):
         # _INITIAL spans at most 3 characters: look only there (not from the start each time).
@@ -107,14 +119,27 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in sentences if s.strip()]
 
 
+def _split_at(text: str, ends: Iterator[re.Match[str]]) -> list[str]:
+    """``text`` cut at the first group (the space after each sentence end) of ``ends``."""
+    sentences, start = [], 0
+    for m in ends:
+        # a single capital before the period is an initial ("J. R. Tolkien"), not an end
+        if _INITIAL.search(text, max(0, m.start(1) - 3), m.start(1)) and m.group(1):
+            continue
+        sentences.append(text[start:m.start(1)])
+        start = m.end(1)
+    sentences.append(text[start:])
+    return [s.strip() for s in sentences if s.strip()]
+
+
 def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
                   normalize: Callable[[str], str] = str.strip,
-                  options: ChunkOptions = ChunkOptions()) -> Iterator[Chunk]:
-    """Yield the chapter's chunks in reading order."""
+                  options: ChunkOptions = ChunkOptions(), language: str = "en") -> Iterator[Chunk]:
+    """Yield the chapter's chunks in reading order; sentences end as ``language`` ends them."""
     pending: Chunk | None = None
     sentences = 0
     for block in chapter.blocks:
-        spoken = split_sentences(normalize(block.text))
+        spoken = split_sentences(normalize(block.text), language)
         written = written_sentences(block.text, spoken, normalize)
         pieces = [replace(p, spans=(Span(sentences + i, p.tokens, w, spoken_counts(w, normalize)),))
                   for i, (s, w) in enumerate(zip(spoken, written))

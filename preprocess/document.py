@@ -49,6 +49,7 @@ class Chapter:
     title: str
     blocks: tuple[Block, ...]
     level: int = 1
+    language: str | None = None  # a language tag where it differs from the document's
 
     @property
     def text(self) -> str:
@@ -78,6 +79,9 @@ class Document:
     chapters: tuple[Chapter, ...]
     authors: tuple[str, ...] = ()
     language: str = "en"
+    # False when the source names no language and "en" is only the parsers' default (the
+    # application then lets an explicitly chosen voice's language decide). Not in the digest.
+    language_declared: bool = True
     publisher: str | None = None
     date: str | None = None
     cover: Cover | None = None
@@ -109,7 +113,7 @@ class Document:
 
 
 def _chapter_json(chapter: Chapter) -> dict[str, Any]:
-    return {
+    described = {
         "index": chapter.index,
         "title": chapter.title,
         "level": chapter.level,
@@ -119,6 +123,9 @@ def _chapter_json(chapter: Chapter) -> dict[str, Any]:
             for block in chapter.blocks
         ],
     }
+    if chapter.language is not None:  # absent otherwise: digests of earlier books unchanged
+        described["language"] = chapter.language
+    return described
 
 
 def _plain(value: object) -> object:

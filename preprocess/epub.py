@@ -100,6 +100,7 @@ def parse_epub(path: Path, *, keep_front_matter: bool = False, code: str = "skip
         chapters=chapters,
         authors=tuple(value for value, _ in _metadata(book, "DC", "creator") if value),
         language=_meta(book, "language") or "en",
+        language_declared=bool(_meta(book, "language")),
         publisher=_meta(book, "publisher"),
         date=_meta(book, "date"),
         cover=_cover(book),

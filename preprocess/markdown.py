@@ -87,7 +87,8 @@ def parse_markdown(
     # A chapter of nothing but headings ("Part One" before "Chapter 1") opens the next one.
     chapters = fold_heading_only(_group(pieces, level, title))
     return Document(
-        title=title, chapters=chapters, authors=meta.authors, language=meta.language or "en"
+        title=title, chapters=chapters, authors=meta.authors, language=meta.language or "en",
+        language_declared=meta.language is not None,
     )
 
 

@@ -19,6 +19,8 @@ import json
 import re
 from functools import cache
 
+from preprocess.languages import ENGLISH, languages, resolve_language
+from preprocess.normalize_lang import language_data, language_rules
 from preprocess.normalize_rules import (FAMILIES, NormalizerOptions, PairedMarkup, Rule,
                                         build_rules)
 from preprocess.plaintext import clean_text
@@ -44,19 +46,35 @@ _LONG_RUN = re.compile(rf"\S{{{LONGEST_RUN + 1},}}")
 @cache
 def normalizer_identity() -> str:
     """The version plus a digest of the word tables: users may edit the tables, and any change
-    to what is spoken must make a new job identity."""
+    to what is spoken must make a new job identity. The other languages' tables count too
+    (their digest is added after the English one), so an edited French table makes new
+    identities for French books."""
     digest = hashlib.sha256(json.dumps(tables(), sort_keys=True).encode("utf-8")).hexdigest()
-    return f"{NORMALIZER_VERSION}:{digest[:16]}"
+    others = {tag: language_data(tag) for tag in _other_languages()}
+    more = hashlib.sha256(json.dumps(others, sort_keys=True).encode("utf-8")).hexdigest()
+    return f"{NORMALIZER_VERSION}:{digest[:16]}:{more[:16]}"
+
+
+def _other_languages() -> list[str]:
+    return sorted({language.family for language in languages().values()} - {ENGLISH})
 
 
 class Normalizer:
-    """Callable: ``Normalizer()(text) -> spoken text``. Deterministic; see NORMALIZER_VERSION."""
+    """Callable: ``Normalizer()(text) -> spoken text``. Deterministic; see NORMALIZER_VERSION.
+
+    ``language`` is a language tag (``fr``, ``es-MX``, ``en-GB``...): English text goes through
+    the English rules, the other languages Kokoro speaks through their own tables
+    (:mod:`preprocess.normalize_lang`); a tag Kokoro has no voice for is read as English."""
 
     version = NORMALIZER_VERSION
 
-    def __init__(self, options: NormalizerOptions = NormalizerOptions()) -> None:
+    def __init__(self, options: NormalizerOptions = NormalizerOptions(),
+                 language: str = ENGLISH) -> None:
         self.options = options
-        self.rules = [r for r in build_rules(options) if getattr(options, r.family)]
+        self.language = resolve_language(language)[0]
+        rules = (build_rules(options) if self.language.family == ENGLISH
+                 else language_rules(self.language, options))
+        self.rules = [r for r in rules if getattr(options, r.family)]
 
     def __call__(self, text: str) -> str:
         text = clean_text(text)  # parsers did this already; text from elsewhere may need it

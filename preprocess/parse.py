@@ -115,6 +115,7 @@ def _parse_folder(folder: Path, fmt: str | None, options: dict[str, Any]) -> Doc
         chapters=fold_heading_only([c for part in parts for c in part.chapters]),
         authors=next((part.authors for part in parts if part.authors), ()),
         language=first.language,
+        language_declared=first.language_declared,
         source=folder,
     )
 
@@ -257,6 +258,7 @@ def _cleaned(document: Document, label: str) -> Document:
     return replace(document, title=line(document.title) or label,
                    authors=tuple(a for a in map(line, document.authors) if a),
                    language=line(document.language) or "en",
+                   language_declared=document.language_declared and bool(line(document.language)),
                    publisher=line(document.publisher or "") or None,
                    date=line(document.date or "") or None,
                    chapters=tuple(chapters))

@@ -180,7 +180,8 @@ def parse_plaintext(text: str, *, name: str) -> Document:
         title, authors = header.title or title, header.authors or authors
     groups = _groups(paragraphs, title or name)
     chapters = _chapters(groups, gutenberg=header is not None)
-    return Document(title=title or name, chapters=chapters, authors=authors)
+    return Document(title=title or name, chapters=chapters, authors=authors,
+                    language_declared=False)
 
 
 def _groups(paragraphs: Sequence[list[str]], title: str) -> list[tuple[str, list[Block]]]:
