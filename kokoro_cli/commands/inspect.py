@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from kokoro_cli.commands.language import LangOpt, choose_reading, show_warnings
 from kokoro_cli.commands.options import (ChaptersOpt, CodeOpt, DictOpt, FrontMatterOpt,
                                          InputFormatOpt, SplitLevelOpt)
 from kokoro_cli.console import out, run_guarded
@@ -59,8 +60,9 @@ def preview(
     unknown_words: bool = typer.Option(False, "--unknown-words", help="Instead, list the words "
                                        "no lexicon, dictionary or rule knows (read by espeak-ng "
                                        "as a guess): candidates for --dict."),
-    voice: str = typer.Option("af_heart", "--voice", "-v", help="Voice (its language picks the "
-                              "G2P)."),
+    voice: Optional[str] = typer.Option(None, "--voice", "-v", help="Voice (default: the "
+                                        "language's default voice, af_heart for English)."),
+    lang: Optional[str] = LangOpt,
     dictionaries: Optional[list[Path]] = DictOpt,
     chapters: Optional[str] = ChaptersOpt,
     input_format: Optional[str] = InputFormatOpt,
@@ -71,15 +73,23 @@ def preview(
     """Print the pieces exactly as 'convert' will speak them (normalized text, pauses, tokens),
     without loading the model."""
     def action() -> None:
-        from engine import describe_spec, phonemizer_for, token_count
+        from engine import VoiceG2P, describe_spec, token_count
+        from kokoro_cli.console import err
         from preprocess import lexicon_for, plan
 
         full, selected = read_document(input, ParseSettings(input_format, split_level, code,
                                                             keep_front_matter, chapters))
-        _, info = describe_spec(voice)
-        g2p, lexicon = phonemizer_for(info.lang_code), lexicon_for(full, tuple(dictionaries or ()))
-        plans = list(plan(selected, g2p, token_count, lexicon=lexicon))
+        reading = choose_reading(full, lang, voice or "af_heart", voice is not None)
+        for warning in reading.warnings:
+            err.print(f"warning: {warning}", markup=False)
+        full, selected = reading.document, reading.with_language(selected)
+        _, info = describe_spec(reading.voice)
+        g2p, lexicon = VoiceG2P(info.lang_code), lexicon_for(full, tuple(dictionaries or ()))
+        with show_warnings():
+            plans = list(plan(selected, g2p, token_count, lexicon=lexicon))
         if unknown_words:
+            if info.lang_code not in ("a", "b"):
+                raise UsageError("--unknown-words needs an English voice (misaki's lexicon)")
             _print_unknown_words(plans, g2p, lexicon, as_json)
         elif as_json:
             out.print_json(json.dumps({"chapters": [
@@ -102,8 +112,6 @@ def _print_pieces(plans, phonemes: bool) -> None:
 
 
 def _print_unknown_words(plans, g2p, lexicon, as_json: bool) -> None:
-    if not hasattr(g2p, "unknown_words"):
-        raise UsageError("--unknown-words needs an English voice (misaki's lexicon)")
     counts = Counter(word for p in plans for c in p.chunks
                      for word in g2p.unknown_words(lexicon.apply(c.text)))
     rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].lower()))

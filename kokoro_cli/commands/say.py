@@ -11,6 +11,7 @@ import typer
 from kokoro_cli.commands.options import (BackendOpt, DictOpt, ModelOpt, VoicesOpt, config_of,
                                          resolver_for)
 from kokoro_cli.commands.follow import SubtitlesOpt, SubtitleWordsOpt, check_follow
+from kokoro_cli.commands.language import LangOpt, choose_reading, show_warnings
 from kokoro_cli.console import run_guarded
 from kokoro_cli.errors import EXIT_CODES_HELP
 from kokoro_cli.inputs import read_stdin_text
@@ -29,8 +30,10 @@ def say(
                                "extension) or '-' for stdout."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="wav, flac, mp3, opus or m4a "
                                       "(default: the extension; WAV on stdout)."),
-    voice: Optional[str] = typer.Option(None, "--voice", "-v", help="Voice or blend."),
+    voice: Optional[str] = typer.Option(None, "--voice", "-v", help="Voice or blend (default: "
+                                        "the language's default voice, af_heart for English)."),
     speed: Optional[float] = typer.Option(None, "--speed", help="Speaking speed, 0.5 to 2.0."),
+    lang: Optional[str] = LangOpt,
     dictionaries: Optional[list[Path]] = DictOpt,
     backend: Optional[str] = BackendOpt,
     model: Optional[Path] = ModelOpt,
@@ -43,6 +46,7 @@ def say(
         from engine import SAMPLE_RATE, SynthOptions
         from kokoro_cli.output import clip_format, write_clip
         from kokoro_cli.output.subtitles import write_clip_subtitles
+        from kokoro_cli.console import err
         from kokoro_cli.speech import SpeechOptions, speak_timed
         from preprocess import InputError, lexicon_for, parse_text
 
@@ -52,13 +56,19 @@ def say(
         spoken = read_stdin_text() if text in (None, "-") else text
         if not spoken.strip():
             raise InputError("nothing to say: give TEXT or pipe it on stdin")
-        settings = SynthOptions(voice=config.value("voice", voice),
+        chosen = config.get("voice", voice)
+        reading = choose_reading(parse_text(spoken, name="say"), lang, chosen.value,
+                                 chosen.source != "default")
+        for warning in reading.warnings:
+            err.print(f"warning: {warning}", markup=False)
+        settings = SynthOptions(voice=reading.voice,
                                 speed=config.value("speed", speed))  # validated before work
-        document = parse_text(spoken, name="say")
+        document = reading.document
         options = SpeechOptions(settings.voice, settings.speed,
                                 lexicon_for(document, config.value("dict", tuple(dictionaries or ()))),
                                 backend=config.value("backend", backend))
-        samples, timing = speak_timed(document, resolver_for(model, voices), options)
+        with show_warnings():
+            samples, timing = speak_timed(document, resolver_for(model, voices), options)
         write_clip(samples, SAMPLE_RATE, output, kind, sys.stdout.buffer)
         if cues is not None:
             write_clip_subtitles(timing, Path(output), cues, words=subtitle_words)

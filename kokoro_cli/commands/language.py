@@ -1,0 +1,96 @@
+"""The language a document is read in and the voice that reads it, for ``convert``, ``say`` and
+``preview``: ``--lang``, else the document's own (EPUB ``dc:language``, Markdown front matter
+``lang``), else the language of a voice the user chose, else English; the default voice follows
+the language. A voice of another language is allowed, with a warning."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from kokoro_cli.console import err, one_line
+
+if TYPE_CHECKING:
+    from preprocess import Document
+
+__all__ = ["LangOpt", "Reading", "choose_reading", "show_warnings"]
+
+LangOpt = typer.Option(None, "--lang", help="Language of the text, a tag such as fr, es-MX, "
+                       "pt-BR, en-GB, ja, zh (default: the document's own, from EPUB "
+                       "dc:language or Markdown front matter 'lang'; else the voice's). The "
+                       "default voice follows it.")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a document is read: the document with its language settled, the voice, and what
+    the user should hear about."""
+
+    document: Document
+    voice: str
+    warnings: tuple[str, ...] = ()
+
+    def with_language(self, other: Document) -> Document:
+        """``other`` (the selected chapters of the same document) with the same language."""
+        return dataclasses.replace(other, language=self.document.language,
+                                   language_declared=self.document.language_declared)
+
+
+def choose_reading(document: Document, lang: Optional[str], voice: str,
+                   voice_given: bool) -> Reading:
+    """The language and voice for ``document``. ``voice`` is the voice setting and
+    ``voice_given`` whether the user set it (flag, environment or config file) rather than it
+    being the built-in default."""
+    from engine import describe_spec, phonemizer_for
+    from preprocess import resolve_language
+
+    voice_info = describe_spec(voice)[1] if voice_given else None
+    if lang is not None:
+        document = dataclasses.replace(document, language=lang, language_declared=True)
+    elif not document.language_declared and voice_info is not None and \
+            voice_info.lang_code not in ("a", "b"):
+        # Text that names no language, read by a voice the user chose: the voice's language.
+        document = dataclasses.replace(document, language=voice_info.language)
+    language, warning = resolve_language(document.language)
+    warnings = [warning] if warning else []
+    if language.extra is not None:
+        phonemizer_for(language.code)  # a missing extra is one line (exit 2) before any work
+    if voice_info is None:
+        return Reading(document, language.voice, tuple(warnings))
+    if not language.matches_voice(voice_info.lang_code):
+        warnings.append(f"the voice {voice} speaks {voice_info.language_name} but the text is "
+                        f"{language.name}: it is read as {language.name} with that voice's "
+                        f"accent (--lang sets the text's language)")
+    return Reading(document, voice, tuple(warnings))
+
+
+@contextmanager
+def show_warnings(say: Callable[[str], None] | None = None) -> Iterator[None]:
+    """While inside, warnings logged by ``preprocess`` (letters a language's G2P cannot read,
+    skipped) are shown as one ``warning:`` line each, unless -v or --log-file already logs
+    them."""
+    logger = logging.getLogger("preprocess")
+    if logging.getLogger().handlers:
+        yield
+        return
+    handler = _Say(say or (lambda m: err.print(m, markup=False)))
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+class _Say(logging.Handler):
+    def __init__(self, say: Callable[[str], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.say(f"warning: {one_line(record.getMessage())}")
