@@ -22,7 +22,8 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 # A pinned torch takes the CPU build; an unpinned one would pull a multi-GB CUDA build.
 .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+# ja, zh: the Japanese and Mandarin G2P, which tests/test_languages.py runs for real.
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,ja,zh]'
 # The torch backend's KModel. --no-deps: its misaki[en] requirement would pull
 # spacy-curated-transformers (spaCy would then import torch on every start); what it really
 # needs (transformers, loguru) comes with the project above.
