@@ -23,7 +23,9 @@ fi
 # A pinned torch takes the CPU build; an unpinned one would pull a multi-GB CUDA build.
 .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q torch==2.13.0
 # ja, zh: the Japanese and Mandarin G2P, which tests/test_languages.py runs for real.
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,ja,zh]'
+# ray: convert --executor ray, which tests/test_ray_executor.py runs on a local cluster
+# (about 6 s and 260 MB more: the ray wheel, msgpack, grpcio).
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,ja,zh,ray]'
 # The torch backend's KModel. --no-deps: its misaki[en] requirement would pull
 # spacy-curated-transformers (spaCy would then import torch on every start); what it really
 # needs (transformers, loguru) comes with the project above.
