@@ -1,7 +1,8 @@
 """Everything about turning text pieces into samples: G2P, voices, model backends, assets.
 
 The public seam is :meth:`Synthesizer.speak`: pieces in, :class:`AudioChunk` out, in reading
-order, from this process's model or a :class:`SynthPool` of worker processes.
+order, from this process's model, a :class:`SynthPool` of worker processes, or a
+:class:`RayPool` of actors on a Ray cluster (Ray itself is imported only when one is made).
 """
 
 from engine.assets import SOURCES, AssetResolver, FileStatus, voice_names
@@ -10,15 +11,16 @@ from engine.backends import BACKENDS
 from engine.errors import AssetError, BackendError, G2PError, SettingError, VoiceError
 from engine.g2p import ExtraMissing, Phonemizer, VoiceG2P, phonemizer_for
 from engine.pool import SynthPool, default_workers
+from engine.ray_pool import RAY_EXTRA, RayExecutor, RayPool
 from engine.synth import (MAX_PHONEMES, SAMPLE_RATE, SynthOptions, Synthesizer, model_id,
                           resolve_backend, token_count, tokenize)
 from engine.voices import Voice, VoiceInfo, catalogue, describe_spec, parse_spec
 
 __all__ = [
-    "BACKENDS", "MAX_PHONEMES", "SAMPLE_RATE", "SOURCES", "AssetError", "AssetResolver",
-    "AudioChunk", "BackendError", "ExtraMissing", "FileStatus", "G2PError", "Phonemizer", "Piece",
-    "SettingError", "SynthOptions", "SynthPool", "Synthesizer", "Voice", "VoiceError", "VoiceG2P",
-    "VoiceInfo", "catalogue",
-    "default_workers", "describe_spec", "model_id", "parse_spec", "phonemizer_for",
-    "resolve_backend", "silence", "to_pcm16", "token_count", "tokenize", "voice_names",
+    "BACKENDS", "MAX_PHONEMES", "RAY_EXTRA", "SAMPLE_RATE", "SOURCES", "AssetError",
+    "AssetResolver", "AudioChunk", "BackendError", "ExtraMissing", "FileStatus", "G2PError",
+    "Phonemizer", "Piece", "RayExecutor", "RayPool", "SettingError", "SynthOptions", "SynthPool",
+    "Synthesizer", "Voice", "VoiceError", "VoiceG2P", "VoiceInfo", "catalogue", "default_workers",
+    "describe_spec", "model_id", "parse_spec", "phonemizer_for", "resolve_backend", "silence",
+    "to_pcm16", "token_count", "tokenize", "voice_names",
 ]

@@ -87,6 +87,11 @@ def convert(
                                           "(default: from the cores and free memory; 1 runs in "
                                           "this process on every core)."),
     backend: Optional[str] = BackendOpt,
+    executor: str = typer.Option("local", "--executor", help="local (this machine) or ray (actors "
+                                 "on a Ray cluster; pip install 'kokoro-audiobook[ray]')."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: "
+                                              "auto, HOST:PORT or ray://HOST:10001 to join a "
+                                              "cluster (default: start Ray on this machine)."),
     model: Optional[Path] = ModelOpt,
     voices: Optional[Path] = VoicesOpt,
     feed: bool = typer.Option(False, "--feed", help="Then update the podcast feed of the output "
@@ -102,6 +107,7 @@ def convert(
     the others still run; the exit code is that of the first failure."""
     def action() -> None:
         from engine import default_workers
+        from kokoro_cli.jobs.executor import backend_for, open_executor
         from kokoro_cli.jobs.render import RenderOptions
         from kokoro_cli.output import options_from_flags
 
@@ -129,13 +135,18 @@ def convert(
                          options, config.value("dict", tuple(dictionaries or ())),
                          config.value("work_dir", work_dir), mode,
                          resolver_for(model, voices, notifier(mode)), qc, qc_json,
-                         config.value("backend", backend))
+                         backend_for(executor, ray_address, config.value("backend", backend)))
         job = dataclasses.replace(job, lang=lang,
                                   voice_given=config.get("voice", voice).source != "default")
         folder = config.value("out_dir", out_dir)
         publish = _feed_settings(config, feed, keep, prune, output, folder, split_chapters,
                                  job.work_dir)
-        failures = [rc for f in files if (rc := job.run_one(f, output, folder, len(files) > 1))]
+        with open_executor(executor, ray_address, job.resolver) as cluster:
+            if cluster is not None:  # one pool of actors for every input
+                job = dataclasses.replace(job, options=dataclasses.replace(
+                    options, executor=cluster.pool, workers=workers or cluster.capacity()))
+            failures = [rc for f in files
+                        if (rc := job.run_one(f, output, folder, len(files) > 1))]
         if publish is not None and len(failures) < len(files):
             refresh_feed(publish, notifier(mode))
         if failures:

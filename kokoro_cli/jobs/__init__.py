@@ -7,6 +7,7 @@
 - ``render``: pieces → chapter WAVs → the output stage.
 - ``timing``: when each piece, sentence and word of a chapter is heard (kept with the chapter).
 - ``signals``: stopping after the piece in flight.
+- ``executor``: where pieces are spoken (``local``, or ``ray``: actors on a Ray cluster).
 - ``run``: one conversion from request to result (identity, lock, no-op check, render).
 
 Import from the modules themselves: the package imports none of them, so ``kokoro-cli jobs

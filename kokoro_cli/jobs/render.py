@@ -46,6 +46,10 @@ class RenderOptions:
     force: bool = False  # synthesize every piece again, ignoring (and refreshing) the cache
     output: OutputOptions = field(default_factory=OutputOptions)  # format, loudness, splitting
     workers: int = 1  # synthesis processes; 1 synthesizes in this process with every core
+    # Where pieces go instead: a factory (model path, workers) -> pool for an executor that
+    # lives for the whole command (convert --executor ray), used for every book with pieces
+    # to make; None starts a local SynthPool per book when the book is big enough.
+    executor: Callable[[Path, int], SynthPool] | None = field(default=None, repr=False)
     cover: bytes | None = field(default=None, repr=False)  # --cover, replacing the document's
     subtitles: str | None = None  # "srt" or "vtt": a subtitle file beside each output file
     subtitle_words: bool = False  # word-level subtitles (VTT word timestamps, SRT cue per word)
@@ -281,11 +285,13 @@ def _pool_starting(renderer: ChapterRenderer, document: Document,
     """A worker pool starting in the background (its workers load the model while this process
     loads G2P and plans), or None when the work is too small or done. Decided from the text, as
     the exact pieces are known only after planning. The pool is closed on the way out."""
-    workers = renderer.options.workers
+    workers, executor = renderer.options.workers, renderer.options.executor
     recorded = job.manifest.chapters
     todo = sum(len(c.text) for c in document.chapters
                if renderer.options.force or c.index not in recorded)
-    if workers <= 1 or renderer.synth.model_path is None or todo < POOL_MIN_CHARS:
+    # A running executor costs nothing more to use; a local pool must pay for its start.
+    small = executor is None and (workers <= 1 or todo < POOL_MIN_CHARS)
+    if renderer.synth.model_path is None or not todo or small:
         # A re-mux of finished chapters needs no model at all.
         loading = _preload(renderer.synth) if todo else None
         try:
@@ -295,7 +301,7 @@ def _pool_starting(renderer: ChapterRenderer, document: Document,
                 loading.join()       # C++ runtime aborts the process (SIGABRT, no exit code)
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool-start") as starter:
-        starting = starter.submit(SynthPool, renderer.synth.model_path, workers)
+        starting = starter.submit(executor or SynthPool, renderer.synth.model_path, workers)
         try:
             yield starting
         except BaseException:

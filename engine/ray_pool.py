@@ -1,0 +1,415 @@
+"""Synthesis on a Ray cluster (``convert --executor ray``): actors that each hold a loaded
+model, fed one stream of pieces, results in input order.
+
+:class:`RayPool` has :class:`engine.SynthPool`'s interface (``map_ordered``, ``submit``,
+``close``, ``terminate``), so :meth:`engine.Synthesizer.speak` and the job runner use either.
+Actors only turn (ids, style, speed) into samples and token durations; the driver keeps every
+piece of job state, so a run stopped anywhere resumes, on Ray or locally, and loses only the
+pieces in flight. :class:`RayExecutor` joins (or starts) the cluster once per command and
+lends one pool to every book of the run, so actors never reload the model between books.
+
+Faults are Ray's to handle: an actor whose process or node dies is restarted (it loads the
+model again) and the piece it held is run again (``max_restarts``, ``max_task_retries``);
+nothing here retries by itself.
+
+Each actor finds the model in the cheapest way its node allows (:func:`_model_on_node`): the
+driver's file at the same path with the same sha256 (same machine, shared cache); else that
+node's own asset cache, or a fetch where the node's sources allow it, when the driver runs the
+published model; else the bytes, put once into Ray's object store by the driver and pulled
+only by nodes that have neither. Voices never travel: each piece carries its style row.
+
+Ray is optional (``pip install 'kokoro-audiobook[ray]'``) and imported only in this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from engine.assets import AssetResolver, sha256_file
+from engine.errors import AssetError, BackendError, SettingError
+from engine.timed_model import timed_model
+from kokoro_common import made_once
+
+__all__ = ["RAY_EXTRA", "RayExecutor", "RayPool", "import_ray"]
+
+log = logging.getLogger(__name__)
+
+RAY_EXTRA = "kokoro-audiobook[ray]"
+ACTOR_MEMORY = 1_200_000_000  # one actor on a 500-token piece, with headroom (as engine.pool)
+ACTOR_RESTARTS = 8  # per actor over the whole run: lost processes or nodes
+TASK_RETRIES = 3  # per piece: a piece that kills its actor three times is reported
+CONNECT_TIMEOUT_S = 5.0  # an address that does not answer a TCP connect in this is unreachable
+READY_TIMEOUT_S = 300.0  # for the first actor: a model load, or a fetch on a bare node
+
+Job = tuple[np.ndarray, np.ndarray, float]  # padded ids [0, *ids, 0], (1, 256) style, speed
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or BackendError (exit 4) naming the extra to install."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise BackendError(f"--executor ray needs Ray, which is not installed ({exc}): "
+                           f"pip install '{RAY_EXTRA}'") from None
+    return ray
+
+
+class RayPool:
+    """``workers`` Ray actors, each with the ONNX model at ``model_path`` loaded with
+    ``threads_per_worker`` onnxruntime threads (one CPU of the cluster per thread).
+
+    The constructor returns once one actor has loaded the model (a bad model fails here, not
+    mid-book); the others join as they become ready, so actors waiting for a node to free up
+    (or to be added) never hold the run back. ``resolver`` tells whether the model is the
+    published one, which a node may then take from its own cache. ``ray.init`` must have run.
+    """
+
+    def __init__(self, model_path: Path, workers: int, threads_per_worker: int = 1, *,
+                 resolver: AssetResolver | None = None) -> None:
+        if workers < 1 or threads_per_worker < 1:
+            raise ValueError("workers and threads_per_worker must be at least 1")
+        ray = import_ray()
+        self.model_path = Path(model_path)
+        self.workers = workers
+        self.threads_per_worker = threads_per_worker
+        published = resolver is not None and resolver.explicit_model is None
+        # The bytes go into the object store once and are pulled only by nodes without a
+        # copy. The reference is handed over serialized ("out of band"), which pins the
+        # object until this driver's job ends: a restarted actor can still pull it.
+        shipped = ray.cloudpickle.dumps(ray.put(self.model_path.read_bytes()))
+        actor = ray.remote(KokoroSynthActor).options(
+            num_cpus=threads_per_worker, memory=ACTOR_MEMORY, max_restarts=ACTOR_RESTARTS,
+            max_task_retries=TASK_RETRIES)
+        args = (str(self.model_path), sha256_file(self.model_path), published, shipped,
+                threads_per_worker)
+        self.actors = [actor.remote(*args) for _ in range(workers)]
+        self._joining = {a.ready.remote(): a for a in self.actors}  # ready() ref → actor
+        self._ready: list = []
+        self._lock = threading.Lock()
+        self._next = 0
+        try:
+            done, _ = ray.wait(list(self._joining), num_returns=1, timeout=READY_TIMEOUT_S)
+            if not done:
+                raise BackendError(f"no Ray actor started in {READY_TIMEOUT_S:.0f} s: does a "
+                                   "node have a free CPU and 1.2 GB of memory for one?")
+            self._admit(done, strict=True)
+        except BaseException:
+            self.terminate()
+            raise
+
+    def _admit(self, done: Iterable, strict: bool = False) -> list:
+        """Move actors whose ``ready()`` finished into the pool and return them. A load
+        error is raised when ``strict`` (the first actor), else that actor is dropped."""
+        admitted = []
+        for ref in done:
+            actor = self._joining.pop(ref, None)
+            if actor is None:
+                continue
+            try:
+                _get(ref)
+            except BackendError as exc:
+                if strict:
+                    raise
+                log.warning("a Ray actor failed to start and is left out: %s", exc)
+                import_ray().kill(actor, no_restart=True)
+                continue
+            self._ready.append(actor)
+            admitted.append(actor)
+        return admitted
+
+    def _poll_joining(self) -> list:
+        """Actors that became ready since the last look (without waiting)."""
+        if not self._joining:
+            return []
+        done, _ = import_ray().wait(list(self._joining), num_returns=len(self._joining),
+                                    timeout=0)
+        return self._admit(done)
+
+    def submit(self, padded_ids: np.ndarray, style: np.ndarray, speed: float, *,
+               timed: bool = False) -> Future:
+        """Queue one piece on the next ready actor; the future's result is its samples (with
+        ``timed``: the samples and the token durations, or None where the model has none)."""
+        with self._lock:
+            self._poll_joining()
+            actor = self._ready[self._next % len(self._ready)]
+            self._next += 1
+        ref = actor.infer.remote(padded_ids, style, speed)
+        future: Future = Future()
+
+        def finish(_: object) -> None:
+            try:
+                spoken = _get(ref)
+                future.set_result(spoken if timed else spoken[0])
+            except BaseException as exc:  # noqa: BLE001 (handed to the future's reader)
+                future.set_exception(exc)
+
+        ref.future().add_done_callback(finish)
+        return future
+
+    def map_ordered(self, jobs: Iterable[Job], window: int | None = None, *,
+                    timed: bool = False) -> Iterator:
+        """Samples for each job, in input order (with ``timed``: samples and token durations
+        or None). Each actor holds one piece at a time and gets the next as soon as it is
+        free, so long and short pieces balance out; up to ``window`` results (default: two
+        per actor) wait for the caller. An actor's failure is raised as BackendError at that
+        job's position; the jobs after it are dropped."""
+        ray = import_ray()
+        window = window or 2 * self.workers
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        source = iter(jobs)
+        pending: deque = deque()  # refs in input order
+        running: dict = {}  # ref → actor, until its piece is known to be done
+        idle = list(self._ready)
+        exhausted = False
+        while True:
+            with self._lock:
+                idle += self._poll_joining()
+            while idle and not exhausted and len(pending) < window:
+                job = next(source, None)
+                if job is None:
+                    exhausted = True
+                    break
+                actor = idle.pop(0)
+                ref = actor.infer.remote(*job)
+                pending.append(ref)
+                running[ref] = actor
+            if not pending:
+                return
+            if pending[0] not in running:  # done: hand it over (the actors are all fed)
+                spoken = _get(pending.popleft())
+                yield spoken if timed else spoken[0]
+                continue
+            done, _ = ray.wait([*running, *self._joining], num_returns=1)
+            for ref in done:
+                if ref in running:
+                    idle.append(running.pop(ref))
+
+    def close(self) -> None:
+        """End the actors (pieces they hold are dropped: the caller has left map_ordered)."""
+        self.terminate()
+
+    def terminate(self) -> None:
+        """Kill the actors now, without restarts."""
+        try:
+            ray = import_ray()
+            for actor in getattr(self, "actors", ()):
+                ray.kill(actor, no_restart=True)
+        except Exception as exc:  # noqa: BLE001 (a cluster already gone has no actors left)
+            log.debug("could not kill the Ray actors: %s", exc)
+        self.actors = []
+
+    def __enter__(self) -> RayPool:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.terminate()
+
+
+def _get(ref: Any) -> Any:
+    """``ray.get`` with Ray's errors as BackendError: the actor's own message when it raised,
+    else what Ray says about a lost actor or node."""
+    ray = import_ray()
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:
+        cause = exc.cause if exc.cause is not None else exc
+        raise BackendError(str(cause).strip().splitlines()[-1]) from None
+    except ray.exceptions.RayError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BackendError(f"a Ray synthesis actor was lost for good ({first})") from None
+
+
+class RayExecutor:
+    """One ``convert`` command's Ray cluster: joined at ``address`` (``auto``, ``HOST:PORT``
+    or ``ray://HOST:PORT``), or a Ray instance started on this machine when None (then shut
+    down by :meth:`close`). Its :meth:`pool` is the factory the job runner calls per book; it
+    lends every book the same actors.
+
+    An address that does not answer, or a Ray that is not installed, raises BackendError
+    before anything else happens; a malformed address is a SettingError.
+    """
+
+    def __init__(self, address: str | None = None, *, resolver: AssetResolver | None = None,
+                 num_cpus: int | None = None) -> None:
+        ray = import_ray()
+        self.address = address
+        self.resolver = resolver
+        self._pool: RayPool | None = None
+        self._pool_lock = threading.Lock()
+        self._owns_connection = not ray.is_initialized()
+        if self._owns_connection:
+            _check_reachable(address)
+            _init(ray, address, num_cpus)
+
+    def capacity(self) -> int:
+        """Actors the cluster can hold now: per alive node, its CPUs or its memory at
+        about 1.2 GB an actor, whichever is fewer; at least 1."""
+        total = 0
+        for node in import_ray().nodes():
+            if node.get("Alive"):
+                res = node.get("Resources", {})
+                total += int(min(res.get("CPU", 0), res.get("memory", 0) // ACTOR_MEMORY))
+        return max(1, total)
+
+    def pool(self, model_path: Path, workers: int) -> _Lease:
+        """The shared pool for ``model_path`` with ``workers`` actors (started on first use),
+        lent for one book: closing the loan leaves the actors to the next book."""
+        with self._pool_lock:
+            if self._pool is not None and (self._pool.model_path != Path(model_path)
+                                           or self._pool.workers != workers):
+                self._pool.terminate()
+                self._pool = None
+            if self._pool is None:
+                self._pool = RayPool(model_path, workers, resolver=self.resolver)
+            return _Lease(self._pool)
+
+    def close(self) -> None:
+        """Kill the actors and leave the cluster (shutting down the instance started here)."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+        if self._owns_connection:
+            import_ray().shutdown()
+            self._owns_connection = False
+
+    def __enter__(self) -> RayExecutor:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class _Lease:
+    """A book's use of the shared pool: everything but the ending, which is the executor's."""
+
+    def __init__(self, pool: RayPool) -> None:
+        self.pool = pool
+        self.workers = pool.workers
+        self.map_ordered = pool.map_ordered
+        self.submit = pool.submit
+
+    def close(self) -> None:
+        """Nothing to end: at most one piece per actor, left by a stopped book, runs out."""
+
+    def terminate(self) -> None:
+        """As :meth:`close`: the actors stay for the next book."""
+
+
+def _check_reachable(address: str | None) -> None:
+    """Fail at once on an address that cannot work: Ray itself waits for minutes on a host
+    that does not answer. ``auto`` and None are Ray's to resolve (they fail fast)."""
+    if address is None or address == "auto":
+        return
+    hostport = address.removeprefix("ray://")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise SettingError(f"--ray-address {address!r}: use auto, HOST:PORT (the head's GCS "
+                           "port, 6379 by default) or ray://HOST:PORT (Ray Client, 10001)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        why = exc.strerror or str(exc) or type(exc).__name__
+        raise BackendError(f"cannot reach the Ray cluster at {address}: {why}") from None
+
+
+def _init(ray: Any, address: str | None, num_cpus: int | None) -> None:
+    """``ray.init`` quietly, keeping this process's SIGTERM handler (Ray installs one that
+    exits at once; a conversion stops after the piece in flight instead)."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address is None:
+        kwargs.update(num_cpus=num_cpus, include_dashboard=False)
+    try:
+        ray.init(address=address, **kwargs)
+    except Exception as exc:  # noqa: BLE001 (Ray raises ConnectionError, RuntimeError, ...)
+        text = str(exc).strip().splitlines()
+        where = f"at {address}" if address else "on this machine"
+        raise BackendError(f"cannot start or join the Ray cluster {where}: "
+                           f"{text[0] if text else type(exc).__name__}") from None
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class KokoroSynthActor:
+    """What runs in each Ray actor: one OnnxBackend. Load errors are kept and raised by
+    ``ready`` and ``infer`` as BackendError, so the driver reports them in words."""
+
+    def __init__(self, path: str, sha256: str, published: bool, shipped: bytes,
+                 threads: int) -> None:
+        self.backend = None
+        self.error: str | None = None
+        self.source = ""
+        try:
+            from engine.backends import OnnxBackend
+
+            model, self.source = _model_on_node(Path(path), sha256, published, shipped)
+            self.backend = OnnxBackend(model, threads=threads).load()
+        except Exception as exc:  # noqa: BLE001 (kept for ready(), in words)
+            self.error = str(exc) if isinstance(exc, (BackendError, AssetError)) else \
+                f"{type(exc).__name__}: {exc}"
+
+    def ready(self) -> tuple[str, int, str]:
+        """(host, pid, where the model came from); raises the load error, if any."""
+        if self.error is not None:
+            raise BackendError(f"Ray actor on {socket.gethostname()}: {self.error}")
+        return socket.gethostname(), os.getpid(), self.source
+
+    def infer(self, padded_ids: np.ndarray, style: np.ndarray,
+              speed: float) -> tuple[np.ndarray, np.ndarray | None]:
+        self.ready()
+        try:
+            return self.backend.infer_timed(padded_ids, style, speed)
+        except BackendError:
+            raise
+        except Exception as exc:  # anything else may not pickle back: send its message
+            raise BackendError(f"actor {os.getpid()}: {type(exc).__name__}: {exc}") from None
+
+
+def _model_on_node(path: Path, sha256: str, published: bool,
+                   shipped: bytes) -> tuple[Path, str]:
+    """The model file on this node, and how it was found (see the module docstring)."""
+    if _holds(path, sha256):
+        return path, "driver's path"
+    if published:
+        try:
+            resolver = AssetResolver()  # this node's cache and sources, from its environment
+            base = resolver.model()
+            local = timed_model(base, resolver.model_sha256(), resolver.cache_dir) or base
+            if _holds(local, sha256):
+                return local, "node's cache"
+        except (AssetError, OSError) as exc:
+            log.info("no model from this node's cache (%s): using the shipped copy", exc)
+    dest = Path(tempfile.gettempdir()) / "kokoro-ray" / f"{sha256}.onnx"
+    if not _holds(dest, sha256):
+        dest.unlink(missing_ok=True)
+        ray = import_ray()
+        data = ray.get(ray.cloudpickle.loads(shipped))
+        made_once(dest, lambda tmp: tmp.write_bytes(data) > 0)
+        if not _holds(dest, sha256):
+            raise BackendError(f"the shipped model at {dest} does not match its sha256")
+    return dest, "object store"
+
+
+def _holds(path: Path, sha256: str) -> bool:
+    try:
+        return path.is_file() and sha256_file(path) == sha256
+    except OSError:
+        return False

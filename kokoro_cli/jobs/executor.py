@@ -1,0 +1,51 @@
+"""Where a command's pieces are spoken: ``local`` (this machine: in process, or a SynthPool
+per book) or ``ray`` (actors on a Ray cluster, one pool lent to every book of the command).
+
+The executor never enters a job's identity: pieces, chapter WAVs and manifests are written by
+this process whichever executor spoke them, so a run started on one resumes on the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from engine import SettingError
+
+if TYPE_CHECKING:
+    from engine import AssetResolver, RayExecutor
+
+__all__ = ["EXECUTORS", "backend_for", "open_executor"]
+
+EXECUTORS = ("local", "ray")
+
+
+def backend_for(executor: str, address: str | None, backend: str) -> str:
+    """Check the executor options before any work; returns the backend to run. Ray actors run
+    onnxruntime on the CPU, so ``auto`` means ``onnx`` there and ``torch`` is refused."""
+    if executor not in EXECUTORS:
+        raise SettingError(f"--executor {executor!r}: use {' or '.join(EXECUTORS)}")
+    if executor == "local":
+        if address is not None:
+            raise SettingError("--ray-address goes with --executor ray")
+        return backend
+    if backend == "torch":
+        raise SettingError("--executor ray runs the onnx backend in its actors: use "
+                           "--backend onnx (or auto)")
+    return "onnx"
+
+
+@contextmanager
+def open_executor(executor: str, address: str | None,
+                  resolver: AssetResolver) -> Iterator[RayExecutor | None]:
+    """The Ray cluster for ``--executor ray`` (joined at ``address``, or started on this
+    machine), left (or shut down) on the way out; None for the local executor. An unreachable
+    address or a missing Ray raises here, before any job is opened."""
+    if executor != "ray":
+        yield None
+        return
+    from engine import RayExecutor
+
+    with RayExecutor(address, resolver=resolver) as cluster:
+        yield cluster
