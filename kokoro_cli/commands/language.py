@@ -73,12 +73,8 @@ def choose_reading(document: Document, lang: Optional[str], voice: str,
 @contextmanager
 def show_warnings(say: Callable[[str], None] | None = None) -> Iterator[None]:
     """While inside, warnings logged by ``preprocess`` (letters a language's G2P cannot read,
-    skipped) are shown as one ``warning:`` line each, unless -v or --log-file already logs
-    them."""
+    skipped) are shown as one ``warning:`` line each (and still reach -v and --log-file)."""
     logger = logging.getLogger("preprocess")
-    if logging.getLogger().handlers:
-        yield
-        return
     handler = _Say(say or (lambda m: err.print(m, markup=False)))
     logger.addHandler(handler)
     try:
