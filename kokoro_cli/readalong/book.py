@@ -1,14 +1,16 @@
 """A read-along EPUB 3: the book's text with the narration, each sentence highlighted as it is
 read (EPUB Media Overlays 3).
 
-An EPUB 3 input keeps all of its files; its spine documents gain ``<span id>`` around each
-sentence the narration speaks (:mod:`kokoro_cli.readalong.spans`), and the book gains one SMIL
-document per spine document, one MP3 per chapter (the chapter WAVs at the output's loudness),
-a stylesheet for the highlight, and the package metadata. Any other input (Markdown, text, an
-EPUB 2) becomes a new EPUB 3 with the document's chapters as XHTML, which then gets the same
-overlay. The archive is read through the same checks as for reading the book
-(:func:`preprocess.check_archive`); a content document that is not well-formed XML cannot be
-rewritten without changing it, and is refused (InputError, exit 3) after the audio is written.
+An EPUB input keeps all of its files: an EPUB 2 is first upgraded in place to EPUB 3
+(:mod:`kokoro_cli.readalong.upgrade`: package, navigation document from the NCX, HTML5
+doctypes); then its spine documents gain ``<span id>`` around each sentence the narration
+speaks (:mod:`kokoro_cli.readalong.spans`), and the book gains one SMIL document per spine
+document, one MP3 per chapter (the chapter WAVs at the output's loudness), a stylesheet for the
+highlight, and the package metadata. Any other input (Markdown, text) becomes a new EPUB 3 with
+the document's chapters as XHTML, which then gets the same overlay. The archive is read
+through the same checks as for reading the book (:func:`preprocess.check_archive`); a content
+document that is not well-formed XML cannot be rewritten without changing it, and is refused
+(InputError, exit 3) after the audio is written.
 """
 
 from __future__ import annotations
@@ -21,20 +23,21 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import lxml.etree as etree
 
 from kokoro_cli.output import BookMeta, OutputOptions, TimedChapter, write_book
-from kokoro_cli.readalong.package import (CSS, OPF, Clip, add_to_package, chapter_xhtml,
-                                          container_xml, fresh_package, nav_xhtml, relative,
-                                          smil)
+from kokoro_cli.readalong.package import (CSS, OPF, Clip, NavEntry, add_to_package,
+                                          chapter_xhtml, container_xml, fresh_package,
+                                          nav_xhtml, relative, smil)
 from kokoro_cli.readalong.spans import wrap_sentences
+from kokoro_cli.readalong.upgrade import XHTML_TYPE, content_xml, upgrade_package, xhtml_bytes
 from kokoro_common import atomic_path
 from preprocess import BlockKind, Document, InputError, check_archive, parse_strict_xml
 
 __all__ = ["Source", "fresh_source", "original_source", "write_read_along"]
 
-XHTML_TYPE = "application/xhtml+xml"
 HOME = "readalong"  # the folder (beside the package document) for what the overlay adds
 
 
@@ -49,8 +52,9 @@ class Source:
     spine: list[tuple[str, str]]
 
 
-def original_source(path: Path) -> Source | None:
-    """The EPUB at ``path`` as a source, or None when it is not EPUB 3 (it is then rebuilt)."""
+def original_source(path: Path) -> Source:
+    """The EPUB at ``path`` as a source; an EPUB 2 is upgraded to EPUB 3 on the way. Raises
+    InputError for a content document that cannot be rewritten."""
     with open(path, "rb") as file:
         check_archive(file, path.name)
         file.seek(0)
@@ -58,11 +62,11 @@ def original_source(path: Path) -> Source | None:
             entries = {i.filename: archive.read(i) for i in archive.infolist()
                        if not i.is_dir() and i.filename != "mimetype"}
     container = parse_strict_xml(entries["META-INF/container.xml"])
-    opf_path = next(r.get("full-path") for r in container.iter("{*}rootfile")
-                    if r.get("full-path"))
-    opf = parse_strict_xml(entries[posixpath.normpath(opf_path)])
+    opf_path = posixpath.normpath(next(r.get("full-path") for r in container.iter("{*}rootfile")
+                                       if r.get("full-path")))
+    opf = parse_strict_xml(entries[opf_path])
     if not (opf.get("version") or "").startswith("3"):
-        return None
+        upgrade_package(entries, opf_path, opf)
     base = posixpath.dirname(opf_path)
     items = {i.get("id"): i for i in opf.iter(f"{{{OPF}}}item")}
     spine = []
@@ -70,8 +74,8 @@ def original_source(path: Path) -> Source | None:
         item = items.get(ref.get("idref"))
         if item is not None and item.get("media-type") == XHTML_TYPE \
                 and "nav" not in (item.get("properties") or "").split():
-            spine.append((item.get("id"), posixpath.normpath(posixpath.join(base,
-                                                                            item.get("href")))))
+            href = unquote(item.get("href") or "")
+            spine.append((item.get("id"), posixpath.normpath(posixpath.join(base, href))))
     return Source(entries, opf_path, opf, spine)
 
 
@@ -85,7 +89,7 @@ def fresh_source(document: Document) -> Source:
         entries[f"OEBPS/{href}"] = chapter_xhtml(chapter.title, blocks, language)
         items.append((item_id, href, XHTML_TYPE))
         spine.append((item_id, f"OEBPS/{href}"))
-        toc.append((href, chapter.title))
+        toc.append(NavEntry(href, chapter.title))
     entries["OEBPS/nav.xhtml"] = nav_xhtml(document.title, toc, language)
     identifier = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, document.digest)}"
     meta = {"identifier": identifier, "title": document.title, "language": language,
@@ -100,10 +104,10 @@ def write_read_along(document: Document, timed: Sequence[TimedChapter], dest: Pa
                      output: OutputOptions, meta: BookMeta) -> Path:
     """Write the read-along EPUB of ``document`` (whose chapters are ``timed``) to ``dest``,
     atomically. Raises InputError for an EPUB that cannot be rewritten safely."""
-    source = None
     if document.source is not None and document.source.suffix.lower() == ".epub":
         source = original_source(document.source)
-    source = source or fresh_source(document)
+    else:
+        source = fresh_source(document)
     with tempfile.TemporaryDirectory(prefix="kokoro-readalong-") as tmp:
         audio, head = _chapter_audio(timed, Path(tmp), output, meta)
         _overlay(source, timed, audio, head)
@@ -152,8 +156,7 @@ def _overlay(source: Source, timed: Sequence[TimedChapter], audio: Sequence[Path
                  for i, span in found.items()]
         cursor += used
         _link_css(root, relative(css, doc))
-        source.entries[doc] = etree.tostring(root.getroottree(), xml_declaration=True,
-                                             encoding="utf-8")
+        source.entries[doc] = xhtml_bytes(root)
         source.entries[smil_path] = smil(clips)
         smil_id = f"ra-smil-{number}"
         items.append((smil_id, relative(smil_path, source.opf_path), "application/smil+xml"))
@@ -172,11 +175,10 @@ def _clip(found, doc: str, span: str, names: Sequence[str], smil_path: str,
 
 
 def _content(source: Source, doc: str) -> etree._Element:
-    try:
-        return parse_strict_xml(source.entries[doc])
-    except (InputError, KeyError) as exc:
-        raise InputError(f"cannot add read-along to {posixpath.basename(doc)}: it is not "
-                         f"well-formed XHTML that can be rewritten safely ({exc})") from None
+    if doc not in source.entries:
+        raise InputError(f"cannot add read-along: the spine names {posixpath.basename(doc)}, "
+                         "which the book does not hold")
+    return content_xml(source.entries[doc], doc)
 
 
 def _link_css(root: etree._Element, href: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import lxml.etree as etree
 
-__all__ = ["ACTIVE_CLASS", "CSS", "OPF", "Clip", "add_to_package", "chapter_xhtml",
+__all__ = ["ACTIVE_CLASS", "CSS", "OPF", "Clip", "NavEntry", "add_to_package", "chapter_xhtml",
            "clock", "container_xml", "fresh_package", "nav_xhtml", "smil"]
 
 OPF = "http://www.idpf.org/2007/opf"
@@ -31,6 +31,16 @@ class Clip:
     audio: str
     begin: float
     end: float
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    """A table of contents entry: its link (None for a heading that only groups its
+    ``children``), its title and the entries under it."""
+
+    href: str | None
+    title: str
+    children: tuple[NavEntry, ...] = ()
 
 
 def clock(seconds: float) -> str:
@@ -104,12 +114,20 @@ def chapter_xhtml(title: str, blocks: Sequence[tuple[str, str]], language: str) 
     return _xhtml(title, language, f"<section>\n{body}\n</section>")
 
 
-def nav_xhtml(title: str, chapters: Sequence[tuple[str, str]], language: str) -> bytes:
-    """The navigation document: a table of contents of ``(href, title)``."""
-    items = "\n".join(f'<li><a href="{html.escape(h)}">{html.escape(t)}</a></li>'
-                      for h, t in chapters)
+def nav_xhtml(title: str, entries: Sequence[NavEntry], language: str) -> bytes:
+    """The navigation document: a table of contents of ``entries``, nested as they are."""
     return _xhtml(title, language, f'<nav epub:type="toc" id="toc">\n<h1>{html.escape(title)}'
-                                   f"</h1>\n<ol>\n{items}\n</ol>\n</nav>")
+                                   f"</h1>\n{_nav_list(entries)}\n</nav>")
+
+
+def _nav_list(entries: Sequence[NavEntry]) -> str:
+    items = []
+    for entry in entries:
+        label = html.escape(entry.title)
+        label = f'<a href="{html.escape(entry.href)}">{label}</a>' if entry.href is not None \
+            else f"<span>{label}</span>"
+        items.append(f"<li>{label}{_nav_list(entry.children) if entry.children else ''}</li>")
+    return "<ol>\n" + "\n".join(items) + "\n</ol>"
 
 
 def fresh_package(meta: dict[str, str | Sequence[str]], items: Sequence[tuple[str, str, str]],
