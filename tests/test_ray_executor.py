@@ -1,0 +1,278 @@
+"""``convert --executor ray`` on a real local Ray cluster (2 CPUs, so 2 actors): the same PCM
+and the same job as the local executor; an actor killed mid-run is restarted by Ray and the
+run completes; a killed driver is resumed by the next run; a stopped run leaves no Ray
+process behind; bad input fails in one line before any work.
+
+One cluster, started in this process, serves the module; each conversion is the installed
+script in a subprocess that joins it with ``--ray-address``.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from kokoro_cli.jobs.job import list_jobs
+
+BOOK = """THE SHORT BOOK
+
+
+CHAPTER I.
+THE HARBOUR
+
+The boats came in before noon, heavy with fish and salt.
+
+Mara counted the crates twice, because her father always lost one.
+
+The harbour master wrote the numbers in a green book.
+
+
+CHAPTER II.
+THE MARKET
+
+By evening the square was loud with traders.
+
+Nobody bought anything until the lamps were lit.
+
+Then everyone bought at once.
+"""
+
+ACTOR_TITLE = b"ray::KokoroSynthActor"
+
+
+@pytest.fixture(scope="module")
+def cluster(resolver):
+    """A local Ray cluster with 2 CPUs; its address for ``--ray-address``."""
+    ray = pytest.importorskip("ray")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("book") / "book.txt"
+    path.write_text(BOOK)
+    return path
+
+
+@pytest.fixture(scope="module")
+def local_pcm(book, resolver, tmp_path_factory) -> list[np.ndarray]:
+    """The chapters as the local executor makes them (the reference for every Ray run)."""
+    folder = tmp_path_factory.mktemp("local")
+    done = _run(book, folder / "book.m4b", folder / "work")
+    assert done.returncode == 0, done.stderr
+    return _chapter_pcm(folder / "work")
+
+
+def _script() -> list[str]:
+    exe = Path(sys.executable).with_name("kokoro-cli")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
+
+
+def _cmd(book: Path, out: Path, work: Path, *extra: str, progress: str = "json") -> list[str]:
+    return _script() + ["convert", str(book), "-o", str(out), "--work-dir", str(work),
+                        "--progress", progress, *extra]
+
+
+def _run(book: Path, out: Path, work: Path, *extra: str,
+         progress: str = "json") -> subprocess.CompletedProcess:
+    return subprocess.run(_cmd(book, out, work, *extra, progress=progress),
+                          capture_output=True, text=True, timeout=300)
+
+
+def _chapter_pcm(work: Path) -> list[np.ndarray]:
+    (job,) = list_jobs(work)
+    return [sf.read(p, dtype="int16")[0]
+            for p in sorted((job.path / "chapters").glob("[0-9]*.wav"))]
+
+
+def _counts(stderr: str) -> tuple[int, int]:
+    """(synthesized, reused) pieces from the run's JSON progress events."""
+    pieces = [json.loads(line) for line in stderr.splitlines() if '"chunk_done"' in line]
+    return sum(not e["reused"] for e in pieces), sum(e["reused"] for e in pieces)
+
+
+def _actor_pids() -> set[int]:
+    """Live Ray actor processes of ours on this machine (by Ray's process title)."""
+    pids = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes().startswith(ACTOR_TITLE):
+                pids.add(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+def _alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
+
+
+def _wait_gone(pids: set[int], seconds: float = 20) -> set[int]:
+    deadline = time.monotonic() + seconds
+    while _alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return _alive(pids)
+
+
+def _until_new_piece(proc: subprocess.Popen) -> None:
+    """Read the run's JSON events until a piece was synthesized (not reused)."""
+    for line in proc.stderr:
+        if '"chunk_done"' in line and '"reused": false' in line:
+            return
+    pytest.fail(f"the run ended before making a piece (exit {proc.wait()})")
+
+
+@pytest.mark.slow
+def test_ray_gives_the_local_pcm_and_the_same_job(cluster, book, local_pcm, tmp_path):
+    out, work = tmp_path / "book.m4b", tmp_path / "work"
+    done = _run(book, out, work, "--executor", "ray", "--ray-address", cluster)
+    assert done.returncode == 0, done.stderr
+    assert _counts(done.stderr)[0] >= 4 and _counts(done.stderr)[1] == 0
+    for ray_pcm, reference in zip(_chapter_pcm(work), local_pcm, strict=True):
+        assert np.array_equal(ray_pcm, reference)
+    # The executor is not part of the job: the local executor finds the Ray run's job done.
+    again = _run(book, out, work, progress="plain")
+    assert again.returncode == 0 and "up to date" in again.stderr, again.stderr
+
+
+@pytest.mark.slow
+def test_an_actor_killed_mid_run_is_restarted_and_the_run_completes(cluster, book, local_pcm,
+                                                                    tmp_path):
+    before = _actor_pids()
+    proc = subprocess.Popen(_cmd(book, tmp_path / "book.m4b", tmp_path / "work", "--executor",
+                                 "ray", "--ray-address", cluster),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _until_new_piece(proc)
+    ours = _actor_pids() - before
+    assert len(ours) == 2, "two actors hold the model"
+    victim = min(ours)
+    subprocess.run(["kill", "-KILL", str(victim)], check=True)  # mid-piece: both are busy
+    restarted = set()
+    while not restarted and proc.poll() is None:  # Ray starts the actor again for its piece
+        restarted = _actor_pids() - before - ours
+        time.sleep(0.1)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=300) == 0, rest
+    assert restarted, "Ray did not restart the killed actor"
+    synthesized, reused = _counts(rest)
+    assert synthesized >= 4 and reused == 0
+    for ray_pcm, reference in zip(_chapter_pcm(tmp_path / "work"), local_pcm, strict=True):
+        assert np.array_equal(ray_pcm, reference)
+
+
+@pytest.mark.slow
+def test_a_killed_driver_is_resumed_by_the_next_run(cluster, book, local_pcm, tmp_path):
+    out, work = tmp_path / "book.m4b", tmp_path / "work"
+    before = _actor_pids()
+    proc = subprocess.Popen(_cmd(book, out, work, "--executor", "ray", "--ray-address", cluster),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _until_new_piece(proc)
+    ours = _actor_pids() - before
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    assert not _wait_gone(ours), "the dead driver's actors were left running"
+
+    resumed = _run(book, out, work, "--executor", "ray", "--ray-address", cluster)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _counts(resumed.stderr)[1] >= 1, "the pieces made before the kill were reused"
+    for ray_pcm, reference in zip(_chapter_pcm(work), local_pcm, strict=True):
+        assert np.array_equal(ray_pcm, reference)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_run_on_its_own_ray_and_leaves_no_process(book, resolver, tmp_path):
+    """Without --ray-address the run starts Ray on this machine; SIGTERM stops it after the
+    piece in flight (exit 130, as locally) and every Ray process it started ends with it."""
+    pytest.importorskip("ray")
+    out, work = tmp_path / "book.m4b", tmp_path / "work"
+    proc = subprocess.Popen(_cmd(book, out, work, "--executor", "ray"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _until_new_piece(proc)
+    started = _descendants(proc.pid)
+    assert len(started) >= 3, "Ray's processes (GCS, raylet, actors) run under the driver"
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130, rest
+    assert "run the same command again to resume" in rest and "Traceback" not in rest
+    assert not _wait_gone(started), "Ray processes outlived the run"
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def test_a_node_without_the_model_gets_it_once_through_the_object_store(cluster, synth,
+                                                                       tmp_path, monkeypatch):
+    import tempfile
+
+    import ray
+
+    from engine.assets import sha256_file
+    from engine.ray_pool import _model_on_node
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a node keeps shipped models
+    model = synth.model_path
+    shipped = ray.cloudpickle.dumps(ray.put(model.read_bytes()))
+    elsewhere = tmp_path / "not-on-this-node.onnx"
+    path, how = _model_on_node(elsewhere, sha256_file(model), False, shipped)
+    assert how == "object store" and path.read_bytes() == model.read_bytes()
+    # The published model comes from the node's own cache instead, without the object store.
+    path, how = _model_on_node(elsewhere, sha256_file(model), True, b"not a reference")
+    assert how == "node's cache" and path == model
+
+
+def test_an_unreachable_address_fails_in_one_line_before_any_work(book, tmp_path):
+    pytest.importorskip("ray")
+    work = tmp_path / "work"
+    done = _run(book, tmp_path / "book.m4b", work, "--executor", "ray", "--ray-address",
+                "127.0.0.1:1")
+    assert done.returncode == 4
+    assert done.stderr.strip().splitlines() == [
+        "error: cannot reach the Ray cluster at 127.0.0.1:1: Connection refused"]
+    assert not work.exists(), "job state was written"
+
+
+def test_without_ray_installed_the_error_names_the_extra(book, tmp_path, monkeypatch):
+    from kokoro_cli.app import app
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    result = CliRunner().invoke(app, ["convert", str(book), "-o", str(tmp_path / "b.m4b"),
+                                      "--work-dir", str(tmp_path / "work"), "--executor", "ray"])
+    assert result.exit_code == 4
+    assert "pip install 'kokoro-audiobook[ray]'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "work").exists()
+
+
+def test_ray_address_without_the_ray_executor_is_a_usage_error(book, tmp_path):
+    from kokoro_cli.app import app
+
+    result = CliRunner().invoke(app, ["convert", str(book), "--ray-address", "auto",
+                                      "--work-dir", str(tmp_path / "work")])
+    assert result.exit_code == 2 and "--executor ray" in result.output
