@@ -235,10 +235,11 @@ def _get(ref: Any) -> Any:
 
 
 class RayExecutor:
-    """One ``convert`` command's Ray cluster: joined at ``address`` (``auto``, ``HOST:PORT``
-    or ``ray://HOST:PORT``), or a Ray instance started on this machine when None (then shut
-    down by :meth:`close`). Its :meth:`pool` is the factory the job runner calls per book; it
-    lends every book the same actors.
+    """One ``convert`` command's Ray cluster: joined at ``address`` (``HOST:PORT`` or
+    ``ray://HOST:PORT``; ``auto`` is ``$RAY_ADDRESS`` or the cluster ``ray start`` began on
+    this machine), or a new Ray instance on this machine when None (shut down by
+    :meth:`close`). A process already connected to Ray keeps its connection. :meth:`pool`
+    is the factory the job runner calls per book: it lends every book the same actors.
 
     An address that does not answer, or a Ray that is not installed, raises BackendError
     before anything else happens; a malformed address is a SettingError.
@@ -336,8 +337,8 @@ def _init(ray: Any, address: str | None, num_cpus: int | None) -> None:
     kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:
         kwargs.update(num_cpus=num_cpus, include_dashboard=False)
-    try:
-        ray.init(address=address, **kwargs)
+    try:  # "local": a new instance even where RAY_ADDRESS or a `ray start` cluster exists
+        ray.init(address=address or "local", **kwargs)
     except Exception as exc:  # noqa: BLE001 (Ray raises ConnectionError, RuntimeError, ...)
         text = str(exc).strip().splitlines()
         where = f"at {address}" if address else "on this machine"
