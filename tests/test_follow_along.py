@@ -1,17 +1,21 @@
 """Subtitles from a real conversion: the model's durations, the job's timing sidecars, the
-output's room tone, and a re-mux that writes them again without synthesizing."""
+output's room tone, a re-mux that writes them again without synthesizing, and a long book whose
+last cue is where its audio is in the loudness-normalized M4B."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from typer.testing import CliRunner
 
 from kokoro_cli.app import app
 from kokoro_cli.output.ffmpeg import find_ffmpeg as ffmpeg_path
+from kokoro_cli.output.timing import ChapterTiming
 
 BOOK = """# One
 
@@ -128,3 +132,66 @@ def test_bad_follow_options_are_usage_errors(tmp_path):
     result = CliRunner().invoke(app, ["convert", str(tmp_path / "a.md"), str(tmp_path / "a.md"),
                                       "--read-along", str(tmp_path / "a.epub")])
     assert result.exit_code == 2 and "one input" in result.output
+
+
+PARAGRAPH = ("The keeper climbed the stairs and lit the lamp. Far out, a ship turned toward the "
+             "light. Nobody slept that night on the rock.")
+LAST = "The end came at last, quietly."
+
+
+def _best_lag(window: np.ndarray, reference: np.ndarray) -> int:
+    """The shift of ``reference`` inside ``window`` with the highest correlation (by FFT)."""
+    n = 1 << int(np.ceil(np.log2(window.size + reference.size)))
+    spectrum = np.fft.rfft(window, n) * np.conj(np.fft.rfft(reference, n))
+    return int(np.argmax(np.fft.irfft(spectrum, n)[:window.size - reference.size + 1]))
+
+
+def _long_book(folder: Path) -> tuple[Path, str]:
+    """A quarter of an hour through the real path at the cost of a few pieces: a short book
+    fills the piece cache, then a long one made of the same paragraph takes every piece from
+    it (same phonemes, same key), and is planned, rendered, measured, normalized (one gain, the
+    limiter where needed), encoded to M4B with 500 ms of room tone, and timed. Its last
+    sentence is said nowhere else. Returns the work folder and the long run's output."""
+    (folder / "warm.md").write_text(f"# One\n\n{PARAGRAPH}\n\n{LAST}\n")
+    (folder / "long.md").write_text("".join(
+        f"# Part {c}\n\n" + f"{PARAGRAPH}\n\n" * 50 for c in (1, 2)) + f"{LAST}\n")
+    for name in ("warm", "long"):
+        result = CliRunner().invoke(app, [
+            "convert", str(folder / f"{name}.md"), "-o", str(folder / f"{name}.m4b"),
+            "--work-dir", str(folder / "work"), "--loudness", "audiobook", "--room-tone-ms",
+            "500", "--subtitles", "vtt"])
+        assert result.exit_code == 0, result.output
+    return folder / "work", result.output
+
+
+def test_the_last_cue_of_a_long_book_is_where_its_audio_is(tmp_path, resolver):
+    # bench/drift.py does the same for 20 hours.
+    work, output = _long_book(tmp_path)
+    pieces, synthesized = map(int, re.search(r"(\d+) pieces: (\d+) synthesized", output).groups())
+    assert pieces > 100 and synthesized <= 2, output
+    job = max({p.parent for p in work.rglob("chapters/*.wav")},
+              key=lambda folder: sum(w.stat().st_size for w in folder.glob("*.wav")))
+    timings = [ChapterTiming.from_json(p.read_bytes()) for p in sorted(job.glob("*.timing.json"))]
+    last = timings[-1].sentences[-1]
+    head, before = 12000, sum(t.samples for t in timings[:-1])  # 500 ms of room tone
+    start, end, text = _cues(tmp_path / "long.vtt")[-1]
+    assert text == last.text == LAST
+    assert abs(start - (head + before + last.start) / 24000) <= 0.0005
+    assert abs(end - (head + before + last.end) / 24000) <= 0.0005
+    assert start > 720  # twelve minutes in
+    # Its samples in the chapter WAV are heard in the M4B exactly where the cue starts (the
+    # search window reaches a second either side).
+    reference, _ = sf.read(sorted(job.glob("*.wav"))[-1], start=last.start, stop=last.end,
+                           dtype="float32")
+    raw = subprocess.run([ffmpeg_path(), "-v", "error", "-ss", f"{start - 1:.3f}", "-i",
+                          str(tmp_path / "long.m4b"), "-t", f"{end - start + 2:.3f}", "-f",
+                          "s16le", "-ac", "1", "-ar", "24000", "-"],
+                         capture_output=True, check=True).stdout
+    window = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768
+    lag = _best_lag(window, reference)
+    assert abs(lag - 24000) <= 24, lag  # within a millisecond of the cue's (rounded) start
+    heard = window[lag:lag + reference.size]
+    assert np.corrcoef(heard, reference)[0, 1] > 0.99  # the same speech, only louder
+    # And the file is as long as the chapters and room tone: nothing stretched or dropped.
+    total = sum(t.samples for t in timings) + 2 * head
+    assert abs(_decode(tmp_path / "long.m4b").size - total) < 2048
