@@ -1,6 +1,7 @@
 """Read-along EPUBs: span insertion against literal XHTML, the overlay on the shared corpus book
 (timing made up, audio real), a real conversion of the EPUB sample, a new EPUB 3 from Markdown,
-and an EPUB whose XHTML cannot be rewritten. epubcheck runs where it is installed."""
+an EPUB 2 upgraded in place (made here, as older tools wrote them), and an EPUB whose XHTML
+cannot be rewritten. epubcheck runs where it is installed."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from kokoro_cli.output.plan import ChapterAudio
 from kokoro_cli.output.timing import ChapterTiming, SentenceTime, TimedChapter
 from kokoro_cli.readalong import write_read_along
 from kokoro_cli.readalong.spans import wrap_sentences
+from kokoro_cli.readalong.upgrade import upgrade_package
 from preprocess import Normalizer, chunk_chapter, parse_file
 from tests.conftest import CORPUS, SAMPLES
 
@@ -324,3 +326,26 @@ def test_an_epub2_is_upgraded_in_place_and_epubcheck_accepts_it(tmp_path, legacy
     assert links == [("The Lamp", "../Text/chapter1.xhtml", 1),
                      ("The Storm", "../Text/chapter2.xhtml", 1),
                      ("Dawn", "../Text/chapter2.xhtml#dawn", 2)]
+
+
+def test_upgrade_declares_only_the_properties_a_document_needs_and_navigates_without_an_ncx():
+    page = XHTML.format(doctype=XHTML11, title="{title}", body="{body}")
+    entries = {
+        "content.opf": OPF2.replace('<spine toc="ncx">', "<spine>").replace(
+            '<item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>', "").encode(),
+        "Text/cover.xhtml": page.format(title="Cover", body="<p>Cover</p>").encode(),
+        "Text/chapter1.xhtml": page.format(title="The Lamp", body=(
+            '<p>Lit.</p><svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>'
+            "<script>var a = 1;</script>")).encode(),
+        "Text/chapter2.xhtml": page.format(title="The Storm", body=(
+            '<p><math xmlns="http://www.w3.org/1998/Math/MathML"><mi>x</mi></math></p>')).encode(),
+    }
+    opf = etree.fromstring(entries["content.opf"])
+    upgrade_package(entries, "content.opf", opf)
+    properties = {i.get("id"): i.get("properties") for i in opf.iter("{*}item")}
+    assert properties["chapter1"] == "scripted svg" and properties["chapter2"] == "mathml"
+    assert properties["cover"] is None and properties["cover-image"] == "cover-image"
+    nav = etree.fromstring(entries["readalong/nav.xhtml"])
+    assert [(a.text, a.get("href")) for a in nav.iter("{*}a")] == [
+        ("Cover", "../Text/cover.xhtml"), ("The Lamp", "../Text/chapter1.xhtml"),
+        ("The Storm", "../Text/chapter2.xhtml")]
