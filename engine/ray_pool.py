@@ -337,6 +337,8 @@ def _init(ray: Any, address: str | None, num_cpus: int | None) -> None:
     kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:
         kwargs.update(num_cpus=num_cpus, include_dashboard=False)
+    if address is not None and address.startswith("ray://"):
+        _client_token_auth()
     try:  # "local": a new instance even where RAY_ADDRESS or a `ray start` cluster exists
         ray.init(address=address or "local", **kwargs)
     except Exception as exc:  # noqa: BLE001 (Ray raises ConnectionError, RuntimeError, ...)
@@ -347,6 +349,26 @@ def _init(ray: Any, address: str | None, num_cpus: int | None) -> None:
     finally:
         if main and previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _client_token_auth() -> None:
+    """Send this machine's Ray token (``~/.ray/auth_token``, ``$RAY_AUTH_TOKEN``) over Ray
+    Client as a driver does: Ray 2.60's client does not turn token authentication on by
+    itself, and a cluster that requires it then times out after 30 s instead of refusing.
+    ``$RAY_AUTH_MODE``, when set, decides instead."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    try:
+        from ray._private.authentication import authentication_token_setup as setup
+
+        quiet = logging.getLogger(setup.__name__)
+        level, quiet.level = quiet.level, logging.ERROR
+        try:
+            setup.maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+        finally:
+            quiet.setLevel(level)
+    except (ImportError, AttributeError) as exc:  # another Ray: its own behaviour stands
+        log.debug("Ray token set-up not found: %s", exc)
 
 
 class KokoroSynthActor:
