@@ -26,7 +26,7 @@ from kokoro_cli.output.timing import ChapterTiming, SentenceTime, TimedChapter
 from kokoro_cli.readalong import write_read_along
 from kokoro_cli.readalong.spans import wrap_sentences
 from kokoro_cli.readalong.upgrade import upgrade_package
-from preprocess import Normalizer, chunk_chapter, parse_file
+from preprocess import InputError, Normalizer, chunk_chapter, parse_file
 from tests.conftest import CORPUS, SAMPLES
 
 JAR = Path("/usr/share/java/epubcheck.jar")
@@ -349,3 +349,19 @@ def test_upgrade_declares_only_the_properties_a_document_needs_and_navigates_wit
     assert [(a.text, a.get("href")) for a in nav.iter("{*}a")] == [
         ("Cover", "../Text/cover.xhtml"), ("The Lamp", "../Text/chapter1.xhtml"),
         ("The Storm", "../Text/chapter2.xhtml")]
+
+
+def test_an_epub2_with_xhtml_that_cannot_be_rewritten_is_refused_and_nothing_is_written(tmp_path):
+    good = make_epub2(tmp_path / "good.epub")
+    bad = tmp_path / "bad.epub"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith("chapter2.xhtml"):
+                data = data.replace(b"</p>", b"", 1)  # not well-formed; readers cope
+            out.writestr(info, data)
+    document = parse_file(bad)
+    with pytest.raises(InputError, match=r"chapter2\.xhtml.*well-formed"):
+        write_read_along(document, _made_up_timing(document, tmp_path), tmp_path / "bad-ra.epub",
+                         OutputOptions(loudness="off"), BookMeta(title=document.title))
+    assert not (tmp_path / "bad-ra.epub").exists()
