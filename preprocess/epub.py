@@ -29,6 +29,7 @@ from .epub_archive import LIMITS, ArchiveLimits, UnreadablePart, parse_xhtml, re
 from .epub_toc import (MATTER_TITLES, MATTER_TYPES, TocEntry, chapter_entries, epub_types,
                        local_name, read_toc, resolve_href)
 from .errors import ParseError
+from .languages import Language, resolve_language
 
 __all__ = ["LIMITS", "PLS_MEDIA_TYPE", "ArchiveLimits", "lexicon_files", "parse_epub"]
 
@@ -45,6 +46,7 @@ _SKIP_ROLES = frozenset(
     "contentinfo".split()
 )
 _SKIP_TAGS = frozenset("head script style nav noscript template svg math rt rp audio video".split())
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # Files (by file stem) that are front or back matter; see also MATTER_TYPES and MATTER_TITLES.
 _MATTER_STEMS = frozenset("cover titlepage title-page copyright copyright-page".split())
 # Alt texts that say nothing about the picture.
@@ -78,6 +80,7 @@ class _Draft:
     skip: bool
     start: int | None = None
     blocks: list[Block] = field(default_factory=list)
+    language: str | None = None  # the spine file's own language, where it differs from the book's
 
 
 def parse_epub(path: Path, *, keep_front_matter: bool = False, code: str = "skip") -> Document:
@@ -160,24 +163,40 @@ def _chapters(book: epub.EpubBook, keep_front_matter: bool, code: str) -> tuple[
     targets = _targets(starts, [posixpath.normpath(item.file_name) for item, _ in spine])
     matter_paths = landmark_matter | _guide_matter(book)
     drafts: list[_Draft] = []
+    book_language = resolve_language(_meta(book, "language"))[0]
     for item, linear in spine:
         file_targets = targets.get(posixpath.normpath(item.file_name), {})
         root = parse_xhtml(item.content)
         is_matter = item.file_name in matter_paths or _is_matter_file(item, root)
         if not file_targets and (not linear or (is_matter and not keep_front_matter)):
             continue
+        language = _own_language(root, book_language)
         if not level:
             # No usable TOC: every spine file is a chapter of its own.
-            drafts.append(_Draft(None, is_matter and not keep_front_matter))
+            drafts.append(_Draft(None, is_matter and not keep_front_matter, language=language))
         for start, blocks in _Walker(file_targets, code).segments(root):
             if start is not None and (not drafts or drafts[-1].start != start):
                 title = level[start].title
                 skip = (is_matter or title.lower() in MATTER_TITLES) and not keep_front_matter
-                drafts.append(_Draft(title, skip, start))
+                drafts.append(_Draft(title, skip, start, language=language))
             elif not drafts:
-                drafts.append(_Draft(None, not keep_front_matter))
+                drafts.append(_Draft(None, not keep_front_matter, language=language))
             drafts[-1].blocks.extend(blocks)
     return _finish(drafts)
+
+
+def _own_language(root: etree._Element, book: Language) -> str | None:
+    """The language a content document declares on <html> or <body> (xml:lang, lang), when
+    Kokoro reads it differently from the book's: that chapter is read in its own language."""
+    body = next(root.iter("{*}body", "body"), None)
+    for element in (root, body):
+        if element is None:
+            continue
+        tag = element.get(XML_LANG) or element.get("lang")
+        if tag and tag.strip():
+            language, warning = resolve_language(tag)
+            return tag.strip() if warning is None and language.tag != book.tag else None
+    return None
 
 
 def _targets(starts: dict[TocEntry, int], spine: Sequence[str]) -> dict[str, dict[str | None, int]]:
@@ -247,7 +266,7 @@ def _finish(drafts: Sequence[_Draft]) -> tuple[Chapter, ...]:
     """
     kept = [d for d in drafts if not d.skip and any(b.text.strip() for b in d.blocks)]
     chapters = [Chapter(index=0, title=draft.title or _first_heading(draft.blocks),
-                        blocks=tuple(draft.blocks)) for draft in kept]
+                        blocks=tuple(draft.blocks), language=draft.language) for draft in kept]
     untitled = {position for position, draft in enumerate(kept) if not draft.title}
     folded = fold_heading_only(chapters, standalone=untitled)
     return tuple(c if c.title else replace(c, title=f"Chapter {c.index}") for c in folded)

@@ -245,24 +245,37 @@ def test_real_model_speaks_every_language(synth) -> None:
         assert float(np.sqrt(np.mean(audio ** 2))) > 0.01, tag  # speech, not silence
 
 
-def _french_epub(path: Path) -> None:
+def _epub(path: Path, language: str, chapters: tuple[tuple[str, str, str], ...]) -> None:
+    """A small EPUB of (title, paragraph, language) chapters."""
     book = epub.EpubBook()
-    book.set_identifier("fr-test")
+    book.set_identifier(f"{language}-test")
     book.set_title("Le Phare")
-    book.set_language("fr")
+    book.set_language(language)
     book.add_author("Ada Quill")
-    chapters = []
-    for i, (title, text) in enumerate((("La Tempête", "Le 1er mai, M. Martin alluma la lampe."),
-                                       ("Le Signal", "Il était 10h30.")), start=1):
-        item = epub.EpubHtml(title=title, file_name=f"c{i}.xhtml", lang="fr")
+    items = []
+    for i, (title, text, lang) in enumerate(chapters, start=1):
+        item = epub.EpubHtml(title=title, file_name=f"c{i}.xhtml", lang=lang)
         item.content = f"<html><body><h1>{title}</h1><p>{text}</p></body></html>"
         book.add_item(item)
-        chapters.append(item)
-    book.toc = chapters
-    book.spine = ["nav", *chapters]
+        items.append(item)
+    book.toc = items
+    book.spine = ["nav", *items]
     book.add_item(epub.EpubNcx())
     book.add_item(epub.EpubNav())
     epub.write_epub(str(path), book)
+
+
+def test_an_epub_chapter_in_another_language_is_read_in_it(tmp_path: Path) -> None:
+    source = tmp_path / "mixed.epub"
+    _epub(source, "en", (("One", "Dr. Martin came on 2024-05-06.", "en"),
+                         ("Deux", "Le 1er mai, M. Martin arriva.", "fr-FR")))
+    assert [c.language for c in parse_file(source).chapters] == [None, "fr-FR"]
+    result = runner.invoke(app, ["preview", str(source), "--json"])
+    assert result.exit_code == 0, result.output
+    english, french = (ch["chunks"][-1] for ch in json.loads(result.stdout)["chapters"])
+    assert english["text"] == "Doctor Martin came on May 6th, 2024."
+    assert french["text"] == "Le premier mai, Monsieur Martin arriva."
+    assert "pʁəmjˈe" in french["phonemes"]  # French G2P for the French chapter
 
 
 def _convert(source: Path, tmp_path: Path):
@@ -277,7 +290,8 @@ def _convert(source: Path, tmp_path: Path):
 @pytest.mark.slow
 def test_french_epub_to_m4b(tmp_path: Path) -> None:
     source = tmp_path / "phare.epub"
-    _french_epub(source)
+    _epub(source, "fr", (("La Tempête", "Le 1er mai, M. Martin alluma la lampe.", "fr"),
+                         ("Le Signal", "Il était 10h30.", "fr")))
     assert parse_file(source).language == "fr"
     m4b = _convert(source, tmp_path)
     assert [c["tags"]["title"] for c in probe_chapters(m4b)] == ["La Tempête", "Le Signal"]
