@@ -142,12 +142,12 @@ class Lexicon:
         if not alphabet:
             raise DictionaryError(
                 f"{name}: the <lexicon> has no alphabet attribute (ipa or x-sampa)")
-        british = _is_british(language)
+        british, english = _is_british(language), _same_language(language, "en")
         entries: list[Entry] = []
         notes: list[str] = []
         for lexeme in _children(root, "lexeme"):
             try:
-                read, noted = _read_lexeme(lexeme, alphabet, british)
+                read, noted = _read_lexeme(lexeme, alphabet, british, english)
             except DictionaryError as exc:  # an unsupported alphabet
                 raise DictionaryError(f"{name}: {exc}") from None
             entries += read
@@ -176,8 +176,8 @@ class Lexicon:
         """``text`` with respellings substituted and phoneme entries as misaki markup.
 
         Matches are whole words or phrases (longest first, any whitespace between a phrase's
-        words); text already inside ``[...](...)`` markup is left alone. Phoneme entries are
-        used only for English, where misaki reads the markup.
+        words); text already inside ``[...](...)`` markup is left alone. Every G2P reads the
+        markup (misaki's English itself, the others through ``engine.g2p.MisakiG2P``).
         """
         if self._pattern is None:
             return text
@@ -191,9 +191,8 @@ class Lexicon:
 
     @cached_property
     def _active(self) -> dict[str, Entry]:
-        """The entries apply() uses, by key; phoneme entries only where misaki reads markup."""
-        english = _same_language(self.language, "en")
-        return {e.key: e for e in self.entries if english or e.respelling is not None}
+        """The entries apply() uses, by key."""
+        return {e.key: e for e in self.entries}
 
     @cached_property
     def _pattern(self) -> re.Pattern[str] | None:
@@ -297,7 +296,8 @@ def _toml_entry(key: str, value: Any, language: str) -> Entry:
         return Entry(key, respelling=spoken)
     if kind == "phonemes":
         return Entry(key, phonemes=_strip_slashes(spoken))
-    phonemes, dropped = ipa_to_misaki(_strip_slashes(spoken), british=_is_british(language))
+    phonemes, dropped = ipa_to_misaki(_strip_slashes(spoken), british=_is_british(language),
+                                      english=_same_language(language, "en"))
     if dropped:
         raise DictionaryError(f"{key!r}: ipa symbols {dropped!r} have no Kokoro equivalent")
     return Entry(key, phonemes=phonemes)
@@ -338,8 +338,8 @@ def _children(element: etree._Element, localname: str) -> list[etree._Element]:
     return [c for c in element if isinstance(c.tag, str) and etree.QName(c).localname == localname]
 
 
-def _read_lexeme(lexeme: etree._Element, alphabet: str,
-                 british: bool) -> tuple[list[Entry], list[str]]:
+def _read_lexeme(lexeme: etree._Element, alphabet: str, british: bool,
+                 english: bool = True) -> tuple[list[Entry], list[str]]:
     """One ``<lexeme>``'s entries (one per grapheme) and notes on what could not be used."""
     graphemes = [_text(g) for g in _children(lexeme, "grapheme")]
     spoken = _children(lexeme, "phoneme") + _children(lexeme, "alias")
@@ -351,7 +351,8 @@ def _read_lexeme(lexeme: etree._Element, alphabet: str,
     if etree.QName(chosen).localname == "alias":
         how = {"respelling": _text(chosen)}
     else:
-        phonemes, dropped = _pls_phonemes(_text(chosen), chosen.get("alphabet", alphabet), british)
+        phonemes, dropped = _pls_phonemes(_text(chosen), chosen.get("alphabet", alphabet), british,
+                                          english)
         how = {"phonemes": phonemes}
         if dropped:
             notes.append(f"{graphemes[0]!r}: dropped {dropped!r}, which Kokoro cannot say")
@@ -369,34 +370,37 @@ def _text(element: etree._Element) -> str:
     return " ".join("".join(element.itertext()).split())
 
 
-def _pls_phonemes(symbols: str, alphabet: str, british: bool) -> tuple[str, str]:
+def _pls_phonemes(symbols: str, alphabet: str, british: bool,
+                  english: bool = True) -> tuple[str, str]:
     """misaki phonemes and the dropped symbols for a PLS ``<phoneme>`` in ``alphabet``."""
     scheme = alphabet.strip().lower()
     if scheme == "x-sampa":
         symbols = _translate(symbols, _table("xsampa_to_ipa.json")["symbols"])
     elif scheme != "ipa":
         raise DictionaryError(f"alphabet {alphabet!r} is not supported: use ipa or x-sampa")
-    return ipa_to_misaki(symbols, british)
+    return ipa_to_misaki(symbols, british, english)
 
 
 # --- phonetic alphabets -------------------------------------------------------------------
 
 
-def ipa_to_misaki(ipa: str, british: bool = False) -> tuple[str, str]:
+def ipa_to_misaki(ipa: str, british: bool = False, english: bool = True) -> tuple[str, str]:
     """misaki phonemes for an IPA transcription, and the symbols dropped as unsayable.
 
-    The table is ``data/ipa_to_misaki.json``; stress marks move to just before their vowel,
-    where misaki writes them, and a word with none is stressed on its first vowel.
+    English IPA goes through ``data/ipa_to_misaki.json``, stress marks moved to just before
+    their vowel (a word with none is stressed on its first vowel); other languages' IPA is kept
+    as espeak-ng writes it for Kokoro (nasal vowels, ʁ, y, ø).
     """
     table = _table("ipa_to_misaki.json")
-    ipa = unicodedata.normalize("NFC", ipa)
-    ipa = "".join(c for c in ipa if c not in table["remove"])
+    ipa = unicodedata.normalize("NFC" if english else "NFD", ipa)
+    ipa = "".join(c for c in ipa if c not in table["remove"] or (c == "\u0303" and not english))
     mapping = {**table["common"], **table["british" if british else "american"]}
-    converted = _translate(ipa, mapping)
+    converted = (_translate(ipa, mapping) if english
+                 else unicodedata.normalize("NFC", ipa).replace("g", "ɡ"))
     allowed = _sayable()
     dropped = "".join(dict.fromkeys(c for c in converted if c not in allowed and not c.isspace()))
     kept = "".join(c for c in converted if c in allowed or c == " ")
-    words = (_stress_before_vowel(w, table["vowels"]) for w in kept.split())
+    words = (_stress_before_vowel(w, table["vowels"]) if english else w for w in kept.split())
     return " ".join(w for w in words if w), dropped
 
 

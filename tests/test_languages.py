@@ -223,6 +223,32 @@ def test_a_missing_language_extra_is_one_line_naming_it(monkeypatch) -> None:
     assert "Traceback" not in result.output
 
 
+FRENCH_PLS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon"
+         alphabet="ipa" xml:lang="fr">
+  <lexeme><grapheme>Dupont</grapheme><phoneme>dy.\u02c8p\u0254\u0303</phoneme></lexeme>
+</lexicon>""".decode("unicode_escape").encode("utf-8")
+ENGLISH_PLS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon"
+         alphabet="ipa" xml:lang="en">
+  <lexeme><grapheme>Dupont</grapheme><alias>doo pawnt</alias></lexeme>
+</lexicon>"""
+
+
+def test_pls_lexicons_apply_to_their_language_only(tmp_path: Path) -> None:
+    (tmp_path / "fr.pls").write_bytes(FRENCH_PLS)
+    (tmp_path / "en.pls").write_bytes(ENGLISH_PLS)
+    text = "M. Dupont arrive."
+    dicts = ["--dict", str(tmp_path / "en.pls"), "--dict", str(tmp_path / "fr.pls")]
+    french, _ = _preview("--lang", "fr", "--phonemes", *dicts, text=text)
+    # espeak-ng alone says "dypˈɔ̃t", with the t; the French lexicon's IPA is used instead
+    assert "dyˈpɔ̃ aʁˈiv" in french[0]["phonemes"]
+    english, _ = _preview(*dicts, text="Mr. Dupont arrives.")
+    plain, _ = _preview(text="Mr. Dupont arrives.")
+    assert english[0]["phonemes"] != plain[0]["phonemes"]  # the English respelling applies
+    assert "ɔ̃" not in english[0]["phonemes"]  # and the French lexicon does not
+
+
 SENTENCES = {  # one short sentence per language (English: the other tests), spoken by the model
     "es": "La lámpara se encendió a las ocho.", "fr": "La lampe s'est allumée à huit heures.",
     "it": "La lampada si accese alle otto.", "pt-br": "A lâmpada acendeu às oito.",
