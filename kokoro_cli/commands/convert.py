@@ -192,7 +192,9 @@ class ConvertJob:
     qc_json: Optional[Path] = None
     backend: str = "auto"
     lang: Optional[str] = None  # --lang: the text's language, over the document's
-    voice_given: bool = False  # the voice was set (flag, environment, config), not the default
+    # The voice was set (flag, environment, config) rather than left at the built-in default;
+    # when not, the document's language picks the voice. True unless told (watch keeps its voice).
+    voice_given: bool = True
 
     def run_one(self, input: Path, output: Optional[Path], folder: Optional[Path],
                 batch: bool) -> int:
