@@ -20,6 +20,8 @@ __all__ = ["Chunk", "ChunkOptions", "Pauses", "Span", "chunk_chapter", "split_se
 
 G2P = Callable[[str], str]
 Count = Callable[[str], int]
+# For a block in another language (Block.language): its normalizer, G2P and language tag.
+Reader = Callable[[str], tuple[Callable[[str], str], G2P, str]]
 
 # A sentence ends at . ! ? or … (plus closing quotes/brackets) before whitespace and an
 # opening capital, digit or quote. Single capitals ("J. R. Tolkien") are initials, not ends.
@@ -134,16 +136,20 @@ def _split_at(text: str, ends: Iterator[re.Match[str]]) -> list[str]:
 
 def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
                   normalize: Callable[[str], str] = str.strip,
-                  options: ChunkOptions = ChunkOptions(), language: str = "en") -> Iterator[Chunk]:
-    """Yield the chapter's chunks in reading order; sentences end as ``language`` ends them."""
+                  options: ChunkOptions = ChunkOptions(), language: str = "en",
+                  read: Reader | None = None) -> Iterator[Chunk]:
+    """Yield the chapter's chunks in reading order; sentences end as ``language`` ends them.
+    A block in another language is read with what ``read`` gives for it (else as the rest)."""
     pending: Chunk | None = None
     sentences = 0
     for block in chapter.blocks:
-        spoken = split_sentences(normalize(block.text), language)
-        written = written_sentences(block.text, spoken, normalize)
-        pieces = [replace(p, spans=(Span(sentences + i, p.tokens, w, spoken_counts(w, normalize)),))
+        said, g2p_b, lang = ((normalize, g2p, language) if block.language is None or read is None
+                             else read(block.language))
+        spoken = split_sentences(said(block.text), lang)
+        written = written_sentences(block.text, spoken, said)
+        pieces = [replace(p, spans=(Span(sentences + i, p.tokens, w, spoken_counts(w, said)),))
                   for i, (s, w) in enumerate(zip(spoken, written))
-                  for p in _fit(s, g2p, count, options)]
+                  for p in _fit(s, g2p_b, count, options)]
         sentences += len(spoken)
         merged = list(_merge(pieces, options.target_tokens, options.max_tokens))
         end_pause = (options.pauses.heading if block.kind is BlockKind.HEADING

@@ -39,6 +39,7 @@ class Block:
 
     kind: BlockKind
     text: str
+    language: str | None = None  # a language tag where it differs from the chapter's
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,11 @@ def _chapter_json(chapter: Chapter) -> dict[str, Any]:
         "index": chapter.index,
         "title": chapter.title,
         "level": chapter.level,
-        # Every field a block has, so a field added later is part of the digest by itself.
+        # Every field a block has, so a field added later is part of the digest by itself; one
+        # left unset (None) is left out, so digests made before it existed stay the same.
         "blocks": [
-            {f.name: _plain(getattr(block, f.name)) for f in dataclasses.fields(block)}
+            {f.name: _plain(getattr(block, f.name)) for f in dataclasses.fields(block)
+             if getattr(block, f.name) is not None}
             for block in chapter.blocks
         ],
     }

@@ -171,10 +171,11 @@ def _chapters(book: epub.EpubBook, keep_front_matter: bool, code: str) -> tuple[
         if not file_targets and (not linear or (is_matter and not keep_front_matter)):
             continue
         language = _own_language(root, book_language)
+        file_language = language or _meta(book, "language")
         if not level:
             # No usable TOC: every spine file is a chapter of its own.
             drafts.append(_Draft(None, is_matter and not keep_front_matter, language=language))
-        for start, blocks in _Walker(file_targets, code).segments(root):
+        for start, blocks in _Walker(file_targets, code, file_language).segments(root):
             if start is not None and (not drafts or drafts[-1].start != start):
                 title = level[start].title
                 skip = (is_matter or title.lower() in MATTER_TITLES) and not keep_front_matter
@@ -190,13 +191,15 @@ def _own_language(root: etree._Element, book: Language) -> str | None:
     Kokoro reads it differently from the book's: that chapter is read in its own language."""
     body = next(root.iter("{*}body", "body"), None)
     for element in (root, body):
-        if element is None:
-            continue
-        tag = element.get(XML_LANG) or element.get("lang")
-        if tag and tag.strip():
+        if element is not None and (tag := _lang(element)):
             language, warning = resolve_language(tag)
-            return tag.strip() if warning is None and language.tag != book.tag else None
+            return tag if warning is None and language.tag != book.tag else None
     return None
+
+
+def _lang(element: etree._Element) -> str | None:
+    tag = (element.get(XML_LANG) or element.get("lang") or "").strip()
+    return tag or None
 
 
 def _targets(starts: dict[TocEntry, int], spine: Sequence[str]) -> dict[str, dict[str | None, int]]:
@@ -283,12 +286,16 @@ class _Walker:
     the nearest element that gives one (a ``p`` inside a ``blockquote`` is a QUOTE).
     """
 
-    def __init__(self, targets: dict[str | None, int], code: str) -> None:
+    def __init__(self, targets: dict[str | None, int], code: str,
+                 language: str | None = None) -> None:
         self._targets = targets
         self._code = code
+        # The file's language: a block in another one (<p lang="fr">) carries its own.
+        self._base = resolve_language(language)[0].tag
         self._buffer: list[str] = []
         self._flat = 0  # >0 while collecting a table cell: blocks do not flush there
         self._segments: list[tuple[int | None, list[Block]]] = []
+        self._language: str | None = None  # of the block element being read (xml:lang, lang)
 
     def segments(self, root: etree._Element) -> list[tuple[int | None, list[Block]]]:
         """The (chapter start or None, blocks) runs of the document, in order."""
@@ -313,8 +320,10 @@ class _Walker:
         elif tag in _BLOCK_TAGS and not self._flat:
             inner = _BLOCK_KINDS.get(tag) or kind
             self._flush(kind)
+            outer, self._language = self._language, _lang(element) or self._language
             self._children(element, inner)
             self._flush(inner)
+            self._language = outer
         else:
             self._children(element, kind)
             if tag in _BLOCK_TAGS or tag in ("td", "th"):
@@ -376,6 +385,10 @@ class _Walker:
             self._emit(Block(kind, text))
 
     def _emit(self, block: Block) -> None:
+        if self._language is not None:
+            language, unknown = resolve_language(self._language)
+            if not unknown and language.tag != self._base:  # one Kokoro has no voice for: as around
+                block = replace(block, language=self._language)
         self._segments[-1][1].append(block)
 
 

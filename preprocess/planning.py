@@ -64,29 +64,43 @@ def plan(document: Document, phonemize: Callable[[str], str],
     that language's G2P. Outside English, letters of scripts the G2P cannot read are skipped,
     with a warning (logged) that says how many.
     """
-    normalizers: dict[str, Normalizer] = {}
+    readers = _Readers(document, phonemize, lexicon)
     for chapter in document.chapters:
-        language = resolve_language(chapter.language or document.language)[0]
-        if language.tag not in normalizers:
-            normalizers[language.tag] = Normalizer(language=language.tag)
-        g2p, skipped = _reader(language, phonemize, lexicon if chapter.language in (
-            None, document.language) else Lexicon(language=language.tag))
-        chunks = tuple(chunk_chapter(chapter, g2p, count_tokens, normalizers[language.tag],
-                                     options, language.tag))
-        if skipped.skipped:
-            log.warning("chapter %d (%s): skipped %d letters in a script %s cannot read (%s)",
-                        chapter.index, chapter.title, skipped.skipped, language.name,
-                        ", ".join(sorted(skipped.seen)).lower())
+        normalize, g2p, tag = readers(chapter.language or document.language)
+        chunks = tuple(chunk_chapter(chapter, g2p, count_tokens, normalize, options, tag,
+                                     readers))
+        for language, keep in readers.filters.items():
+            if keep.skipped:
+                log.warning("chapter %d (%s): skipped %d letters in a script %s cannot read (%s)",
+                            chapter.index, chapter.title, keep.skipped, language.name,
+                            ", ".join(sorted(keep.seen)).lower())
+        readers.filters.clear()  # counted per chapter
         yield ChapterPlan(chapter, chunks)
 
 
-def _reader(language: Language, phonemize: Callable[[str], str],
-            lexicon: Lexicon) -> tuple[Callable[[str], str], ScriptFilter]:
-    """The G2P for text in ``language`` (dictionary applied first), and the filter that counts
-    the letters it skips."""
-    choose = getattr(phonemize, "for_code", None)
-    read = phonemize if choose is None else choose(language.g2p_code(phonemize.lang_code))
-    keep = ScriptFilter(language)
-    if language.family == ENGLISH:  # misaki hands what it cannot read to espeak-ng itself
-        return (lambda text: read(lexicon.apply(text))), keep
-    return (lambda text: read(lexicon.apply(keep(text)))), keep
+class _Readers:
+    """For a language tag, how text in it is read: its normalizer, its G2P (the dictionary
+    applied first, and outside English the letters it cannot read taken out and counted in
+    ``filters``) and its canonical tag. Built once per language."""
+
+    def __init__(self, document: Document, phonemize: Callable[[str], str],
+                 lexicon: Lexicon) -> None:
+        self.document, self.phonemize, self.lexicon = document, phonemize, lexicon
+        self.filters: dict[Language, ScriptFilter] = {}
+        self._made: dict[str, tuple[Normalizer, Language, Callable[[str], str]]] = {}
+
+    def __call__(self, tag: str) -> tuple[Callable[[str], str], Callable[[str], str], str]:
+        language = resolve_language(tag)[0]
+        if language.tag not in self._made:
+            choose = getattr(self.phonemize, "for_code", None)
+            g2p = (self.phonemize if choose is None
+                   else choose(language.g2p_code(self.phonemize.lang_code)))
+            self._made[language.tag] = (Normalizer(language=language.tag), language, g2p)
+        normalizer, language, g2p = self._made[language.tag]
+        # The book's dictionary is for the book's language; text in another is read without it.
+        own = resolve_language(self.document.language)[0].tag == language.tag
+        lexicon = self.lexicon if own else Lexicon(language=language.tag)
+        if language.family == ENGLISH:  # misaki hands what it cannot read to espeak-ng itself
+            return normalizer, (lambda text: g2p(lexicon.apply(text))), language.tag
+        keep = self.filters.setdefault(language, ScriptFilter(language))
+        return normalizer, (lambda text: g2p(lexicon.apply(keep(text)))), language.tag

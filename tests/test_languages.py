@@ -271,7 +271,8 @@ def test_real_model_speaks_every_language(synth) -> None:
 
 
 def _epub(path: Path, language: str, chapters: tuple[tuple[str, str, str], ...]) -> None:
-    """A small EPUB of (title, paragraph, language) chapters."""
+    """A small EPUB of (title, XHTML body after the heading, language) chapters; a body that is
+    no markup is one paragraph."""
     book = epub.EpubBook()
     book.set_identifier(f"{language}-test")
     book.set_title("Le Phare")
@@ -280,7 +281,8 @@ def _epub(path: Path, language: str, chapters: tuple[tuple[str, str, str], ...])
     items = []
     for i, (title, text, lang) in enumerate(chapters, start=1):
         item = epub.EpubHtml(title=title, file_name=f"c{i}.xhtml", lang=lang)
-        item.content = f"<html><body><h1>{title}</h1><p>{text}</p></body></html>"
+        body = text if text.startswith("<") else f"<p>{text}</p>"
+        item.content = f"<html><body><h1>{title}</h1>{body}</body></html>"
         book.add_item(item)
         items.append(item)
     book.toc = items
@@ -301,6 +303,31 @@ def test_an_epub_chapter_in_another_language_is_read_in_it(tmp_path: Path) -> No
     assert english["text"] == "Doctor Martin came on May 6th, 2024."
     assert french["text"] == "Le premier mai, Monsieur Martin arriva."
     assert "pʁəmjˈe" in french["phonemes"]  # French G2P for the French chapter
+
+
+def test_a_paragraph_in_another_language_is_read_in_it(tmp_path: Path) -> None:
+    source = tmp_path / "quote.epub"
+    _epub(source, "en", (("One", '<p>Dr. Martin said:</p><blockquote xml:lang="fr" lang="fr">'
+                                 '<p>Le 1er mai, M. Martin arriva.</p></blockquote>'
+                                 '<p>Then he left.</p>', "en"),))
+    blocks = parse_file(source).chapters[0].blocks
+    assert [b.language for b in blocks] == [None, None, "fr", None]  # heading, p, quote, p
+    result = runner.invoke(app, ["preview", str(source), "--json"])
+    assert result.exit_code == 0, result.output
+    texts = [c["text"] for c in json.loads(result.stdout)["chapters"][0]["chunks"]]
+    assert texts[-3:] == ["Doctor Martin said:", "Le premier mai, Monsieur Martin arriva.",
+                          "Then he left."]
+
+
+def test_blocks_without_a_language_keep_their_digest() -> None:
+    from preprocess import Block, BlockKind, Chapter, Document
+
+    def book(block: Block) -> Document:
+        return Document("T", (Chapter(1, "One", (block,)),))
+
+    plain = book(Block(BlockKind.PARAGRAPH, "Hello."))
+    assert plain.digest == book(Block(BlockKind.PARAGRAPH, "Hello.", None)).digest
+    assert plain.digest != book(Block(BlockKind.PARAGRAPH, "Hello.", "fr")).digest
 
 
 def _convert(source: Path, tmp_path: Path):
