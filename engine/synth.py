@@ -169,20 +169,19 @@ class Synthesizer:
         A backend that batches (torch) takes up to ``LOOKAHEAD`` × its batch size pieces at a
         time and runs them in batches of similar length; each piece's samples match what
         :meth:`synthesize` gives it alone. Other backends speak one piece per step."""
-        return (samples for samples, _ in self._spoken_many(pieces, voice, speed))
+        return (samples for samples, _ in self._spoken_many(((p, voice) for p in pieces), speed))
 
-    def _spoken_many(self, pieces: Iterable[str], voice: Voice,
-                     speed: float) -> Iterator[Spoken]:
-        """:meth:`synthesize_many` with each piece's token durations (None where the backend
-        has none)."""
+    def _spoken_many(self, pieces: Iterable[tuple[str, Voice]], speed: float) -> Iterator[Spoken]:
+        """:meth:`synthesize_many` for (phonemes, voice) pairs, with each piece's token
+        durations (None where the backend has none)."""
         if not isinstance(self.backend, BatchBackend) or _batch_items(self.backend) <= 1:
-            yield from (self._infer(self.prepare(p, voice, speed)) for p in pieces)
+            yield from (self._infer(self.prepare(p, v, speed)) for p, v in pieces)
             return
         many = getattr(self.backend, "infer_many_timed", None)
         source = iter(pieces)
         window = LOOKAHEAD * _batch_items(self.backend)
         while chunk := list(islice(source, window)):
-            prepared = [self.prepare(p, voice, speed) for p in chunk]
+            prepared = [self.prepare(p, v, speed) for p, v in chunk]
             spoken = [i for i, (padded, _, _) in enumerate(prepared) if padded.size > 2]
             items = [prepared[i] for i in spoken]
             outs = many(items) if many else [(a, None) for a in self.backend.infer_many(items)]
@@ -197,18 +196,20 @@ class Synthesizer:
         token durations where the backend gives them (for timing: subtitles, read-along).
 
         With ``pool`` the pieces go to worker processes, which work ahead; otherwise this
-        process's model speaks them (batched where the backend batches)."""
+        process's model speaks them (batched where the backend batches). A piece with a
+        ``voice`` of its own (text in another language) is spoken by that voice."""
         taken: deque[P] = deque()  # pieces read ahead by the model or the pool, in order
 
-        def phonemes() -> Iterator[str]:
+        def phonemes() -> Iterator[tuple[str, Voice]]:
             for piece in pieces:
                 taken.append(piece)
-                yield piece.phonemes
+                own = getattr(piece, "voice", None)
+                yield piece.phonemes, voice if own is None else self.voice(own)
 
         if pool is None:
-            raw = self._spoken_many(phonemes(), voice, speed)
+            raw = self._spoken_many(phonemes(), speed)
         else:
-            raw = pool.map_ordered((self.prepare(p, voice, speed) for p in phonemes()),
+            raw = pool.map_ordered((self.prepare(p, v, speed) for p, v in phonemes()),
                                    timed=True)
         for samples, durations in raw:
             start, end = trim_span(samples)

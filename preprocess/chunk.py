@@ -20,8 +20,9 @@ __all__ = ["Chunk", "ChunkOptions", "Pauses", "Span", "chunk_chapter", "split_se
 
 G2P = Callable[[str], str]
 Count = Callable[[str], int]
-# For a block in another language (Block.language): its normalizer, G2P and language tag.
-Reader = Callable[[str], tuple[Callable[[str], str], G2P, str]]
+# For a block in another language (Block.language): its normalizer, G2P, language tag and the
+# voice that speaks it (None: the book's).
+Reader = Callable[[str], tuple[Callable[[str], str], G2P, str, "str | None"]]
 
 # A sentence ends at . ! ? or … (plus closing quotes/brackets) before whitespace and an
 # opening capital, digit or quote. Single capitals ("J. R. Tolkien") are initials, not ends.
@@ -82,14 +83,16 @@ class Span:
 
 @dataclass(frozen=True)
 class Chunk:
-    """One model call: the text as spoken, its phonemes and token count, the pause after, and
-    the sentences it holds (for timing; not part of a chunk's identity)."""
+    """One model call: the text as spoken, its phonemes and token count, the pause after, the
+    sentences it holds (for timing; not part of a chunk's identity), and the voice that speaks
+    it where it is not the book's (text in another language, with a voice for that language)."""
 
     text: str
     phonemes: str
     tokens: int
     pause_after_ms: int
     spans: tuple[Span, ...] = field(default=(), compare=False)
+    voice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,14 +140,16 @@ def _split_at(text: str, ends: Iterator[re.Match[str]]) -> list[str]:
 def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
                   normalize: Callable[[str], str] = str.strip,
                   options: ChunkOptions = ChunkOptions(), language: str = "en",
-                  read: Reader | None = None) -> Iterator[Chunk]:
+                  read: Reader | None = None, voice: str | None = None) -> Iterator[Chunk]:
     """Yield the chapter's chunks in reading order; sentences end as ``language`` ends them.
-    A block in another language is read with what ``read`` gives for it (else as the rest)."""
+    A block in another language is read with what ``read`` gives for it (else as the rest);
+    ``voice`` speaks the chapter where it is not the book's."""
     pending: Chunk | None = None
     sentences = 0
     for block in chapter.blocks:
-        said, g2p_b, lang = ((normalize, g2p, language) if block.language is None or read is None
-                             else read(block.language))
+        said, g2p_b, lang, speaker = ((normalize, g2p, language, voice)
+                                      if block.language is None or read is None
+                                      else read(block.language))
         spoken = split_sentences(said(block.text), lang)
         written = written_sentences(block.text, spoken, said)
         pieces = [replace(p, spans=(Span(sentences + i, p.tokens, w, spoken_counts(w, said)),))
@@ -159,7 +164,7 @@ def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
                      options.pauses.sentence if piece.ends_sentence else options.pauses.clause)
             if pending is not None:
                 yield pending
-            pending = Chunk(piece.text, piece.phonemes, piece.tokens, pause, piece.spans)
+            pending = Chunk(piece.text, piece.phonemes, piece.tokens, pause, piece.spans, speaker)
     if pending is not None:
         yield replace(pending, pause_after_ms=options.pauses.chapter)
 

@@ -8,7 +8,7 @@ so that this package never imports the engine (or misaki, or spaCy).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,7 +50,8 @@ class ChapterPlan:
 
 def plan(document: Document, phonemize: Callable[[str], str],
          count_tokens: Callable[[str], int], options: ChunkOptions = ChunkOptions(),
-         lexicon: Lexicon = Lexicon()) -> Iterator[ChapterPlan]:
+         lexicon: Lexicon = Lexicon(),
+         voices: Mapping[str, str] | None = None) -> Iterator[ChapterPlan]:
     """Chunk every chapter exactly as it will be spoken (text and phonemes, no audio), lazily:
     one chapter is planned per step, so a consumer can start on the first before the last is
     phonemized.
@@ -62,13 +63,14 @@ def plan(document: Document, phonemize: Callable[[str], str],
     Each chapter is read in its language (``Chapter.language``, else the document's): that
     language's normalizer and sentence ends, and, when ``phonemize`` is a :class:`LanguageG2P`,
     that language's G2P. Outside English, letters of scripts the G2P cannot read are skipped,
-    with a warning (logged) that says how many.
+    with a warning (logged) that says how many. ``voices`` maps language tags to the voice for
+    text in that language other than the book's (its chunks carry it in ``Chunk.voice``).
     """
-    readers = _Readers(document, phonemize, lexicon)
+    readers = _Readers(document, phonemize, lexicon, voices or {})
     for chapter in document.chapters:
-        normalize, g2p, tag = readers(chapter.language or document.language)
+        normalize, g2p, tag, voice = readers(chapter.language or document.language)
         chunks = tuple(chunk_chapter(chapter, g2p, count_tokens, normalize, options, tag,
-                                     readers))
+                                     readers, voice))
         for language, keep in readers.filters.items():
             if keep.skipped:
                 log.warning("chapter %d (%s): skipped %d letters in a script %s cannot read (%s)",
@@ -81,15 +83,17 @@ def plan(document: Document, phonemize: Callable[[str], str],
 class _Readers:
     """For a language tag, how text in it is read: its normalizer, its G2P (the dictionary
     applied first, and outside English the letters it cannot read taken out and counted in
-    ``filters``) and its canonical tag. Built once per language."""
+    ``filters``), its canonical tag and its voice (None: the book's). Built once per language."""
 
     def __init__(self, document: Document, phonemize: Callable[[str], str],
-                 lexicon: Lexicon) -> None:
+                 lexicon: Lexicon, voices: Mapping[str, str]) -> None:
         self.document, self.phonemize, self.lexicon = document, phonemize, lexicon
+        self.voices = {resolve_language(tag)[0].tag: voice for tag, voice in voices.items()}
         self.filters: dict[Language, ScriptFilter] = {}
         self._made: dict[str, tuple[Normalizer, Language, Callable[[str], str]]] = {}
 
-    def __call__(self, tag: str) -> tuple[Callable[[str], str], Callable[[str], str], str]:
+    def __call__(self, tag: str) -> tuple[Callable[[str], str], Callable[[str], str], str,
+                                          str | None]:
         language = resolve_language(tag)[0]
         if language.tag not in self._made:
             choose = getattr(self.phonemize, "for_code", None)
@@ -100,7 +104,8 @@ class _Readers:
         # The book's dictionary is for the book's language; text in another is read without it.
         own = resolve_language(self.document.language)[0].tag == language.tag
         lexicon = self.lexicon if own else Lexicon(language=language.tag)
+        voice = None if own else self.voices.get(language.tag)
         if language.family == ENGLISH:  # misaki hands what it cannot read to espeak-ng itself
-            return normalizer, (lambda text: g2p(lexicon.apply(text))), language.tag
+            return normalizer, (lambda text: g2p(lexicon.apply(text))), language.tag, voice
         keep = self.filters.setdefault(language, ScriptFilter(language))
-        return normalizer, (lambda text: g2p(lexicon.apply(keep(text)))), language.tag
+        return normalizer, (lambda text: g2p(lexicon.apply(keep(text)))), language.tag, voice

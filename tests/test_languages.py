@@ -5,6 +5,7 @@ per language, and a French EPUB and a Spanish Markdown file converted to M4B."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from contextlib import nullcontext
@@ -317,6 +318,22 @@ def test_a_paragraph_in_another_language_is_read_in_it(tmp_path: Path) -> None:
     texts = [c["text"] for c in json.loads(result.stdout)["chapters"][0]["chunks"]]
     assert texts[-3:] == ["Doctor Martin said:", "Le premier mai, Monsieur Martin arriva.",
                           "Then he left."]
+
+
+def test_voice_for_a_language_speaks_its_chapters(tmp_path: Path, synth) -> None:
+    source = tmp_path / "mixed.epub"
+    _epub(source, "en", (("One", "Hello there.", "en"), ("Deux", "Bonjour à tous.", "fr")))
+    result = runner.invoke(app, ["preview", str(source), "--json", "--voice-for", "fr=ff_siwis"])
+    assert result.exit_code == 0, result.output
+    chapters = json.loads(result.stdout)["chapters"]
+    assert [c.get("voice") for ch in chapters for c in ch["chunks"]] == \
+        [None, None, "ff_siwis", "ff_siwis"]
+    # the engine speaks a piece with its own voice by that voice, the others by the book's
+    french = [c for p in plan(parse_file(source), VoiceG2P("a"), token_count,
+                              voices={"fr": "ff_siwis"}) for c in p.chunks][-1]
+    own, = synth.speak([french], synth.voice("af_heart"))
+    direct, = synth.speak([dataclasses.replace(french, voice=None)], synth.voice("ff_siwis"))
+    assert np.array_equal(own.samples, direct.samples)
 
 
 def test_blocks_without_a_language_keep_their_digest() -> None:

@@ -10,7 +10,8 @@ from typing import Optional
 
 import typer
 
-from kokoro_cli.commands.language import LangOpt, choose_reading, show_warnings
+from kokoro_cli.commands.language import (LangOpt, VoiceForOpt, choose_reading, show_warnings,
+                                          voices_for)
 from kokoro_cli.commands.options import (ChaptersOpt, CodeOpt, DictOpt, FrontMatterOpt,
                                          InputFormatOpt, SplitLevelOpt)
 from kokoro_cli.console import out, run_guarded
@@ -63,6 +64,7 @@ def preview(
     voice: Optional[str] = typer.Option(None, "--voice", "-v", help="Voice (default: the "
                                         "language's default voice, af_heart for English)."),
     lang: Optional[str] = LangOpt,
+    voice_for: Optional[list[str]] = VoiceForOpt,
     dictionaries: Optional[list[Path]] = DictOpt,
     chapters: Optional[str] = ChaptersOpt,
     input_format: Optional[str] = InputFormatOpt,
@@ -86,7 +88,8 @@ def preview(
         _, info = describe_spec(reading.voice)
         g2p, lexicon = VoiceG2P(info.lang_code), lexicon_for(full, tuple(dictionaries or ()))
         with show_warnings():
-            plans = list(plan(selected, g2p, token_count, lexicon=lexicon))
+            plans = list(plan(selected, g2p, token_count, lexicon=lexicon,
+                              voices=voices_for(voice_for)))
         if unknown_words:
             if info.lang_code not in ("a", "b"):
                 raise UsageError("--unknown-words needs an English voice (misaki's lexicon)")
@@ -95,7 +98,8 @@ def preview(
             out.print_json(json.dumps({"chapters": [
                 {"index": p.chapter.index, "title": p.chapter.title, "chunks": [
                     {"text": c.text, "phonemes": c.phonemes, "tokens": c.tokens,
-                     "pause_after_ms": c.pause_after_ms} for c in p.chunks]} for p in plans]},
+                     "pause_after_ms": c.pause_after_ms, **({"voice": c.voice} if c.voice else {})}
+                    for c in p.chunks]} for p in plans]},
                 ensure_ascii=False))
         else:
             _print_pieces(plans, phonemes)

@@ -19,12 +19,33 @@ from kokoro_cli.console import err, one_line
 if TYPE_CHECKING:
     from preprocess import Document
 
-__all__ = ["LangOpt", "Reading", "choose_reading", "show_warnings"]
+__all__ = ["LangOpt", "Reading", "VoiceForOpt", "choose_reading", "show_warnings", "voices_for"]
 
 LangOpt = typer.Option(None, "--lang", help="Language of the text, a tag such as fr, es-MX, "
                        "pt-BR, en-GB, ja, zh (default: the document's own, from EPUB "
                        "dc:language or Markdown front matter 'lang'; else the voice's). The "
                        "default voice follows it.")
+
+VoiceForOpt = typer.Option(None, "--voice-for", help="LANG=VOICE: text in LANG (an EPUB chapter "
+                           "or paragraph in another language) is spoken by VOICE, e.g. "
+                           "fr=ff_siwis; repeatable. Otherwise the book's voice reads it.")
+
+
+def voices_for(items: Optional[list[str]]) -> dict[str, str]:
+    """``["fr=ff_siwis"]`` → ``{"fr": "ff_siwis"}``, each voice checked."""
+    from engine import describe_spec
+    from kokoro_cli.errors import UsageError
+    from preprocess import resolve_language
+
+    voices = {}
+    for item in items or ():
+        tag, sep, voice = (part.strip() for part in item.partition("="))
+        if not sep or not tag or not voice:
+            raise UsageError(f"--voice-for {item!r}: use LANG=VOICE, e.g. fr=ff_siwis")
+        if resolve_language(tag)[1] is not None:
+            raise UsageError(f"--voice-for {item!r}: {resolve_language(tag)[1].split(';')[0]}")
+        voices[tag] = describe_spec(voice)[0]
+    return voices
 
 
 @dataclass(frozen=True)
