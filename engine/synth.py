@@ -22,6 +22,7 @@ from engine.audio import AudioChunk, P, faded, trim_span
 from engine.backends import Backend, BatchBackend, OnnxBackend, choose_backend
 from engine.errors import BackendError, SettingError
 from engine.g2p import VoiceG2P
+from engine.float_decoder import FLOAT_DECODER_VERSION
 from engine.timed_model import timed_model
 from engine.voices import Voice, load_voice
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from engine.pool import SynthPool
 
 __all__ = ["MAX_PHONEMES", "SAMPLE_RATE", "SynthOptions", "Synthesizer", "model_id",
-           "resolve_backend", "token_count", "tokenize", "vocab"]
+           "resolve_backend", "runtime_model", "token_count", "tokenize", "vocab"]
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +90,12 @@ class Synthesizer:
              threads: int | None = None) -> Synthesizer:
         """Resolve (and fetch on first use) the model, then start the runtime.
 
-        ``backend``: ``onnx`` (onnxruntime, CPU), ``torch`` (PyTorch KModel, CUDA when present
-        or ``device``), or ``auto`` (torch on CUDA, else onnx)."""
-        if resolve_backend(resolver, backend) == "torch":
+        ``backend``: ``onnx`` (onnxruntime, CPU, the decoder in float: see
+        :mod:`engine.float_decoder`), ``onnx-int8`` (onnxruntime running the export as it is),
+        ``torch`` (PyTorch KModel, CUDA when present or ``device``), or ``auto`` (torch on CUDA,
+        else onnx)."""
+        backend = resolve_backend(resolver, backend)
+        if backend == "torch":
             return cls._load_torch(resolver, device=device, threads=threads)
         if device not in (None, "cpu"):
             raise SettingError(f"the onnx backend runs on the CPU, not {device}; "
@@ -100,8 +104,9 @@ class Synthesizer:
         if explicit is not None and explicit.suffix in (".pth", ".pt"):
             raise SettingError(f"{explicit} holds PyTorch weights; use --backend torch "
                                "(or an ONNX model)")
-        model = _timed(resolver, resolver.model())
-        return cls(OnnxBackend(model, threads=threads), resolver, model)
+        model = runtime_model(resolver, backend)
+        return cls(OnnxBackend(model, threads=threads), resolver, model,
+                   model_id(resolver, backend))
 
     @classmethod
     def _load_torch(cls, resolver: AssetResolver, *, device: str | None,
@@ -217,14 +222,27 @@ class Synthesizer:
                              durations, start)
 
 
-def _timed(resolver: AssetResolver, model: Path) -> Path:
-    """The model with its token durations as an output (:mod:`engine.timed_model`), else
-    ``model`` itself: the audio is the same, only timing is missing then."""
+def runtime_model(resolver: AssetResolver, backend: str = "onnx") -> Path:
+    """The ONNX file onnxruntime runs for ``backend`` (``onnx`` or ``onnx-int8``): the model
+    with its token durations as an output (:mod:`engine.timed_model`) and, for ``onnx``, its
+    decoder in float. Without ``onnx-int8``'s durations (no ``onnx`` package, a read-only cache)
+    the model itself, speaking without timing; the float decoder cannot be done without, as the
+    model id promises it."""
+    model = resolver.model()
+    float_decoder = backend == "onnx"
     try:
-        return timed_model(model, resolver.model_sha256(), resolver.cache_dir) or model
-    except OSError as exc:  # a read-only cache, a full disk: speak without timing
+        derived = timed_model(model, resolver.model_sha256(), resolver.cache_dir,
+                              float_decoder=float_decoder)
+    except OSError as exc:  # a read-only cache, a full disk
+        if float_decoder:
+            raise BackendError(f"cannot write the float-decoder model into "
+                               f"{resolver.cache_dir} ({exc}); use --backend onnx-int8") from exc
         log.warning("cannot derive the timed model (%s); synthesis without timing", exc)
         return model
+    if derived is None and float_decoder:
+        raise BackendError("the float-decoder model needs the onnx package (pip install onnx), "
+                           "or use --backend onnx-int8")
+    return derived or model
 
 
 LOOKAHEAD = 4  # batches' worth of pieces read ahead, so batches can group similar lengths
@@ -251,10 +269,14 @@ def resolve_backend(resolver: AssetResolver, backend: str) -> str:
 
 def model_id(resolver: AssetResolver, backend: str) -> str:
     """What decides the samples besides voice, speed and phonemes, known before the model
-    loads: the ONNX model's sha256, or ``torch:`` and the PyTorch weights' identity (never
-    equal, so pieces from different backends never mix in caches)."""
-    if resolve_backend(resolver, backend) == "torch":
+    loads: the ONNX model's sha256 (``onnx-int8``), the same with the float decoder's version
+    (``onnx``), or ``torch:`` and the PyTorch weights' identity (never equal, so pieces from
+    different backends never mix in caches)."""
+    backend = resolve_backend(resolver, backend)
+    if backend == "torch":
         from engine.torch_weights import resolve_weights
 
         return resolve_weights(resolver).model_id
+    if backend == "onnx":
+        return f"{resolver.model_sha256()}:float-decoder-v{FLOAT_DECODER_VERSION}"
     return resolver.model_sha256()

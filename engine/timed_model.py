@@ -1,10 +1,12 @@
-"""The ONNX model with its token durations as a second output, for subtitles and read-along.
+"""The ONNX graph onnxruntime runs: the model with its token durations as a second output, for
+subtitles and read-along, and (for the ``onnx`` backend) its decoder in float
+(:mod:`engine.float_decoder`).
 
 Kokoro's exports compute the frames each token lasts (``round(duration / speed)`` clipped to at
 least one frame) inside the graph and expose only the audio. The tensor is still there: adding
 it to the graph's outputs changes nothing in the audio (checked sample for sample in
 tests/test_timing.py) and costs nothing, because onnxruntime computes it anyway. The derived
-file is made once per model (about 1 s) in the asset cache, beside the torch weights.
+file is made once per model and variant (1 to 5 s) in the asset cache, beside the torch weights.
 
 One frame is :data:`SAMPLES_PER_FRAME` samples at 24 kHz (the decoder upsamples the aligned
 frames by 2 and the generator by 300).
@@ -15,6 +17,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from engine.float_decoder import FLOAT_DECODER_VERSION, to_float_decoder
 from kokoro_common import made_once
 
 __all__ = ["DURATIONS_OUTPUT", "SAMPLES_PER_FRAME", "duration_tensor", "timed_model"]
@@ -38,14 +41,17 @@ def duration_tensor(graph) -> str | None:
     return None
 
 
-def timed_model(model: Path, model_sha256: str, cache_dir: Path) -> Path | None:
-    """The derived model with a ``durations`` output, made on first use in ``cache_dir``; None
-    when the ``onnx`` package is missing or the graph has no durations tensor (synthesis then
-    goes on without timing). Concurrent first uses wait on a lock."""
-    dest = cache_dir / f"{model.stem}.timed-{model_sha256[:16]}.v{TIMED_VERSION}.onnx"
+def timed_model(model: Path, model_sha256: str, cache_dir: Path, *,
+                float_decoder: bool = False) -> Path | None:
+    """The derived model with a ``durations`` output (and with ``float_decoder``, the decoder
+    in float), made on first use in ``cache_dir``; None when the ``onnx`` package is missing or
+    the graph has nothing to derive (synthesis then goes on with ``model`` as it is, without
+    timing). Concurrent first uses wait on a lock."""
+    variant = f".float-decoder-v{FLOAT_DECODER_VERSION}" if float_decoder else ""
+    dest = cache_dir / f"{model.stem}.timed-{model_sha256[:16]}.v{TIMED_VERSION}{variant}.onnx"
 
     def make(tmp: Path) -> bool:
-        data = _with_durations(model)
+        data = _derived(model, float_decoder)
         if data is not None:
             tmp.write_bytes(data)
         return data is not None
@@ -53,7 +59,7 @@ def timed_model(model: Path, model_sha256: str, cache_dir: Path) -> Path | None:
     return dest if made_once(dest, make) else None
 
 
-def _with_durations(model: Path) -> bytes | None:
+def _derived(model: Path, with_float_decoder: bool) -> bytes | None:
     try:
         import onnx
     except ImportError:
@@ -69,9 +75,13 @@ def _with_durations(model: Path) -> bytes | None:
     name = duration_tensor(graph_model.graph)
     if name is None:
         log.info("%s has no durations tensor: synthesis without token timing", model.name)
+    else:
+        # An Identity gives the tensor a stable public name whatever the export called it.
+        graph_model.graph.node.append(
+            onnx.helper.make_node("Identity", [name], [DURATIONS_OUTPUT]))
+        graph_model.graph.output.append(
+            onnx.helper.make_tensor_value_info(DURATIONS_OUTPUT, onnx.TensorProto.FLOAT, None))
+    rewritten = to_float_decoder(graph_model) if with_float_decoder else 0
+    if name is None and not rewritten:
         return None
-    # An Identity gives the tensor a stable public name whatever the export called it.
-    graph_model.graph.node.append(onnx.helper.make_node("Identity", [name], [DURATIONS_OUTPUT]))
-    graph_model.graph.output.append(
-        onnx.helper.make_tensor_value_info(DURATIONS_OUTPUT, onnx.TensorProto.FLOAT, None))
     return graph_model.SerializeToString()

@@ -111,10 +111,12 @@ def test_say_writes_word_subtitles_beside_the_clip(tmp_path, resolver):
     assert "Hello <00:00:00." in text and ">friend." in text
 
 
-def test_the_timed_model_gives_durations_without_changing_the_audio(synth, resolver):
+def test_the_timed_model_gives_durations_without_changing_the_audio(resolver):
+    from engine import Synthesizer
     from engine.backends import OnnxBackend
     from engine.timed_model import SAMPLES_PER_FRAME
 
+    synth = Synthesizer.load(resolver, backend="onnx-int8")  # the export as it is, plus timing
     voice = synth.voice("af_heart")
     padded, style, speed = synth.prepare("ðə lˈIthˌWs stˈʊd.", voice, 1.1)
     audio, durations = synth.backend.infer_timed(padded, style, speed)
