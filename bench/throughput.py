@@ -26,7 +26,7 @@ import numpy as np
 from engine import SAMPLE_RATE, AssetResolver, token_count, tokenize
 from engine.backends import OnnxBackend
 from engine.g2p import phonemizer_for
-from engine.pool import JEMALLOC, JEMALLOC_CONF, Job, SynthPool
+from engine.pool import Job, SynthPool, jemalloc_env
 from engine.voices import load_voice
 from preprocess import Normalizer, chunk_chapter, parse_file
 
@@ -79,7 +79,8 @@ def run_layout(model: Path, jobs: list[Job], workers: int, threads: int) -> dict
         backend = OnnxBackend(model, threads=threads)
         backend.infer(*jobs[0])  # warm-up: the first call sizes the arena
         return timed(lambda: (backend.infer(*job) for job in jobs), [])
-    with SynthPool(model, workers, threads) as pool:
+    # The workers use this process's allocator, so --jemalloc compares allocators throughout.
+    with SynthPool(model, workers, threads, env={}) as pool:
         list(pool.map_ordered(jobs[:workers], window=workers))  # warm-up, one piece each
         result = timed(lambda: pool.map_ordered(jobs, window=2 * workers), list(pool.pids))
     return result
@@ -108,10 +109,10 @@ def main() -> None:
     parser.add_argument("--jemalloc", action="store_true")
     args = parser.parse_args()
     if args.jemalloc and "jemalloc" not in os.environ.get("LD_PRELOAD", ""):
-        if not JEMALLOC.exists():
-            sys.exit(f"{JEMALLOC} is missing: apt-get install libjemalloc2")
-        env = dict(os.environ, LD_PRELOAD=str(JEMALLOC), MALLOC_CONF=JEMALLOC_CONF)
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+        env = jemalloc_env()
+        if not env:
+            sys.exit("jemalloc is missing: apt-get install libjemalloc2")
+        os.execve(sys.executable, [sys.executable, *sys.argv], dict(os.environ, **env))
 
     model = AssetResolver().model()
     jobs = load_jobs(args.voice, args.limit)

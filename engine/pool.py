@@ -21,6 +21,7 @@ Spawned workers re-import the caller's ``__main__`` module: scripts that build a
 
 from __future__ import annotations
 
+import glob
 import os
 import signal
 import threading
@@ -44,7 +45,7 @@ Job = tuple[np.ndarray, np.ndarray, float]  # padded ids [0, *ids, 0], (1, 256) 
 
 WORKER_PEAK_BYTES = 1_200_000_000  # one worker on a 500-token piece, with headroom
 PARENT_RESERVE_BYTES = 500_000_000  # the caller's own G2P, text and audio buffers
-JEMALLOC = Path("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
+JEMALLOC = "/usr/lib/*-linux-gnu/libjemalloc.so.2"  # Debian's libjemalloc2, any architecture
 # Never hand memory back: onnxruntime re-allocates the same large buffers on every piece, and
 # glibc (or jemalloc's default purging) spends its time mapping and unmapping them.
 JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
@@ -78,11 +79,13 @@ def _mem_available() -> int | None:
 def jemalloc_env() -> dict[str, str]:
     """Environment that makes workers use jemalloc (Debian ``libjemalloc2``), or {} without it.
 
-    Pass it as ``SynthPool(..., env=jemalloc_env())``; existing LD_PRELOAD entries are kept.
+    :class:`SynthPool` passes it to its workers unless told otherwise; existing LD_PRELOAD
+    entries are kept.
     """
-    if not JEMALLOC.exists():
+    found = sorted(glob.glob(JEMALLOC))
+    if not found:
         return {}
-    preload = " ".join(p for p in (os.environ.get("LD_PRELOAD", ""), str(JEMALLOC)) if p)
+    preload = " ".join(p for p in (os.environ.get("LD_PRELOAD", ""), found[0]) if p)
     return {"LD_PRELOAD": preload, "MALLOC_CONF": JEMALLOC_CONF}
 
 
@@ -91,7 +94,8 @@ class SynthPool:
 
     Use as a context manager. A normal exit lets running pieces finish; an exception (including
     KeyboardInterrupt) kills the workers at once. ``env`` adds environment variables for the
-    workers only (see :func:`jemalloc_env`).
+    workers only; by default :func:`jemalloc_env` (jemalloc where it is installed: 1.17x the
+    speed of glibc's allocator on Moby-Dick prose, see DESIGN.md), ``{}`` for none.
     """
 
     def __init__(self, model_path: Path, workers: int, threads_per_worker: int = 1, *,
@@ -105,7 +109,7 @@ class SynthPool:
             max_workers=workers, mp_context=get_context("spawn"),
             initializer=_init_worker, initargs=(str(self.model_path), threads_per_worker))
         try:
-            self.pids = self._start(env or {})
+            self.pids = self._start(jemalloc_env() if env is None else env)
         except BaseException:
             self.terminate()
             raise
