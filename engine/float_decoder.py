@@ -6,8 +6,8 @@ the int32 result back to float. On x86, onnxruntime runs those 1-D uint8 × uint
 through im2col and an integer GEMM that is hardly faster than float, and the decoder (the
 vocoder) spends about 90% of the model's time in them. The rewrite, in the decoder only:
 
-- each chain ``DynamicQuantizeLinear → ConvInteger → (bias Add) → Cast → Mul(scale)`` becomes one
-  float ``Conv`` whose weights are the int8 weights dequantized, ``(q − zero_point) · scale``
+- each chain ``DynamicQuantizeLinear → ConvInteger → (bias Add) → Cast → Mul(scale)`` becomes
+  one float ``Conv`` whose weights are the int8 weights dequantized, ``(q − zero_point) · scale``
   (exactly the numbers the int8 model multiplies by), with the float bias;
 - every 1-D float ``Conv`` is written as a 1 × k 2-D convolution between ``Unsqueeze`` and
   ``Squeeze``, which onnxruntime runs with its blocked (NCHWc) float kernels.

@@ -267,9 +267,10 @@ def test_backends_never_share_a_model_id(resolver, monkeypatch):
     from engine.synth import model_id
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never download the official weights in tests
-    torch_id, onnx_id = model_id(resolver, "torch"), model_id(resolver, "onnx")
-    assert torch_id.startswith("torch:") and torch_id != onnx_id
-    assert onnx_id == resolver.model_sha256()
+    ids = {name: model_id(resolver, name) for name in ("torch", "onnx", "onnx-int8")}
+    assert ids["torch"].startswith("torch:") and len(set(ids.values())) == 3
+    assert ids["onnx-int8"] == resolver.model_sha256()
+    assert ids["onnx"].startswith(resolver.model_sha256() + ":float-decoder-v")
 
 
 @pytest.mark.slow
