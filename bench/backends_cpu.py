@@ -10,7 +10,9 @@ equivalence with the baseline on round 1 (token durations equal, total frames, l
 correlation after aligning each token's frames, as tests/test_torch_backend.py).
 
 Configurations (``--configs`` picks; the first named is the baseline):
-  ort-int8           engine.backends.OnnxBackend on the timed int8 model, as the product runs it
+  ort-int8           engine.backends.OnnxBackend on the timed int8 model (--backend onnx-int8)
+  ort-float-decoder  the same with the decoder in float (engine/float_decoder.py; --backend onnx,
+                     the default)
   ort-int8-ext       + graph_optimization_level ORT_ENABLE_EXTENDED (the default is ALL)
   ort-int8-nospin    + session.intra_op.allow_spinning 0
   ort-int8-noarena   + enable_cpu_mem_arena False, enable_mem_pattern False
@@ -83,8 +85,9 @@ def build(config: str):
     threads = int(threads or 1)
     resolver = AssetResolver()
     started = time.perf_counter()
-    if name == "ort-int8":
-        synth = Synthesizer.load(resolver, threads=threads)  # the timed model, as convert runs
+    if name in ("ort-int8", "ort-float-decoder"):  # the timed models, as convert runs them
+        synth = Synthesizer.load(resolver, threads=threads,
+                                 backend="onnx-int8" if name == "ort-int8" else "onnx")
         backend = synth.backend.load()
         return time.perf_counter() - started, backend.infer_timed
     if name.startswith("ort-"):
