@@ -13,7 +13,7 @@ from engine.g2p import ExtraMissing, Phonemizer, VoiceG2P, phonemizer_for
 from engine.pool import SynthPool, default_workers
 from engine.ray_pool import RAY_EXTRA, RayExecutor, RayPool
 from engine.synth import (MAX_PHONEMES, SAMPLE_RATE, SynthOptions, Synthesizer, model_id,
-                          resolve_backend, token_count, tokenize)
+                          resolve_backend, runtime_model, token_count, tokenize)
 from engine.voices import Voice, VoiceInfo, catalogue, describe_spec, parse_spec
 
 __all__ = [
@@ -21,6 +21,6 @@ __all__ = [
     "AssetResolver", "AudioChunk", "BackendError", "ExtraMissing", "FileStatus", "G2PError",
     "Phonemizer", "Piece", "RayExecutor", "RayPool", "SettingError", "SynthOptions", "SynthPool",
     "Synthesizer", "Voice", "VoiceError", "VoiceG2P", "VoiceInfo", "catalogue", "default_workers",
-    "describe_spec", "model_id", "parse_spec", "phonemizer_for", "resolve_backend", "silence",
-    "to_pcm16", "token_count", "tokenize", "voice_names",
+    "describe_spec", "model_id", "parse_spec", "phonemizer_for", "resolve_backend",
+    "runtime_model", "silence", "to_pcm16", "token_count", "tokenize", "voice_names",
 ]

@@ -24,14 +24,16 @@ def models_fetch(
     model: Optional[Path] = ModelOpt,
     voices: Optional[Path] = VoicesOpt,
 ) -> None:
-    """Download the model and all 54 voices into the cache, verifying every file by sha256."""
+    """Download the model and all 54 voices into the cache, verifying every file by sha256,
+    and derive the model the default (onnx) backend runs, so the first conversion need not."""
     def action() -> None:
-        from engine import SOURCES
+        from engine import SOURCES, runtime_model
 
         if source is not None and source not in SOURCES:
             raise UsageError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
         resolver = resolver_for(model, voices)
         resolver.fetch(source=source)
+        runtime_model(resolver, "onnx")
         err.print(f"all files verified in {resolver.cache_dir}")
     run_guarded(action)
 
