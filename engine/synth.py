@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
@@ -239,9 +240,11 @@ def runtime_model(resolver: AssetResolver, backend: str = "onnx") -> Path:
                                f"{resolver.cache_dir} ({exc}); use --backend onnx-int8") from exc
         log.warning("cannot derive the timed model (%s); synthesis without timing", exc)
         return model
-    if derived is None and float_decoder:
+    if derived is None and float_decoder and importlib.util.find_spec("onnx") is None:
         raise BackendError("the float-decoder model needs the onnx package (pip install onnx), "
                            "or use --backend onnx-int8")
+    # Else nothing to derive: a graph without a decoder to rewrite runs as it is, and a file
+    # that is not ONNX at all is reported by onnxruntime when it loads.
     return derived or model
 
 
