@@ -40,7 +40,7 @@ import numpy as np
 
 from engine.assets import AssetResolver, sha256_file
 from engine.errors import AssetError, BackendError, SettingError
-from engine.timed_model import timed_model
+from engine.synth import runtime_model
 from kokoro_common import made_once
 
 __all__ = ["RAY_EXTRA", "RayExecutor", "RayPool", "import_ray"]
@@ -74,11 +74,12 @@ class RayPool:
     The constructor returns once one actor has loaded the model (a bad model fails here, not
     mid-book); the others join as they become ready, so actors waiting for a node to free up
     (or to be added) never hold the run back. ``resolver`` tells whether the model is the
-    published one, which a node may then take from its own cache. ``ray.init`` must have run.
+    published one, which a node may then take from its own cache, where it derives the file
+    that ``backend`` (``onnx`` or ``onnx-int8``) runs. ``ray.init`` must have run.
     """
 
     def __init__(self, model_path: Path, workers: int, threads_per_worker: int = 1, *,
-                 resolver: AssetResolver | None = None) -> None:
+                 resolver: AssetResolver | None = None, backend: str = "onnx") -> None:
         if workers < 1 or threads_per_worker < 1:
             raise ValueError("workers and threads_per_worker must be at least 1")
         ray = import_ray()
@@ -93,8 +94,8 @@ class RayPool:
         actor = ray.remote(KokoroSynthActor).options(
             num_cpus=threads_per_worker, memory=ACTOR_MEMORY, max_restarts=ACTOR_RESTARTS,
             max_task_retries=TASK_RETRIES)
-        args = (str(self.model_path), sha256_file(self.model_path), published, shipped,
-                threads_per_worker)
+        args = (str(self.model_path), sha256_file(self.model_path), backend if published else
+                None, shipped, threads_per_worker)
         self.actors = [actor.remote(*args) for _ in range(workers)]
         self._joining = {a.ready.remote(): a for a in self.actors}  # ready() ref → actor
         self._ready: list = []
@@ -246,10 +247,11 @@ class RayExecutor:
     """
 
     def __init__(self, address: str | None = None, *, resolver: AssetResolver | None = None,
-                 num_cpus: int | None = None) -> None:
+                 backend: str = "onnx", num_cpus: int | None = None) -> None:
         ray = import_ray()
         self.address = address
         self.resolver = resolver
+        self.backend = backend
         self._pool: RayPool | None = None
         self._pool_lock = threading.Lock()
         self._owns_connection = not ray.is_initialized()
@@ -276,17 +278,20 @@ class RayExecutor:
                 self._pool.terminate()
                 self._pool = None
             if self._pool is None:
-                self._pool = RayPool(model_path, workers, resolver=self.resolver)
+                self._pool = RayPool(model_path, workers, resolver=self.resolver,
+                                     backend=self.backend)
             return _Lease(self._pool)
 
     def close(self) -> None:
-        """Kill the actors and leave the cluster (shutting down the instance started here)."""
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool = None
+        """End the actors and leave the cluster (shutting down the instance started here).
+        Leaving ends them too (they belong to this driver's job), and without the warnings
+        Ray prints for pieces of actors killed one by one."""
         if self._owns_connection:
             import_ray().shutdown()
             self._owns_connection = False
+        elif self._pool is not None:
+            self._pool.terminate()
+        self._pool = None
 
     def __enter__(self) -> RayExecutor:
         return self
@@ -375,7 +380,7 @@ class KokoroSynthActor:
     """What runs in each Ray actor: one OnnxBackend. Load errors are kept and raised by
     ``ready`` and ``infer`` as BackendError, so the driver reports them in words."""
 
-    def __init__(self, path: str, sha256: str, published: bool, shipped: bytes,
+    def __init__(self, path: str, sha256: str, published: str | None, shipped: bytes,
                  threads: int) -> None:
         self.backend = None
         self.error: str | None = None
@@ -406,19 +411,19 @@ class KokoroSynthActor:
             raise BackendError(f"actor {os.getpid()}: {type(exc).__name__}: {exc}") from None
 
 
-def _model_on_node(path: Path, sha256: str, published: bool,
+def _model_on_node(path: Path, sha256: str, published: str | None,
                    shipped: bytes) -> tuple[Path, str]:
-    """The model file on this node, and how it was found (see the module docstring)."""
+    """The model file on this node, and how it was found (see the module docstring).
+    ``published`` is the backend whose file the published model becomes, or None when the
+    driver runs a model of its own."""
     if _holds(path, sha256):
         return path, "driver's path"
     if published:
-        try:
-            resolver = AssetResolver()  # this node's cache and sources, from its environment
-            base = resolver.model()
-            local = timed_model(base, resolver.model_sha256(), resolver.cache_dir) or base
+        try:  # this node's cache and sources, from its environment
+            local = runtime_model(AssetResolver(), published)
             if _holds(local, sha256):
                 return local, "node's cache"
-        except (AssetError, OSError) as exc:
+        except (AssetError, BackendError, OSError) as exc:
             log.info("no model from this node's cache (%s): using the shipped copy", exc)
     dest = Path(tempfile.gettempdir()) / "kokoro-ray" / f"{sha256}.onnx"
     if not _holds(dest, sha256):

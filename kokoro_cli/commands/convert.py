@@ -141,7 +141,7 @@ def convert(
         folder = config.value("out_dir", out_dir)
         publish = _feed_settings(config, feed, keep, prune, output, folder, split_chapters,
                                  job.work_dir)
-        with open_executor(executor, ray_address, job.resolver) as cluster:
+        with open_executor(executor, ray_address, job.resolver, job.backend) as cluster:
             if cluster is not None:  # one pool of actors for every input
                 job = dataclasses.replace(job, options=dataclasses.replace(
                     options, executor=cluster.pool, workers=workers or cluster.capacity()))

@@ -23,7 +23,8 @@ EXECUTORS = ("local", "ray")
 
 def backend_for(executor: str, address: str | None, backend: str) -> str:
     """Check the executor options before any work; returns the backend to run. Ray actors run
-    onnxruntime on the CPU, so ``auto`` means ``onnx`` there and ``torch`` is refused."""
+    onnxruntime on the CPU, so ``auto`` means ``onnx`` there (``onnx-int8`` is kept) and
+    ``torch`` is refused."""
     if executor not in EXECUTORS:
         raise SettingError(f"--executor {executor!r}: use {' or '.join(EXECUTORS)}")
     if executor == "local":
@@ -31,14 +32,14 @@ def backend_for(executor: str, address: str | None, backend: str) -> str:
             raise SettingError("--ray-address goes with --executor ray")
         return backend
     if backend == "torch":
-        raise SettingError("--executor ray runs the onnx backend in its actors: use "
-                           "--backend onnx (or auto)")
-    return "onnx"
+        raise SettingError("--executor ray runs onnxruntime in its actors: use --backend onnx, "
+                           "onnx-int8 or auto")
+    return "onnx" if backend == "auto" else backend
 
 
 @contextmanager
-def open_executor(executor: str, address: str | None,
-                  resolver: AssetResolver) -> Iterator[RayExecutor | None]:
+def open_executor(executor: str, address: str | None, resolver: AssetResolver,
+                  backend: str) -> Iterator[RayExecutor | None]:
     """The Ray cluster for ``--executor ray`` (joined at ``address``, or started on this
     machine), left (or shut down) on the way out; None for the local executor. An unreachable
     address or a missing Ray raises here, before any job is opened."""
@@ -47,5 +48,5 @@ def open_executor(executor: str, address: str | None,
         return
     from engine import RayExecutor
 
-    with RayExecutor(address, resolver=resolver) as cluster:
+    with RayExecutor(address, resolver=resolver, backend=backend) as cluster:
         yield cluster
