@@ -15,8 +15,9 @@ nothing here retries by itself.
 Each actor finds the model in the cheapest way its node allows (:func:`_model_on_node`): the
 driver's file at the same path with the same sha256 (same machine, shared cache); else that
 node's own asset cache, or a fetch where the node's sources allow it, when the driver runs the
-published model; else the bytes, put once into Ray's object store by the driver and pulled
-only by nodes that have neither. Voices never travel: each piece carries its style row.
+published model; else the bytes, put once into Ray's object store by the driver (except on
+the Ray it starts on its own machine) and pulled only by nodes that have neither. Voices never
+travel: each piece carries its style row.
 
 Ray is optional (``pip install 'kokoro-audiobook[ray]'``) and imported only in this module.
 """
@@ -75,11 +76,14 @@ class RayPool:
     mid-book); the others join as they become ready, so actors waiting for a node to free up
     (or to be added) never hold the run back. ``resolver`` tells whether the model is the
     published one, which a node may then take from its own cache, where it derives the file
-    that ``backend`` (``onnx`` or ``onnx-int8``) runs. ``ray.init`` must have run.
+    that ``backend`` (``onnx`` or ``onnx-int8``) runs. ``ship=False`` keeps the model out of
+    the object store, for a cluster whose every node sees ``model_path`` (one machine).
+    ``ray.init`` must have run.
     """
 
     def __init__(self, model_path: Path, workers: int, threads_per_worker: int = 1, *,
-                 resolver: AssetResolver | None = None, backend: str = "onnx") -> None:
+                 resolver: AssetResolver | None = None, backend: str = "onnx",
+                 ship: bool = True) -> None:
         if workers < 1 or threads_per_worker < 1:
             raise ValueError("workers and threads_per_worker must be at least 1")
         ray = import_ray()
@@ -90,7 +94,7 @@ class RayPool:
         # The bytes go into the object store once and are pulled only by nodes without a
         # copy. The reference is handed over serialized ("out of band"), which pins the
         # object until this driver's job ends: a restarted actor can still pull it.
-        shipped = ray.cloudpickle.dumps(ray.put(self.model_path.read_bytes()))
+        shipped = ray.cloudpickle.dumps(ray.put(self.model_path.read_bytes())) if ship else b""
         actor = ray.remote(KokoroSynthActor).options(
             num_cpus=threads_per_worker, memory=ACTOR_MEMORY, max_restarts=ACTOR_RESTARTS,
             max_task_retries=TASK_RETRIES)
@@ -255,6 +259,7 @@ class RayExecutor:
         self._pool: RayPool | None = None
         self._pool_lock = threading.Lock()
         self._owns_connection = not ray.is_initialized()
+        self._local = self._owns_connection and address is None
         if self._owns_connection:
             _check_reachable(address)
             _init(ray, address, num_cpus)
@@ -278,8 +283,9 @@ class RayExecutor:
                 self._pool.terminate()
                 self._pool = None
             if self._pool is None:
+                # A Ray started here is this machine alone: every actor sees the file.
                 self._pool = RayPool(model_path, workers, resolver=self.resolver,
-                                     backend=self.backend)
+                                     backend=self.backend, ship=not self._local)
             return _Lease(self._pool)
 
     def close(self) -> None:
@@ -381,7 +387,7 @@ class KokoroSynthActor:
     ``ready`` and ``infer`` as BackendError, so the driver reports them in words."""
 
     def __init__(self, path: str, sha256: str, published: str | None, shipped: bytes,
-                 threads: int) -> None:
+                 threads: int) -> None:  # shipped: b"" when the driver shipped nothing
         self.backend = None
         self.error: str | None = None
         self.source = ""
@@ -426,6 +432,8 @@ def _model_on_node(path: Path, sha256: str, published: str | None,
         except (AssetError, BackendError, OSError) as exc:
             log.info("no model from this node's cache (%s): using the shipped copy", exc)
     dest = Path(tempfile.gettempdir()) / "kokoro-ray" / f"{sha256}.onnx"
+    if not shipped and not _holds(dest, sha256):
+        raise BackendError(f"{path} is not on this node and the driver shipped no copy")
     if not _holds(dest, sha256):
         dest.unlink(missing_ok=True)
         ray = import_ray()

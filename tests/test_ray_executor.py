@@ -254,6 +254,7 @@ def test_a_node_without_the_model_gets_it_once_through_the_object_store(cluster,
 
     import ray
 
+    from engine import BackendError
     from engine.assets import sha256_file
     from engine.ray_pool import _model_on_node
 
@@ -266,6 +267,10 @@ def test_a_node_without_the_model_gets_it_once_through_the_object_store(cluster,
     # The published model comes from the node's own cache instead, without the object store.
     path, how = _model_on_node(elsewhere, sha256_file(model), "onnx", b"not a reference")
     assert how == "node's cache" and path == model
+    # A driver that started Ray on its own machine ships nothing; a node without the file
+    # then says so in words.
+    with pytest.raises(BackendError, match="shipped no copy"):
+        _model_on_node(elsewhere, "0" * 64, None, b"")
 
 
 def test_an_unreachable_address_fails_in_one_line_before_any_work(book, tmp_path):
