@@ -19,7 +19,8 @@ from kokoro_cli.console import err, one_line
 if TYPE_CHECKING:
     from preprocess import Document
 
-__all__ = ["LangOpt", "Reading", "VoiceForOpt", "choose_reading", "show_warnings", "voices_for"]
+__all__ = ["LangOpt", "Reading", "VoiceForOpt", "choose_reading", "show_warnings",
+           "voice_for_warnings", "voices_for"]
 
 LangOpt = typer.Option(None, "--lang", help="Language of the text, a tag such as fr, es-MX, "
                        "pt-BR, en-GB, ja, zh (default: the document's own, from EPUB "
@@ -46,6 +47,21 @@ def voices_for(items: Optional[list[str]]) -> dict[str, str]:
             raise UsageError(f"--voice-for {item!r}: {resolve_language(tag)[1].split(';')[0]}")
         voices[tag] = describe_spec(voice)[0]
     return voices
+
+
+def voice_for_warnings(voices: dict[str, str]) -> list[str]:
+    """A warning for each voice of ``voices`` (from :func:`voices_for`) that speaks another
+    language than its tag's (allowed: the text is read in the tag's language with its accent)."""
+    from engine import describe_spec
+    from preprocess import resolve_language
+
+    warnings = []
+    for tag, voice in voices.items():
+        language, info = resolve_language(tag)[0], describe_spec(voice)[1]
+        if not language.matches_voice(info.lang_code):
+            warnings.append(f"--voice-for {tag}={voice}: the voice speaks {info.language_name}, "
+                            f"not {language.name}: {language.name} text is read with its accent")
+    return warnings
 
 
 @dataclass(frozen=True)
