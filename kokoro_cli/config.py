@@ -3,6 +3,7 @@
 The config file is TOML (``kokoro-cli config path`` prints where); each key is optional:
 
     voice = "bf_emma"
+    voice_for = ["fr=ff_siwis"]   # or {fr = "ff_siwis"}; environment: fr=ff_siwis,es=ef_dora
     speed = 1.05
     dict = ["~/words.toml"]
     work_dir = "~/audiobooks/.work"
@@ -41,6 +42,17 @@ def _paths(value: Any) -> tuple[Path, ...]:
     raise ValueError("expected a list of paths")
 
 
+def _pairs(value: Any) -> tuple[str, ...]:
+    """``voice_for`` as ``LANG=VOICE`` items: a TOML table, a list of items or a comma list."""
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+    if isinstance(value, dict):
+        return tuple(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)) and all(isinstance(p, str) for p in value):
+        return tuple(value)
+    raise ValueError("expected LANG=VOICE items, e.g. [\"fr=ff_siwis\"]")
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting: its config key, environment variable, parser and built-in default."""
@@ -54,6 +66,7 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("voice", "KOKORO_CLI_VOICE", str, "af_heart", "voice name or blend"),
+    Setting("voice_for", "KOKORO_CLI_VOICE_FOR", _pairs, (), "voice per language, LANG=VOICE"),
     Setting("speed", "KOKORO_CLI_SPEED", float, 1.0, "speaking speed, 0.5 to 2.0"),
     Setting("dict", "KOKORO_CLI_DICT", _paths, (), "pronunciation dictionaries (TOML/PLS)"),
     Setting("format", "KOKORO_CLI_FORMAT", str, None, "m4b, mp3, wav, flac or opus"),
