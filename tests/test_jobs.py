@@ -261,7 +261,7 @@ def test_jobs_command_lists_and_removes(tmp_path):
 # A manifest exactly as format 1 wrote it before the typed records existed: jobs started then
 # must resume.
 OLD_MANIFEST = {
-    "format": 1, "identity": dataclasses.asdict(IDENTITY), "label": "book.md",
+    "format": 1, "identity": IDENTITY.to_dict(), "label": "book.md",
     "created": 1700000000.5, "updated": 1700000100.25,
     "chapters": {"1": {"title": "One", "fingerprint": "fp1", "samples": 240, "digest": "ab12"},
                  "12": {"title": "Twelve", "fingerprint": "fp12", "samples": 0, "digest": None}},
@@ -303,7 +303,8 @@ def test_manifest_of_the_wrong_shape_is_not_trusted(damage):
 def test_identity_key_is_stable_json_of_the_fields():
     """The key is a digest of the fields as sorted JSON: the same in every run and version of
     Python, and different when any field changes."""
-    expected = hashlib.sha256(json.dumps(dataclasses.asdict(IDENTITY), sort_keys=True)
+    expected = hashlib.sha256(json.dumps(IDENTITY.to_dict(), sort_keys=True)
                               .encode()).hexdigest()[:24]
     assert IDENTITY.key == expected
+    assert dataclasses.replace(IDENTITY, voices='{"fr": "ff_siwis"}').key != IDENTITY.key
     assert dataclasses.replace(IDENTITY, speed=1.1).key != IDENTITY.key

@@ -15,7 +15,8 @@ from kokoro_cli.commands.options import (BackendOpt, ChaptersOpt, CodeOpt, DictO
                                          QuietOpt, SplitLevelOpt, VoicesOpt, WorkDirOpt,
                                          config_of, resolver_for)
 from kokoro_cli.commands.feed import KeepOpt, PruneOpt, feed_settings, refresh_feed
-from kokoro_cli.commands.language import LangOpt, choose_reading, show_warnings
+from kokoro_cli.commands.language import (LangOpt, VoiceForOpt, choose_reading, show_warnings,
+                                          voice_for_warnings, voices_for)
 from kokoro_cli.commands.follow import (ReadAlongOpt, SubtitlesOpt, SubtitleWordsOpt,
                                         check_follow)
 from kokoro_cli.console import err, notifier, out, run_guarded
@@ -50,6 +51,7 @@ def convert(
                                         "default voice, af_heart for English)."),
     speed: Optional[float] = typer.Option(None, "--speed", help="Speaking speed, 0.5 to 2.0."),
     lang: Optional[str] = LangOpt,
+    voice_for: Optional[list[str]] = VoiceForOpt,
     chapters: Optional[str] = ChaptersOpt,
     input_format: Optional[str] = InputFormatOpt,
     split_level: Optional[int] = SplitLevelOpt,
@@ -123,8 +125,12 @@ def convert(
         output_options = options_from_flags(output, config.value("format", fmt),
                                             config.value("loudness", loudness), split_chapters,
                                             max_part_hours, bitrate, room_tone_ms, not no_nero)
+        voice_map = voices_for(list(config.value("voice_for", tuple(voice_for or ()))))
+        for warning in voice_for_warnings(voice_map):
+            notifier(mode)(f"warning: {warning}")
         options = RenderOptions(voice=config.value("voice", voice),
                                 speed=config.value("speed", speed), force=force,
+                                voices=tuple(voice_map.items()),
                                 output=output_options, cover=_read_cover(cover),
                                 workers=workers or default_workers(),
                                 subtitles=check_follow(subtitles, subtitle_words, output,

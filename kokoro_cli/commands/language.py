@@ -34,7 +34,7 @@ VoiceForOpt = typer.Option(None, "--voice-for", help="LANG=VOICE: text in LANG (
 
 def voices_for(items: Optional[list[str]]) -> dict[str, str]:
     """``["fr=ff_siwis"]`` → ``{"fr": "ff_siwis"}``, each voice checked."""
-    from engine import describe_spec
+    from engine import VoiceError, describe_spec
     from kokoro_cli.errors import UsageError
     from preprocess import resolve_language
 
@@ -45,7 +45,10 @@ def voices_for(items: Optional[list[str]]) -> dict[str, str]:
             raise UsageError(f"--voice-for {item!r}: use LANG=VOICE, e.g. fr=ff_siwis")
         if resolve_language(tag)[1] is not None:
             raise UsageError(f"--voice-for {item!r}: {resolve_language(tag)[1].split(';')[0]}")
-        voices[tag] = describe_spec(voice)[0]
+        try:
+            voices[tag] = describe_spec(voice)[0]
+        except VoiceError as exc:
+            raise VoiceError(f"--voice-for {item!r}: {exc}") from None
     return voices
 
 

@@ -37,16 +37,27 @@ class JobIdentity:
     lexicon: str
     chunking: str
     pipeline: str = PIPELINE_VERSION
+    # convert --voice-for: the voice per language as sorted JSON ({"fr": "ff_siwis"}); empty
+    # without, and then left out of the key and the file, so earlier jobs keep their identity.
+    voices: str = ""
 
     @property
     def key(self) -> str:
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        text = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The identity as JSON data; ``voices`` only when there are some."""
+        data = dataclasses.asdict(self)
+        if not self.voices:
+            del data["voices"]
+        return data
 
     @classmethod
     def from_dict(cls, data: object) -> JobIdentity | None:
         """The identity ``data`` describes, or None when it is not one."""
-        if not isinstance(data, dict) or set(data) != {f.name for f in dataclasses.fields(cls)}:
+        names = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(data, dict) or set(data) not in (names, names - {"voices"}):
             return None
         if not all(isinstance(v, str) for k, v in data.items() if k != "speed") \
                 or type(data["speed"]) not in (int, float):
@@ -156,7 +167,7 @@ class Manifest:
 
     def to_json(self) -> str:
         data: dict[str, Any] = {
-            "format": JOB_FORMAT, "identity": dataclasses.asdict(self.identity),
+            "format": JOB_FORMAT, "identity": self.identity.to_dict(),
             "label": self.label, "created": self.created,
             "chapters": {str(i): r.to_dict() for i, r in self.chapters.items()},
             "outputs": {p: dataclasses.asdict(r) for p, r in self.outputs.items()}}

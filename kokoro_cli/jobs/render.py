@@ -41,6 +41,9 @@ __all__ = ["Counts", "Progress", "RenderOptions", "RenderResult", "book_meta",
 class RenderOptions:
     voice: str = "af_heart"
     speed: float = 1.0
+    # --voice-for: (language tag, voice) pairs; text in such a language (an EPUB chapter or
+    # block) is spoken by that voice instead of ``voice``
+    voices: tuple[tuple[str, str], ...] = ()
     chunking: ChunkOptions = field(default_factory=ChunkOptions)
     lexicon: Lexicon = field(default_factory=Lexicon)  # the layered pronunciation dictionary
     force: bool = False  # synthesize every piece again, ignoring (and refreshing) the cache
@@ -112,7 +115,10 @@ class ChapterRenderer:
             self.progress.planned([work.plan for work in self.planner.all()])
 
     def chunk_key(self, chunk: Chunk) -> str:
-        return ChunkCache.key(self.model_id, self.voice.spec, self.options.speed, chunk.phonemes)
+        """The piece's cache key, by the voice that speaks it (its own, from --voice-for, or
+        the book's), so pieces of different voices never share an entry."""
+        return ChunkCache.key(self.model_id, chunk.voice or self.voice.spec, self.options.speed,
+                              chunk.phonemes)
 
     def fingerprint(self, plan: ChapterPlan) -> str:
         """Identifies the chapter's audio: its pieces and the pauses between them."""
@@ -230,7 +236,8 @@ def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job
     renderer = ChapterRenderer(synth, voice, options, model_id, cache, progress, stop or StopFlag())
     with _pool_starting(renderer, document, job) as starting:
         phonemize = synth.phonemizer(voice)
-        plans = plan(document, phonemize, token_count, options.chunking, options.lexicon)
+        plans = plan(document, phonemize, token_count, options.chunking, options.lexicon,
+                     voices=dict(options.voices))
         renderer.planner = planner = Planner(renderer.work(p, job) for p in plans)
         try:
             renderer.pool = starting.result() if starting is not None else None

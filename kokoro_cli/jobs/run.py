@@ -18,7 +18,7 @@ from kokoro_cli.jobs.render import (RenderOptions, RenderResult, book_meta, outp
                                     render_job)
 from kokoro_cli.jobs.signals import stop_on_signals
 from kokoro_cli.output import OutputReport, require_ffmpeg
-from preprocess import Document, normalizer_identity
+from preprocess import Document, normalizer_identity, resolve_language
 
 __all__ = ["ConvertRequest", "identity_for", "run_convert"]
 
@@ -49,7 +49,18 @@ def identity_for(request: ConvertRequest, resolver: AssetResolver) -> JobIdentit
         input_sha256=request.document.digest, model_sha256=model_id(resolver, backend),
         backend=backend, voice=voice, speed=float(request.options.speed), language=info.lang_code,
         normalizer=normalizer_identity(), lexicon=request.options.lexicon.digest,
-        chunking=json.dumps(dataclasses.asdict(request.options.chunking), sort_keys=True))
+        chunking=json.dumps(dataclasses.asdict(request.options.chunking), sort_keys=True),
+        voices=_voices(request.options.voices))
+
+
+def _voices(pairs: tuple[tuple[str, str], ...]) -> str:
+    """The --voice-for map as it enters the identity: canonical tags and voice specs, sorted
+    JSON, empty without one (so jobs without it keep their identity). A run with another map
+    is another job; its pieces of unchanged voices are still found in the shared cache."""
+    if not pairs:
+        return ""
+    voices = {resolve_language(tag)[0].tag: describe_spec(voice)[0] for tag, voice in pairs}
+    return json.dumps(voices, sort_keys=True)
 
 
 def run_convert(request: ConvertRequest, resolver: AssetResolver,
