@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 
 from kokoro_cli.commands.feed import KeepOpt, PruneOpt, feed_settings, refresh_feed
+from kokoro_cli.commands.language import LangOpt, VoiceForOpt, voice_for_warnings, voices_for
 from kokoro_cli.commands.options import (BackendOpt, ProgressOpt, QuietOpt, WorkDirOpt,
                                          config_of, resolver_for)
 from kokoro_cli.console import err, notifier, run_guarded
@@ -33,6 +35,8 @@ def watch(
                                  "time must stay the same before it is read."),
     voice: Optional[str] = typer.Option(None, "--voice", "-v", help="Voice name or blend."),
     speed: Optional[float] = typer.Option(None, "--speed", help="Speaking speed, 0.5 to 2.0."),
+    lang: Optional[str] = LangOpt,
+    voice_for: Optional[list[str]] = VoiceForOpt,
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="m4b, mp3, wav, flac or "
                                       "opus (default m4b)."),
     loudness: Optional[str] = typer.Option(None, "--loudness", help="audiobook, acx, podcast, "
@@ -60,6 +64,7 @@ def watch(
         config = config_of(ctx)
         mode = "none" if quiet else config.value("progress", progress)
         job = _convert_job(config, mode, voice, speed, fmt, loudness, work_dir, backend)
+        job = _languages(job, config, voice, lang, voice_for)
         publish = None
         if feed:
             from kokoro_cli.publish import check_settings
@@ -100,6 +105,19 @@ def _convert_job(config, mode: str, voice: Optional[str], speed: Optional[float]
                       config.value("work_dir", work_dir), mode,
                       resolver_for(None, None, notifier(mode)),
                       backend=config.value("backend", backend))
+
+
+def _languages(job: ConvertJob, config, voice: Optional[str], lang: Optional[str],
+               voice_for: Optional[list[str]]) -> ConvertJob:
+    """``job`` with --lang and --voice-for (checked now, before any document): as in
+    'convert', each document's language picks its voice unless a voice was set."""
+    voice_map = voices_for(list(config.value("voice_for", tuple(voice_for or ()))))
+    for warning in voice_for_warnings(voice_map):
+        notifier(job.progress)(f"warning: {warning}")
+    return dataclasses.replace(job, lang=lang,
+                               voice_given=config.get("voice", voice).source != "default",
+                               options=dataclasses.replace(job.options,
+                                                           voices=tuple(voice_map.items())))
 
 
 def _narrate(job: ConvertJob, path: Path, out_dir: Path, publish: Optional[FeedSettings],
