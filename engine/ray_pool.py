@@ -111,6 +111,9 @@ class RayPool:
                 raise BackendError(f"no Ray actor started in {READY_TIMEOUT_S:.0f} s: does a "
                                    "node have a free CPU and 1.2 GB of memory for one?")
             self._admit(done, strict=True)
+        except ray.exceptions.RayError as exc:
+            self.terminate()
+            raise _lost(exc) from None
         except BaseException:
             self.terminate()
             raise
@@ -169,9 +172,16 @@ class RayPool:
         """Samples for each job, in input order (with ``timed``: samples and token durations
         or None). Each actor holds one piece at a time and gets the next as soon as it is
         free, so long and short pieces balance out; up to ``window`` results (default: two
-        per actor) wait for the caller. An actor's failure is raised as BackendError at that
-        job's position; the jobs after it are dropped."""
+        per actor) wait for the caller. An actor's failure, or Ray's, is raised as
+        BackendError at that job's position; the jobs after it are dropped."""
         ray = import_ray()
+        try:
+            yield from self._ordered(ray, jobs, window, timed)
+        except ray.exceptions.RayError as exc:
+            raise _lost(exc) from None
+
+    def _ordered(self, ray: Any, jobs: Iterable[Job], window: int | None,
+                 timed: bool) -> Iterator:
         window = window or 2 * self.workers
         if window < 1:
             raise ValueError("window must be at least 1")
@@ -235,8 +245,14 @@ def _get(ref: Any) -> Any:
         cause = exc.cause if exc.cause is not None else exc
         raise BackendError(str(cause).strip().splitlines()[-1]) from None
     except ray.exceptions.RayError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BackendError(f"a Ray synthesis actor was lost for good ({first})") from None
+        raise _lost(exc) from None
+
+
+def _lost(exc: BaseException) -> BackendError:
+    """Ray's own failure (a lost actor, node or object) as one line."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return BackendError(f"Ray lost a synthesis actor or its work for good "
+                        f"({type(exc).__name__}: {first})")
 
 
 class RayExecutor:
