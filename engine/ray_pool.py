@@ -284,7 +284,11 @@ class RayExecutor:
         """Actors the cluster can hold now: per alive node, its CPUs or its memory at
         about 1.2 GB an actor, whichever is fewer; at least 1."""
         total = 0
-        for node in import_ray().nodes():
+        try:
+            nodes = import_ray().nodes()
+        except Exception as exc:  # noqa: BLE001 (Ray raises its own kinds)
+            raise BackendError(f"cannot list the Ray cluster's nodes: {exc}") from None
+        for node in nodes:
             if node.get("Alive"):
                 res = node.get("Resources", {})
                 total += int(min(res.get("CPU", 0), res.get("memory", 0) // ACTOR_MEMORY))
@@ -309,8 +313,11 @@ class RayExecutor:
         Leaving ends them too (they belong to this driver's job), and without the warnings
         Ray prints for pieces of actors killed one by one."""
         if self._owns_connection:
-            import_ray().shutdown()
             self._owns_connection = False
+            try:
+                import_ray().shutdown()
+            except Exception as exc:  # noqa: BLE001 (the run's work is done and kept)
+                log.warning("leaving the Ray cluster failed: %s", exc)
         elif self._pool is not None:
             self._pool.terminate()
         self._pool = None
