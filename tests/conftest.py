@@ -11,6 +11,32 @@ SAMPLES = ROOT / "samples"
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 
+def write_epub(path: Path, language: str, chapters: tuple[tuple[str, str, str], ...],
+               title: str = "Le Phare") -> Path:
+    """A small EPUB in ``language`` of (title, XHTML body after the heading, language)
+    chapters; a body that is no markup is one paragraph."""
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier(f"{language}-test")
+    book.set_title(title)
+    book.set_language(language)
+    book.add_author("Ada Quill")
+    items = []
+    for i, (heading, text, lang) in enumerate(chapters, start=1):
+        item = epub.EpubHtml(title=heading, file_name=f"c{i}.xhtml", lang=lang)
+        body = text if text.startswith("<") else f"<p>{text}</p>"
+        item.content = f"<html><body><h1>{heading}</h1>{body}</body></html>"
+        book.add_item(item)
+        items.append(item)
+    book.toc = items
+    book.spine = ["nav", *items]
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    epub.write_epub(str(path), book)
+    return path
+
+
 @pytest.fixture(scope="session")
 def resolver():
     from engine import AssetResolver

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ebooklib import epub
 from typer.testing import CliRunner
 
 from engine import VoiceG2P, describe_spec, token_count
@@ -23,6 +22,7 @@ from kokoro_cli.jobs.run import ConvertRequest, run_convert
 from kokoro_cli.output import probe_chapters, probe_format, probe_streams
 from preprocess import (Normalizer, parse_file, parse_text, plan, resolve_language,
                         split_sentences)
+from tests.conftest import write_epub
 
 runner = CliRunner()
 
@@ -271,31 +271,9 @@ def test_real_model_speaks_every_language(synth) -> None:
         assert float(np.sqrt(np.mean(audio ** 2))) > 0.01, tag  # speech, not silence
 
 
-def _epub(path: Path, language: str, chapters: tuple[tuple[str, str, str], ...]) -> None:
-    """A small EPUB of (title, XHTML body after the heading, language) chapters; a body that is
-    no markup is one paragraph."""
-    book = epub.EpubBook()
-    book.set_identifier(f"{language}-test")
-    book.set_title("Le Phare")
-    book.set_language(language)
-    book.add_author("Ada Quill")
-    items = []
-    for i, (title, text, lang) in enumerate(chapters, start=1):
-        item = epub.EpubHtml(title=title, file_name=f"c{i}.xhtml", lang=lang)
-        body = text if text.startswith("<") else f"<p>{text}</p>"
-        item.content = f"<html><body><h1>{title}</h1>{body}</body></html>"
-        book.add_item(item)
-        items.append(item)
-    book.toc = items
-    book.spine = ["nav", *items]
-    book.add_item(epub.EpubNcx())
-    book.add_item(epub.EpubNav())
-    epub.write_epub(str(path), book)
-
-
 def test_an_epub_chapter_in_another_language_is_read_in_it(tmp_path: Path) -> None:
     source = tmp_path / "mixed.epub"
-    _epub(source, "en", (("One", "Dr. Martin came on 2024-05-06.", "en"),
+    write_epub(source, "en", (("One", "Dr. Martin came on 2024-05-06.", "en"),
                          ("Deux", "Le 1er mai, M. Martin arriva.", "fr-FR")))
     assert [c.language for c in parse_file(source).chapters] == [None, "fr-FR"]
     result = runner.invoke(app, ["preview", str(source), "--json"])
@@ -308,7 +286,7 @@ def test_an_epub_chapter_in_another_language_is_read_in_it(tmp_path: Path) -> No
 
 def test_a_paragraph_in_another_language_is_read_in_it(tmp_path: Path) -> None:
     source = tmp_path / "quote.epub"
-    _epub(source, "en", (("One", '<p>Dr. Martin said:</p><blockquote xml:lang="fr" lang="fr">'
+    write_epub(source, "en", (("One", '<p>Dr. Martin said:</p><blockquote xml:lang="fr" lang="fr">'
                                  '<p>Le 1er mai, M. Martin arriva.</p></blockquote>'
                                  '<p>Then he left.</p>', "en"),))
     blocks = parse_file(source).chapters[0].blocks
@@ -322,7 +300,7 @@ def test_a_paragraph_in_another_language_is_read_in_it(tmp_path: Path) -> None:
 
 def test_voice_for_a_language_speaks_its_chapters(tmp_path: Path, synth) -> None:
     source = tmp_path / "mixed.epub"
-    _epub(source, "en", (("One", "Hello there.", "en"), ("Deux", "Bonjour à tous.", "fr")))
+    write_epub(source, "en", (("One", "Hello there.", "en"), ("Deux", "Bonjour à tous.", "fr")))
     result = runner.invoke(app, ["preview", str(source), "--json", "--voice-for", "fr=ff_siwis"])
     assert result.exit_code == 0, result.output
     chapters = json.loads(result.stdout)["chapters"]
@@ -359,7 +337,7 @@ def _convert(source: Path, tmp_path: Path):
 @pytest.mark.slow
 def test_french_epub_to_m4b(tmp_path: Path) -> None:
     source = tmp_path / "phare.epub"
-    _epub(source, "fr", (("La Tempête", "Le 1er mai, M. Martin alluma la lampe.", "fr"),
+    write_epub(source, "fr", (("La Tempête", "Le 1er mai, M. Martin alluma la lampe.", "fr"),
                          ("Le Signal", "Il était 10h30.", "fr")))
     assert parse_file(source).language == "fr"
     m4b = _convert(source, tmp_path)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ebooklib import epub
 from typer.testing import CliRunner
 
 from engine import VoiceG2P, token_count
@@ -21,6 +20,7 @@ from kokoro_cli.jobs.cache import ChunkCache
 from kokoro_cli.jobs.job import list_jobs
 from kokoro_cli.jobs.manifest import JobIdentity, Manifest
 from preprocess import parse_file, plan
+from tests.conftest import write_epub
 
 runner = CliRunner()
 
@@ -29,22 +29,7 @@ CHAPTERS = (("One", "Hello there.", "en"), ("Deux", "Bonjour à tous.", "fr"))
 
 def _epub(path: Path) -> Path:
     """An English book whose second chapter is French (``xml:lang="fr"``)."""
-    book = epub.EpubBook()
-    book.set_identifier("voice-for")
-    book.set_title("Mixed")
-    book.set_language("en")
-    items = []
-    for i, (title, text, lang) in enumerate(CHAPTERS, start=1):
-        item = epub.EpubHtml(title=title, file_name=f"c{i}.xhtml", lang=lang)
-        item.content = f"<html><body><h1>{title}</h1><p>{text}</p></body></html>"
-        book.add_item(item)
-        items.append(item)
-    book.toc = items
-    book.spine = ["nav", *items]
-    book.add_item(epub.EpubNcx())
-    book.add_item(epub.EpubNav())
-    epub.write_epub(str(path), book)
-    return path
+    return write_epub(path, "en", CHAPTERS, title="Mixed")
 
 
 def _convert(source: Path, tmp_path: Path, *extra: str):
