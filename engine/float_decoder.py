@@ -35,7 +35,8 @@ _SQUEEZE_AXES = "float_decoder_axis_2"
 
 def to_float_decoder(model: onnx.ModelProto) -> int:
     """Rewrite ``model``'s decoder in place (see the module docstring); the number of integer
-    convolutions it replaced (0 for a graph that has none, such as a float export)."""
+    convolutions it replaced (0 for a graph that has none, such as a float export). Raises
+    ValueError for an integer convolution that is not in the export's pattern."""
     graph = model.graph
     made_by = {out: node for node in graph.node for out in node.output}
     users: dict[str, list] = {}
@@ -46,7 +47,11 @@ def to_float_decoder(model: onnx.ModelProto) -> int:
     replaced: dict[int, onnx.NodeProto] = {}
     for node in graph.node:
         if node.op_type == "ConvInteger" and node.name.startswith(DECODER_SCOPE):
-            last, conv = _float_conv(node, made_by, users, weights, graph)
+            try:
+                last, conv = _float_conv(node, made_by, users, weights, graph)
+            except (KeyError, ValueError, StopIteration) as exc:  # not the export's pattern
+                raise ValueError(f"{node.name} is not a quantized convolution this rewrite "
+                                 f"knows ({type(exc).__name__}: {exc})") from exc
             replaced[id(last)] = conv
     nodes = [replaced.get(id(node), node) for node in graph.node]
     nodes = _two_dimensional(nodes, weights, graph)

@@ -234,6 +234,9 @@ def runtime_model(resolver: AssetResolver, backend: str = "onnx") -> Path:
     try:
         derived = timed_model(model, resolver.model_sha256(), resolver.cache_dir,
                               float_decoder=float_decoder)
+    except ValueError as exc:  # a graph whose decoder is not the one the rewrite knows
+        raise BackendError(f"cannot run {model.name}'s decoder in float ({exc}); "
+                           "use --backend onnx-int8") from exc
     except OSError as exc:  # a read-only cache, a full disk
         if float_decoder:
             raise BackendError(f"cannot write the float-decoder model into "

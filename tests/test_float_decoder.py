@@ -105,3 +105,16 @@ def test_cli_speaks_with_either_onnx_backend(tmp_path):
         outs.append(sf.read(out)[0])
     assert abs(outs[0].size - outs[1].size) < 2400  # within 0.1 s: the same durations
     assert all(np.sqrt(np.mean(o**2)) > 0.01 for o in outs) and not np.array_equal(*outs)
+
+
+def test_an_integer_convolution_outside_the_exports_pattern_is_refused_in_words():
+    """A hand-made graph: one ConvInteger in the decoder with no quantizer before it."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((1, 1, 3), np.uint8), "w")
+    node = helper.make_node("ConvInteger", ["x", "w"], ["y"], name="/decoder/odd/Conv_quant")
+    graph = helper.make_graph(
+        [node], "odd", [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, None)], [weight])
+    with pytest.raises(ValueError, match="/decoder/odd/Conv_quant"):
+        to_float_decoder(helper.make_model(graph))
