@@ -7,7 +7,8 @@ no spaCy, no model; the engine is reached only through the callables given to :f
 
 from preprocess.chunk import (Chunk, ChunkOptions, Pauses, Span, chunk_chapter,
                               split_sentences)
-from preprocess.document import CODE_POLICIES, Block, BlockKind, Chapter, Cover, Document
+from preprocess.document import (CODE_POLICIES, Block, BlockKind, Chapter, Cover, Document,
+                                 LanguageRun)
 from preprocess.epub_archive import check_archive, parse_strict_xml
 from preprocess.errors import InputError, ParseError
 from preprocess.languages import Language, languages, resolve_language
@@ -23,7 +24,8 @@ from preprocess.planning import ChapterPlan, plan
 __all__ = [
     "CODE_POLICIES", "FORMATS", "LEXICON_VERSION", "MAX_TEXT_BYTES", "NORMALIZER_VERSION",
     "Block", "BlockKind", "Chapter", "ChapterPlan", "Chunk", "ChunkOptions", "Cover",
-    "DictionaryError", "Document", "InputError", "Language", "Lexicon", "Normalizer",
+    "DictionaryError", "Document", "InputError", "Language", "LanguageRun", "Lexicon",
+    "Normalizer",
     "NormalizerOptions",
     "ParseError", "Pauses", "Span", "check_archive", "chunk_chapter", "cue_texts", "decode_text",
     "languages", "lexicon_for", "normalizer_identity", "parse_strict_xml",

@@ -13,7 +13,9 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from preprocess.document import BlockKind, Chapter
+from preprocess.document import Block, BlockKind, Chapter, LanguageRun
+from preprocess.inline import (CLOSING, OPENING, mark, marked_text, read_mixed, segments,
+                               unmark)
 from preprocess.written import runs, spoken_counts, written_sentences
 
 __all__ = ["Chunk", "ChunkOptions", "Pauses", "Span", "chunk_chapter", "split_sentences"]
@@ -22,17 +24,21 @@ G2P = Callable[[str], str]
 Count = Callable[[str], int]
 # For a block in another language (Block.language): its normalizer, G2P, language tag and the
 # voice that speaks it (None: the book's).
-Reader = Callable[[str], tuple[Callable[[str], str], G2P, str, "str | None"]]
+Reading = tuple[Callable[[str], str], G2P, str, "str | None"]
+Reader = Callable[[str], Reading]
 
 # A sentence ends at . ! ? or … (plus closing quotes/brackets) before whitespace and an
 # opening capital, digit or quote. Single capitals ("J. R. Tolkien") are initials, not ends.
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(\s+)(?=[\"'“‘(\[]?[A-Z0-9])")
+# (A phrase in another language is marked in the text: preprocess.inline's OPENING, CLOSING.)
+_SENTENCE_END = re.compile(
+    rf"[.!?…][\"'”’)\]]*{CLOSING}(\s+)(?={OPENING}[\"'“‘(\[]?[A-Z0-9])")
 _INITIAL = re.compile(r"(?:^|[\s.])[A-Z]\.$")
 # Other languages: French spaces before ! ? and closes with », Spanish opens with ¿ ¡, and any
 # capital letter (É, Ñ) may start the next sentence (the split checks it is upper case).
-_LATIN_END = re.compile(r"[.!?…][\s\u00a0\u202f]*[\"'”’»)\]]*(\s+)(?=[\"'“‘«(\[¿¡]?[\s\u00a0]?(\w))")
+_LATIN_END = re.compile(rf"[.!?…][\s\u00a0\u202f]*[\"'”’»)\]]*{CLOSING}(\s+)"
+                        rf"(?={OPENING}[\"'“‘«(\[¿¡]?[\s\u00a0]?(\w))")
 # Japanese and Mandarin end sentences with 。！？ (or ASCII ! ?) and write no space after them.
-_CJK_END = re.compile(r"[。！？!?…]+[」』）)”’\"]*(\s*)")
+_CJK_END = re.compile(rf"[。！？!?…]+[」』）)”’\"]*{CLOSING}(\s*)")
 _CLAUSE_END = re.compile(r"(?<=[,;:—–])\s+|\s+(?=[—–]\s)|(?<=[、，；：])")
 # A sentence longer than this many characters is cut before it is phonemized whole: it cannot
 # fit the model (English runs ~0.8 phonemes a character), and G2P on a huge run of text (one
@@ -102,6 +108,7 @@ class _Piece:
     tokens: int
     ends_sentence: bool = True
     spans: tuple[Span, ...] = ()
+    voice: str | None = None
 
 
 def split_sentences(text: str, language: str = "en") -> list[str]:
@@ -147,26 +154,79 @@ def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
     pending: Chunk | None = None
     sentences = 0
     for block in chapter.blocks:
-        said, g2p_b, lang, speaker = ((normalize, g2p, language, voice)
-                                      if block.language is None or read is None
-                                      else read(block.language))
-        spoken = split_sentences(said(block.text), lang)
-        written = written_sentences(block.text, spoken, said)
-        pieces = [replace(p, spans=(Span(sentences + i, p.tokens, w, spoken_counts(w, said)),))
-                  for i, (s, w) in enumerate(zip(spoken, written))
-                  for p in _fit(s, g2p_b, count, options)]
-        sentences += len(spoken)
+        reader = ((normalize, g2p, language, voice) if block.language is None or read is None
+                  else read(block.language))
+        # phrases in another language (read as the block where nothing says how to read them)
+        foreign = [r for r in block.runs or () if read and read(r.language)[2] != reader[2]]
+        pieces, said = (_mixed_pieces(block, foreign, reader, read, count, options, sentences)
+                        if foreign and read else _pieces(block, reader, count, options, sentences))
+        sentences += said
         merged = list(_merge(pieces, options.target_tokens, options.max_tokens))
         end_pause = (options.pauses.heading if block.kind is BlockKind.HEADING
                      else options.pauses.paragraph)
         for i, piece in enumerate(merged):
             pause = (end_pause if i == len(merged) - 1 else
-                     options.pauses.sentence if piece.ends_sentence else options.pauses.clause)
+                     options.pauses.sentence if piece.ends_sentence else
+                     0 if merged[i + 1].voice != piece.voice else options.pauses.clause)
             if pending is not None:
                 yield pending
-            pending = Chunk(piece.text, piece.phonemes, piece.tokens, pause, piece.spans, speaker)
+            pending = Chunk(piece.text, piece.phonemes, piece.tokens, pause, piece.spans,
+                            piece.voice)
     if pending is not None:
         yield replace(pending, pause_after_ms=options.pauses.chapter)
+
+
+def _pieces(block: Block, reader: Reading, count: Count, options: ChunkOptions,
+            first: int) -> tuple[list[_Piece], int]:
+    """A block's pieces (its sentences numbered from ``first``) and how many sentences."""
+    said, g2p, language, voice = reader
+    spoken = split_sentences(said(block.text), language)
+    written = written_sentences(block.text, spoken, said)
+    return [replace(p, spans=(Span(first + i, p.tokens, w, spoken_counts(w, said)),),
+                    voice=voice)
+            for i, (s, w) in enumerate(zip(spoken, written))
+            for p in _fit(s, g2p, count, options)], len(spoken)
+
+
+def _mixed_pieces(block: Block, foreign: Sequence[LanguageRun], reader: Reading, read: Reader,
+                  count: Count, options: ChunkOptions, first: int) -> tuple[list[_Piece], int]:
+    """:func:`_pieces` for a block with phrases in other languages (``foreign``): each read by
+    its language's normalizer and G2P. Where that language has a voice of its own, the phrase
+    is a piece of its own in that voice; else its phonemes join the sentence's (Kokoro's tokens
+    are one alphabet), so the sentence stays one utterance in the block's voice."""
+    said, g2p, language, voice = reader
+    normalize = lambda text: read_mixed(text, said, lambda tag: read(tag)[0], True)  # noqa: E731
+    mixed = lambda text: read_mixed(text, g2p, lambda tag: read(tag)[1], False)  # noqa: E731
+    text = marked_text(block.text, foreign)
+    spoken = split_sentences(normalize(text), language)
+    pieces = []
+    for i, (s, w) in enumerate(zip(spoken, written_sentences(text, spoken, normalize))):
+        span = Span(first + i, 0, unmark(w), spoken_counts(w, normalize))
+        parts = list(_voiced_parts(s, voice, read))
+        for k, (part, speaker) in enumerate(parts):
+            last = k == len(parts) - 1  # a sentence cut where the voice changes goes on after
+            pieces += [replace(p, text=unmark(p.text), spans=(replace(span, tokens=p.tokens),),
+                               voice=speaker, ends_sentence=p.ends_sentence and last)
+                       for p in _fit(part, mixed, count, options)]
+    return pieces, len(spoken)
+
+
+def _voiced_parts(sentence: str, voice: str | None,
+                  read: Reader) -> Iterator[tuple[str, str | None]]:
+    """A marked sentence cut where the voice changes: a phrase in a language that has a voice
+    other than ``voice`` (the block's) is a part of its own, in that voice."""
+    parts: list[tuple[str | None, str]] = []  # (voice, marked text)
+    for tag, text in segments(sentence):
+        own = read(tag)[3] if tag is not None else None
+        speaker = own if own is not None and own != voice else voice
+        marked = mark(tag, text) if tag is not None else text
+        if parts and parts[-1][0] == speaker:
+            parts[-1] = (speaker, parts[-1][1] + marked)
+        else:
+            parts.append((speaker, marked))
+    for speaker, text in parts:
+        if text.strip():
+            yield text.strip(), speaker
 
 
 def _piece(text: str, g2p: G2P, count: Count) -> _Piece:
@@ -220,10 +280,10 @@ def _merge(pieces: Sequence[_Piece], target: int, limit: int) -> Iterator[_Piece
             current = piece
             continue
         joined = current.tokens + 1 + piece.tokens
-        if joined <= target and joined <= limit:
+        if joined <= target and joined <= limit and current.voice == piece.voice:
             current = _Piece(f"{current.text} {piece.text}",
                              f"{current.phonemes} {piece.phonemes}", joined, piece.ends_sentence,
-                             current.spans + piece.spans)
+                             current.spans + piece.spans, piece.voice)
         else:
             yield current
             current = piece

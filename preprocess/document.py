@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = [
     "CODE_NOTICE", "CODE_POLICIES", "Block", "BlockKind", "Chapter", "Cover", "Document",
-    "fold_heading_only",
+    "LanguageRun", "fold_heading_only",
 ]
 
 # How code blocks are read, for every parser: left out, announced in one sentence, or read.
@@ -34,12 +34,24 @@ class BlockKind(str, Enum):
 
 
 @dataclass(frozen=True)
+class LanguageRun:
+    """Characters ``start:end`` of a block's text in another language than the block's (an
+    inline ``<span xml:lang="fr">``): read by that language's normalizer and G2P."""
+
+    start: int
+    end: int
+    language: str  # a language tag Kokoro speaks
+
+
+@dataclass(frozen=True)
 class Block:
     """One unit of readable text: a heading, a paragraph, a list item, ..."""
 
     kind: BlockKind
     text: str
     language: str | None = None  # a language tag where it differs from the chapter's
+    # Phrases inside it in other languages, in order (None, not empty, where there are none).
+    runs: tuple[LanguageRun, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +144,9 @@ def _chapter_json(chapter: Chapter) -> dict[str, Any]:
 
 
 def _plain(value: object) -> object:
+    if isinstance(value, tuple):  # Block.runs
+        return [dataclasses.astuple(item) if dataclasses.is_dataclass(item) else item
+                for item in value]
     return value.value if isinstance(value, Enum) else value
 
 

@@ -24,11 +24,12 @@ import lxml.etree as etree
 from ebooklib import epub
 
 from .document import (CODE_NOTICE, CODE_POLICIES, Block, BlockKind, Chapter, Cover, Document,
-                       fold_heading_only)
+                       LanguageRun, fold_heading_only)
 from .epub_archive import LIMITS, ArchiveLimits, UnreadablePart, parse_xhtml, read_book
 from .epub_toc import (MATTER_TITLES, MATTER_TYPES, TocEntry, chapter_entries, epub_types,
                        local_name, read_toc, resolve_href)
 from .errors import ParseError
+from .inline import Switch, collapse, declared_language, foreign_runs
 from .languages import Language, resolve_language
 
 __all__ = ["LIMITS", "PLS_MEDIA_TYPE", "ArchiveLimits", "lexicon_files", "parse_epub"]
@@ -292,10 +293,15 @@ class _Walker:
         self._code = code
         # The file's language: a block in another one (<p lang="fr">) carries its own.
         self._base = resolve_language(language)[0].tag
-        self._buffer: list[str] = []
+        self._buffer: list[str | Switch] = []
         self._flat = 0  # >0 while collecting a table cell: blocks do not flush there
         self._segments: list[tuple[int | None, list[Block]]] = []
         self._language: str | None = None  # of the block element being read (xml:lang, lang)
+        # The language of the inline element being read (<span xml:lang="fr">), and the one in
+        # effect where the buffer starts; None: the block's.
+        self._inline: str | None = None
+        self._buffer_language: str | None = None
+        self._warned: set[str] = set()
 
     def segments(self, root: etree._Element) -> list[tuple[int | None, list[Block]]]:
         """The (chapter start or None, blocks) runs of the document, in order."""
@@ -320,14 +326,31 @@ class _Walker:
         elif tag in _BLOCK_TAGS and not self._flat:
             inner = _BLOCK_KINDS.get(tag) or kind
             self._flush(kind)
-            outer, self._language = self._language, _lang(element) or self._language
+            outer = self._language, self._inline
+            # A block inside an inline element in another language is in that language.
+            self._language = _lang(element) or self._inline or self._language
+            self._inline = self._buffer_language = None
             self._children(element, inner)
             self._flush(inner)
-            self._language = outer
+            self._language, self._inline = outer
+            self._buffer_language = self._inline
         else:
+            language = None if self._flat else self._inline_language(element)
+            outer = self._inline
+            if language is not None:
+                self._switch(language)
             self._children(element, kind)
+            if language is not None:
+                self._switch(outer)
             if tag in _BLOCK_TAGS or tag in ("td", "th"):
                 self._buffer.append(" ")
+
+    def _inline_language(self, element: etree._Element) -> str | None:
+        return declared_language(_lang(element), self._warned)
+
+    def _switch(self, language: str | None) -> None:
+        self._inline = language
+        self._buffer.append(Switch(language))
 
     def _special(self, element: etree._Element, tag: str, kind: BlockKind) -> None:
         if tag == "img":
@@ -359,7 +382,7 @@ class _Walker:
             self._flat += 1
             self._children(cell, kind)
             self._flat -= 1
-            cells.append(self._take())
+            cells.append(self._take()[0])
         text = ", ".join(cell for cell in cells if cell)
         if text:
             self._emit(Block(BlockKind.TABLE, text))
@@ -372,23 +395,29 @@ class _Walker:
         elif self._code == "read" and text.strip():
             self._emit(Block(BlockKind.CODE, text))
 
-    def _take(self) -> str:
-        text = " ".join("".join(self._buffer).split())
-        self._buffer = []
-        return text
+    def _take(self) -> tuple[str, tuple[LanguageRun, ...]]:
+        """The buffer's text (whitespace collapsed) and its runs in other languages."""
+        items, self._buffer = self._buffer, []
+        start, self._buffer_language = self._buffer_language, self._inline
+        if start is None and all(isinstance(item, str) for item in items):
+            return " ".join("".join(items).split()), ()  # type: ignore[arg-type]
+        return collapse(items, start)
 
     def _flush(self, kind: BlockKind) -> None:
         if self._flat:
             return
-        text = self._take()
+        text, runs = self._take()
         if text:
-            self._emit(Block(kind, text))
+            self._emit(Block(kind, text, runs=runs or None))
 
     def _emit(self, block: Block) -> None:
+        own = self._base
         if self._language is not None:
             language, unknown = resolve_language(self._language)
             if not unknown and language.tag != self._base:  # one Kokoro has no voice for: as around
-                block = replace(block, language=self._language)
+                block, own = replace(block, language=self._language), language.tag
+        if block.runs:  # a phrase in the block's own language is no run
+            block = replace(block, runs=foreign_runs(block.runs, own))
         self._segments[-1][1].append(block)
 
 

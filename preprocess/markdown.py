@@ -7,6 +7,7 @@ and emphasis markers vanish, inline code keeps its text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,8 +21,9 @@ from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from .document import (CODE_NOTICE, CODE_POLICIES, Block, BlockKind, Chapter, Document,
-                       fold_heading_only)
+                       LanguageRun, fold_heading_only)
 from .errors import ParseError
+from .inline import Switch, collapse, declared_language, foreign_runs
 from .plaintext import is_part_label
 
 __all__ = ["CODE_POLICIES", "parse_markdown"]
@@ -43,6 +45,10 @@ _MAX_YAML_DEPTH = 20
 _CONTAINER_KINDS = {"list_item": BlockKind.LIST_ITEM, "blockquote": BlockKind.QUOTE}
 _FINAL_PUNCTUATION = ".!?:;…"
 _CLOSERS = "\"')]}”’»"
+# Inline HTML that puts a phrase in another language: <span lang="fr">, <i xml:lang="la">.
+_OPEN_TAG = re.compile(r"<([A-Za-z][\w-]*)\b([^>]*?)(/?)>\Z")
+_CLOSE_TAG = re.compile(r"</([A-Za-z][\w-]*)\s*>\Z")
+_LANG_ATTRIBUTE = re.compile(r"""(?:^|\s)(?:xml:)?lang\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ def parse_markdown(
         raise ValueError(f"split_level must be between 1 and 6, not {split_level}")
     tokens = _tokens(text, name)
     meta = _front_matter(tokens, name)
-    pieces = list(_pieces(tokens, code))
+    pieces = list(_pieces(tokens, code, meta.language or "en"))
     level, wrapping_title = _chapter_level(pieces, split_level, chapter_file)
     title = meta.title or wrapping_title or name
     # A chapter of nothing but headings ("Part One" before "Chapter 1") opens the next one.
@@ -201,8 +207,10 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _pieces(tokens: Sequence[Token], code: str) -> Iterable[_Piece]:
-    """Walk the block tokens and yield one piece per readable block, in order."""
+def _pieces(tokens: Sequence[Token], code: str, language: str) -> Iterable[_Piece]:
+    """Walk the block tokens and yield one piece per readable block, in order (``language``:
+    the document's, for phrases marked in another)."""
+    warned: set[str] = set()
     containers: list[BlockKind] = []
     row: list[str] | None = None
     heading = 0
@@ -224,22 +232,23 @@ def _pieces(tokens: Sequence[Token], code: str) -> Iterable[_Piece]:
             if cells:
                 yield _Piece(0, Block(BlockKind.TABLE, cells))
         elif kind == "inline":
-            text = _inline_text(token.children or [])
+            text, runs = _inline_runs(token.children or [], warned)
             if row is not None:
                 row.append(text)
             elif text:
-                yield _text_piece(text, heading, containers)
+                yield _text_piece(text, heading, containers, foreign_runs(runs, language))
         else:
             yield from _leaf_piece(token, code)
 
 
-def _text_piece(text: str, heading: int, containers: Sequence[BlockKind]) -> _Piece:
+def _text_piece(text: str, heading: int, containers: Sequence[BlockKind],
+                runs: tuple[LanguageRun, ...] | None = None) -> _Piece:
     if heading:
-        return _Piece(heading, Block(BlockKind.HEADING, text))
+        return _Piece(heading, Block(BlockKind.HEADING, text, runs=runs))
     kind = containers[-1] if containers else BlockKind.PARAGRAPH
     if kind is BlockKind.LIST_ITEM:
-        text = _with_final_punctuation(text)
-    return _Piece(0, Block(kind, text))
+        text = _with_final_punctuation(text)  # at the end: the runs' offsets hold
+    return _Piece(0, Block(kind, text, runs=runs))
 
 
 def _leaf_piece(token: Token, code: str) -> Iterable[_Piece]:
@@ -255,20 +264,50 @@ def _leaf_piece(token: Token, code: str) -> Iterable[_Piece]:
             yield _Piece(0, Block(BlockKind.PARAGRAPH, text))
 
 
+def _inline_runs(children: Sequence[Token], warned: set[str]
+                 ) -> tuple[str, tuple[LanguageRun, ...]]:
+    """:func:`_inline_text` and the runs of it that inline HTML puts in another language
+    (``<span lang="fr">...</span>``; a tag Kokoro has no voice for is read as around it)."""
+    if not any(child.type == "html_inline" for child in children):
+        return _inline_text(children), ()
+    items: list[str | Switch] = []
+    open_tags: list[tuple[str, str | None]] = []  # (element, language in effect inside it)
+    for child in children:
+        opening = _OPEN_TAG.match(child.content) if child.type == "html_inline" else None
+        closing = _CLOSE_TAG.match(child.content) if child.type == "html_inline" else None
+        if opening and not opening.group(3):
+            declared = _LANG_ATTRIBUTE.search(opening.group(2))
+            tag = declared_language(declared and next(filter(None, declared.groups()), None),
+                                    warned)
+            current = open_tags[-1][1] if open_tags else None
+            open_tags.append((opening.group(1).lower(), tag or current))
+            if tag is not None:
+                items.append(Switch(tag))
+        elif closing and any(name == closing.group(1).lower() for name, _ in open_tags):
+            while open_tags and open_tags.pop()[0] != closing.group(1).lower():
+                pass  # elements left open inside it end with it
+            items.append(Switch(open_tags[-1][1] if open_tags else None))
+        else:
+            items.append(_inline_part(child))
+    return collapse(items)
+
+
 def _inline_text(children: Sequence[Token]) -> str:
     """The words of an inline run: markup dropped, links as text, images as alt text."""
-    parts: list[str] = []
-    for child in children:
-        if child.type in ("text", "text_special", "code_inline"):
-            parts.append(child.content)
-        elif child.type in ("softbreak", "hardbreak"):
-            parts.append(" ")
-        elif child.type == "html_inline" and child.content[:3].lower() == "<br":
-            parts.append(" ")  # other inline tags vanish, but a line break still parts words
-        elif child.type == "image":
-            # The alt text is rendered from the image's own children (it may hold emphasis).
-            parts.append(f" {_inline_text(child.children or [])} ")
-    return " ".join("".join(parts).split())
+    return " ".join("".join(map(_inline_part, children)).split())
+
+
+def _inline_part(child: Token) -> str:
+    if child.type in ("text", "text_special", "code_inline"):
+        return child.content
+    if child.type in ("softbreak", "hardbreak"):
+        return " "
+    if child.type == "html_inline" and child.content[:3].lower() == "<br":
+        return " "  # other inline tags vanish, but a line break still parts words
+    if child.type == "image":
+        # The alt text is rendered from the image's own children (it may hold emphasis).
+        return f" {_inline_text(child.children or [])} "
+    return ""
 
 
 def _html_text(html: str) -> str:

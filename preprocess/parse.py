@@ -10,9 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .document import BlockKind, Chapter, Document, fold_heading_only
+from .document import Block, BlockKind, Chapter, Document, fold_heading_only
 from .epub import parse_epub
 from .errors import InputError
+from .inline import map_runs
 from .markdown import parse_markdown
 from .plaintext import (_SMALL_WORDS, _titlecase, clean_text, decode_text, is_part_label,
                         parse_plaintext)
@@ -252,7 +253,7 @@ def _cleaned(document: Document, label: str) -> Document:
 
     chapters = []
     for chapter in document.chapters:
-        blocks = [replace(b, text=clean_text(b.text)) for b in chapter.blocks]
+        blocks = [_clean_block(b) for b in chapter.blocks]
         chapters.append(replace(chapter, title=line(chapter.title),
                                 blocks=tuple(b for b in blocks if b.text.strip())))
     return replace(document, title=line(document.title) or label,
@@ -262,6 +263,13 @@ def _cleaned(document: Document, label: str) -> Document:
                    publisher=line(document.publisher or "") or None,
                    date=line(document.date or "") or None,
                    chapters=tuple(chapters))
+
+
+def _clean_block(block: Block) -> Block:
+    if not block.runs:
+        return replace(block, text=clean_text(block.text))
+    text, runs = map_runs(block.text, block.runs, clean_text)  # runs follow their text
+    return replace(block, text=text, runs=runs or None)
 
 
 def _qualify_repeats(chapters: list[Chapter]) -> list[Chapter]:

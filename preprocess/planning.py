@@ -62,7 +62,10 @@ def plan(document: Document, phonemize: Callable[[str], str],
 
     Each chapter is read in its language (``Chapter.language``, else the document's): that
     language's normalizer and sentence ends, and, when ``phonemize`` is a :class:`LanguageG2P`,
-    that language's G2P. Outside English, letters of scripts the G2P cannot read are skipped,
+    that language's G2P; so is a block in another language (``Block.language``) and a phrase
+    inside a block (``Block.runs``: one sentence with the phonemes of both languages, or, where
+    ``voices`` has a voice for the phrase's language, a piece of its own in that voice, joined
+    without a pause). Outside English, letters of scripts the G2P cannot read are skipped,
     with a warning (logged) that says how many. ``voices`` maps language tags to the voice for
     text in that language other than the book's (its chunks carry it in ``Chunk.voice``).
     """

@@ -15,13 +15,16 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 
+from .inline import CLOSING, OPENING
+
 __all__ = ["cue_texts", "runs", "spoken_counts", "written_sentences"]
 
 log = logging.getLogger(__name__)
 
 # Any place a sentence may end as written: . ! ? … (and closing quotes) before a space and an
 # opening capital, digit or quote, initials included (the spoken text decides which count).
-_CUT = re.compile(r"[.!?…][\"'”’)\]]*(\s+)(?=[\"'“‘(\[]?[A-Z0-9])")
+# (Marked phrases in another language: preprocess.inline.)
+_CUT = re.compile(rf"[.!?…][\"'”’)\]]*{CLOSING}(\s+)(?={OPENING}[\"'“‘(\[]?[A-Z0-9])")
 _CLAUSE = re.compile(r"(?<=[,;:])\s+|\s+(?=[—–]\s)|(?<=[—–])\s+")
 _LOOKAHEAD = 8  # cuts joined at most into one spoken sentence before giving up
 # A plain word (letters, an apostrophe or hyphen inside, punctuation around, not all capitals)

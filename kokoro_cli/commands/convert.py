@@ -223,8 +223,9 @@ class ConvertJob:
 
         if self.progress not in MODES:
             raise UsageError(f"--progress {self.progress!r}: use one of {', '.join(MODES)}")
-        full, selected = read_document(input, self.parse)
         say = notifier(self.progress)
+        with show_warnings(say):  # the parser's (an inline language Kokoro does not speak)
+            full, selected = read_document(input, self.parse)
         reading = choose_reading(full, self.lang, self.options.voice, self.voice_given)
         for warning in reading.warnings:
             say(f"warning: {warning}")

@@ -79,8 +79,9 @@ def preview(
         from kokoro_cli.console import err
         from preprocess import lexicon_for, plan
 
-        full, selected = read_document(input, ParseSettings(input_format, split_level, code,
-                                                            keep_front_matter, chapters))
+        with show_warnings():  # the parser's (an inline language Kokoro does not speak)
+            full, selected = read_document(input, ParseSettings(input_format, split_level, code,
+                                                                keep_front_matter, chapters))
         reading = choose_reading(full, lang, voice or "af_heart", voice is not None)
         for warning in reading.warnings:
             err.print(f"warning: {warning}", markup=False)
