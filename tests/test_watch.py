@@ -134,3 +134,54 @@ def test_watch_narrates_new_and_edited_files_and_stops_cleanly_on_sigterm(tmp_pa
     from kokoro_cli.output import probe_format
 
     assert float(probe_format(out / "report.mp3")["duration"]) > 1.0
+
+
+@pytest.mark.slow
+def test_watch_lang_reads_a_text_file_in_that_language(tmp_path):
+    """``watch --lang fr``, for real: a plain text file (no language of its own) is read as
+    French: the French default voice, the French normalizer ("21" as "vingt et un") and G2P,
+    and the output's audio is tagged French."""
+    import dataclasses
+
+    from engine import VoiceG2P, token_count
+    from kokoro_cli.jobs.cache import ChunkCache
+    from kokoro_cli.jobs.job import list_jobs
+    from kokoro_cli.jobs.manifest import Manifest
+    from kokoro_cli.output import probe_format, probe_streams
+    from preprocess import Normalizer, parse_text, plan
+
+    inbox, out, work = tmp_path / "in", tmp_path / "out", tmp_path / "work"
+    inbox.mkdir()
+    out.mkdir()
+    log = tmp_path / "watch.log"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(
+            [*_script(), "watch", str(inbox), "--out-dir", str(out), "--lang", "fr",
+             "--settle", "0.3", "--format", "m4b", "--progress", "plain", "--work-dir",
+             str(work)],
+            stdout=subprocess.DEVNULL, stderr=stderr, env={**os.environ, "NO_COLOR": "1"})
+    try:
+        text = "Il a 21 ans."
+        (inbox / "note.txt").write_text(text + "\n", "utf-8")
+        _wait_for(lambda: _summaries(log) and (out / "note.m4b").exists(), "the conversion",
+                  proc, log)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in log.read_text() and "warning" not in log.read_text()
+    audio = [s for s in probe_streams(out / "note.m4b") if s["codec_type"] == "audio"]
+    assert audio[0]["tags"]["language"] in ("fra", "fre")
+    assert probe_format(out / "note.m4b")["tags"]["composer"] == "ff_siwis"
+
+    job, = list_jobs(work)
+    identity = Manifest.from_json((job.path / "manifest.json").read_bytes()).identity
+    assert (identity.language, identity.voice) == ("f", "ff_siwis")  # Kokoro's code for French
+    assert Normalizer(language="fr")(text) == "Il a vingt et un ans."
+    french = dataclasses.replace(parse_text(text, name="note"), language="fr")
+    piece, = [c for p in plan(french, VoiceG2P("f"), token_count) for c in p.chunks]
+    assert piece.text == "Il a vingt et un ans."
+    # the piece the watch synthesized is this French reading, by the French voice
+    assert ChunkCache.key(identity.model_sha256, "ff_siwis", 1.0, piece.phonemes) \
+        in ChunkCache(work / "chunks")
