@@ -1,7 +1,7 @@
 """Whisper's hearing of each language Kokoro speaks: word error rate (es, fr, it, pt-br, en) or
-character error rate (hi; ja and zh on their readings: kana phonemes, pinyin syllables) of a
-short paragraph synthesized with the language's default voice and transcribed by the
-multilingual Whisper base.
+character error rate (hi in Urdu script; ja and zh on their readings: kana phonemes, pinyin
+syllables) of a short paragraph synthesized with the language's default voice and transcribed
+by the multilingual Whisper base.
 
 Usage: python bench/languages.py [LANG ...]   (default: all of them)
 
@@ -10,6 +10,12 @@ Whisper base (CTranslate2, for faster-whisper) comes in two wheels of the bench 
 cache. Both the paragraph and the transcript go through the language's normalizer (Whisper
 writes "1er", "2024", "kg"), then are lowercased, stripped of punctuation, and any digits left
 spelled out (num2words in the language; cn2an for ja/zh).
+
+Hindi: Whisper base writes the Hindi it hears in Urdu script (Hindi and Urdu are one spoken
+language; with a Devanagari prompt it switches to Latin letters half-way instead), so both sides
+are compared in Urdu script: the Devanagari reference, and any Devanagari in the transcript,
+converted by aksharamukha (the bench extra), without the short-vowel marks that Urdu leaves
+unwritten, and with the letters Urdu writes either way folded (see URDU_FOLD).
 """
 
 from __future__ import annotations
@@ -45,9 +51,12 @@ PARAGRAPHS = {
 }
 BY_CHARACTER = {"hi", "ja", "zh"}
 WHISPER_LANG = {"pt-br": "pt", "en-us": "en"}
-# Whisper often writes spoken Hindi in Urdu script (the same spoken language); a prompt in
-# Devanagari keeps it to the script of the reference.
-PROMPTS = {"hi": "यह वाक्य हिंदी में देवनागरी लिपि में लिखा गया है।"}
+# Urdu letters written either way for the same sound: the two forms of he (gol he in
+# aspirates as in "pahunche", do-chashmi he), nun and nun ghunna, and the Arabic code points
+# of kaf and ye.
+URDU_FOLD = str.maketrans({"ھ": "ہ", "ه": "ہ", "ۃ": "ہ", "ں": "ن", "ك": "ک", "ي": "ی",
+                           "ى": "ی"})
+_DEVANAGARI = re.compile(r"[\u0900-\u097f]+(?:\s+[\u0900-\u097f]+)*")
 
 
 @cache
@@ -78,8 +87,7 @@ def whisper():
 def transcribe(samples: np.ndarray, rate: int, language: str) -> str:
     audio = np.ascontiguousarray(resample(samples.astype(np.float32) / 32768.0, rate))
     segments, _ = whisper().transcribe(audio, language=language, beam_size=5,
-                                       condition_on_previous_text=False, vad_filter=False,
-                                       initial_prompt=PROMPTS.get(language))
+                                       condition_on_previous_text=False, vad_filter=False)
     return " ".join(s.text.strip() for s in segments)
 
 
@@ -100,6 +108,17 @@ def comparable(text: str, tag: str) -> str:
     return "".join(text.split()) if language.code in ("j", "z") else " ".join(text.split())
 
 
+def in_urdu_script(text: str) -> str:
+    """Hindustani text in Urdu script as compared: Devanagari runs converted (aksharamukha),
+    then the vowel marks (harakat, which Urdu leaves unwritten) dropped and URDU_FOLD."""
+    from aksharamukha import transliterate
+
+    text = _DEVANAGARI.sub(lambda m: transliterate.process("Devanagari", "Urdu", m.group(0)),
+                           text)
+    marks = "".join(c for c in text if unicodedata.category(c) == "Mn")
+    return text.translate(str.maketrans("", "", marks)).translate(URDU_FOLD)
+
+
 def units(text: str, tag: str) -> list[str]:
     """What is compared: words; characters for Hindi; for Japanese and Mandarin the reading
     (kana readings as the Japanese G2P's phonemes, pinyin syllables), since Whisper may write
@@ -112,6 +131,8 @@ def units(text: str, tag: str) -> list[str]:
         from pypinyin import lazy_pinyin
 
         return lazy_pinyin(text)
+    if tag == "hi":
+        return list(in_urdu_script(text).replace(" ", ""))
     return list(text.replace(" ", "")) if tag in BY_CHARACTER else text.split()
 
 
@@ -145,6 +166,8 @@ def main(tags: list[str]) -> None:
         print(f"{tag:6} {language.voice:11} {'CER' if by_char else 'WER':6} {rate:6.3f} "
               f"{samples.size / 24_000:8.1f} {made:8.1f}")
         print(f"       heard: {heard}")
+        if tag == "hi":
+            print(f"       compared: {''.join(ref)} / {''.join(hyp)}")
 
 
 if __name__ == "__main__":
