@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from preprocess.document import Block, BlockKind, Chapter, LanguageRun
-from preprocess.inline import (CLOSING, OPENING, mark, marked_text, read_mixed, segments,
-                               unmark)
+from preprocess.inline import (CLOSING, OPENING, map_runs, mark, marked_text, read_mixed, scrub,
+                               segments, unmark)
 from preprocess.written import runs, spoken_counts, written_sentences
 
 __all__ = ["Chunk", "ChunkOptions", "Pauses", "Span", "chunk_chapter", "split_sentences"]
@@ -197,7 +197,10 @@ def _mixed_pieces(block: Block, foreign: Sequence[LanguageRun], reader: Reading,
     said, g2p, language, voice = reader
     normalize = lambda text: read_mixed(text, said, lambda tag: read(tag)[0], True)  # noqa: E731
     mixed = lambda text: read_mixed(text, g2p, lambda tag: read(tag)[1], False)  # noqa: E731
-    text = marked_text(block.text, foreign)
+    # Marked with canonical tags (a document's tag may hold anything after its language), in a
+    # text without the markers' own characters (a book may hold them: private-use letters).
+    text = marked_text(*map_runs(block.text, [replace(r, language=read(r.language)[2])
+                                              for r in foreign], scrub))
     spoken = split_sentences(normalize(text), language)
     pieces = []
     for i, (s, w) in enumerate(zip(spoken, written_sentences(text, spoken, normalize))):

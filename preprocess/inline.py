@@ -22,17 +22,18 @@ from .languages import resolve_language
 log = logging.getLogger(__name__)
 
 __all__ = ["CLOSING", "OPENING", "Switch", "collapse", "declared_language", "foreign_runs",
-           "map_runs", "mark", "marked_text", "read_mixed", "segments", "unmark"]
+           "map_runs", "mark", "marked_text", "read_mixed", "scrub", "segments", "unmark"]
 
 # A run is "\ue000fr\ue001...\ue002fr\ue003": the tag between each pair of markers.
 _OPEN, _OPENED, _CLOSE, _CLOSED = "\ue000", "\ue001", "\ue002", "\ue003"
-_TAG = f"[^{_OPENED}{_CLOSED}]*"
+# (Bounded: a tag is short, and text that holds these characters itself costs no backtracking.)
+_TAG = f"[^{_OPENED}{_CLOSED}]{{1,16}}"
 _MARKER = re.compile(f"{_OPEN}({_TAG}){_OPENED}|{_CLOSE}({_TAG}){_CLOSED}")
 _STRAY = re.compile(f"[{_OPEN}-{_CLOSED}]")  # half a marker (a text halved inside one)
 # Regex pieces that let a sentence end be found next to a marker: an optional opening marker
 # before the next sentence's first letter, an optional closing one after the end's punctuation.
-OPENING = f"(?:{_OPEN}[^{_OPENED}]*{_OPENED})?"
-CLOSING = f"(?:{_CLOSE}[^{_CLOSED}]*{_CLOSED})?"
+OPENING = f"(?:{_OPEN}{_TAG}{_OPENED})?"
+CLOSING = f"(?:{_CLOSE}{_TAG}{_CLOSED})?"
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,11 @@ def marked_text(text: str, runs: Sequence[LanguageRun]) -> str:
         parts += [text[last:run.start], mark(run.language, text[run.start:run.end])]
         last = run.end
     return "".join(parts) + text[last:]
+
+
+def scrub(text: str) -> str:
+    """``text`` without the characters markers are made of (a text that holds them itself)."""
+    return _STRAY.sub("", text)
 
 
 def unmark(text: str) -> str:

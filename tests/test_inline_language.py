@@ -112,6 +112,17 @@ def test_epub_nested_empty_unknown_and_same_language_spans(tmp_path: Path, caplo
     _chunks(parse_file(tmp_path / "book.epub"))  # plans without a crash
 
 
+def test_marker_characters_in_the_text_itself_do_not_break_the_reading(tmp_path: Path) -> None:
+    # the private-use characters the chunker marks phrases with, written in the book itself
+    body = ('<p>Odd \ue000es\ue001 text \ue002. Said <span lang="fr">oui \ue003</span>. '
+            + "Go. \ue000" * 2000 + "</p>")
+    document = parse_file(write_epub(tmp_path / "b.epub", "en", (("One", body, "en"),)))
+    chunks = _chunks(document)
+    assert chunks[1].text.startswith("Odd es text. Said oui") and "Go. Go." in chunks[1].text
+    assert not any("\ue000" <= ch <= "\ue003" for c in chunks for ch in c.text + c.phonemes)
+    assert FRENCH("oui") in chunks[1].phonemes
+
+
 def test_span_in_the_paragraphs_own_language_is_no_run(tmp_path: Path) -> None:
     plain = write_epub(tmp_path / "plain.epub", "fr", (("Un", "<p>Il a dit bonjour.</p>", "fr"),))
     same = write_epub(tmp_path / "same.epub", "fr",
