@@ -22,8 +22,8 @@ __all__ = ["Chunk", "ChunkOptions", "Pauses", "Span", "chunk_chapter", "split_se
 
 G2P = Callable[[str], str]
 Count = Callable[[str], int]
-# For a block in another language (Block.language): its normalizer, G2P, language tag and the
-# voice that speaks it (None: the book's).
+# For a block or phrase in another language (Block.language, Block.runs): its normalizer, G2P,
+# canonical language tag and the voice that speaks it (None: the book's).
 Reading = tuple[Callable[[str], str], G2P, str, "str | None"]
 Reader = Callable[[str], Reading]
 
@@ -149,8 +149,10 @@ def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
                   options: ChunkOptions = ChunkOptions(), language: str = "en",
                   read: Reader | None = None, voice: str | None = None) -> Iterator[Chunk]:
     """Yield the chapter's chunks in reading order; sentences end as ``language`` ends them.
-    A block in another language is read with what ``read`` gives for it (else as the rest);
-    ``voice`` speaks the chapter where it is not the book's."""
+    A block in another language is read with what ``read`` gives for it (else as the rest), and
+    so is a phrase in another language inside a block (``Block.runs``): in the block's pieces,
+    or in pieces of its own where its language has a voice of its own; ``voice`` speaks the
+    chapter where it is not the book's."""
     pending: Chunk | None = None
     sentences = 0
     for block in chapter.blocks:

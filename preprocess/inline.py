@@ -127,10 +127,16 @@ def mark(language: str, text: str) -> str:
 
 
 def marked_text(text: str, runs: Sequence[LanguageRun]) -> str:
-    """A block's text with each of its runs (sorted, not overlapping) marked."""
+    """A block's text with each of its runs (sorted, not overlapping) marked; spaces at a run's
+    ends stay outside its markers (a marker is always part of a word)."""
     parts, last = [], 0
     for run in runs:
-        parts += [text[last:run.start], mark(run.language, text[run.start:run.end])]
+        inside = text[run.start:run.end]
+        core = inside.strip()
+        if core:
+            start = inside.index(core)
+            inside = inside[:start] + mark(run.language, core) + inside[start + len(core):]
+        parts += [text[last:run.start], inside]
         last = run.end
     return "".join(parts) + text[last:]
 

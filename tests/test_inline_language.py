@@ -20,7 +20,8 @@ from engine import VoiceG2P, token_count
 from kokoro_cli.app import app
 from preprocess import (Block, BlockKind, Chapter, Document, LanguageRun, parse_file,
                         parse_text, plan)
-from preprocess.inline import Switch, collapse, map_runs, mark, read_mixed, segments, unmark
+from preprocess.inline import (Switch, collapse, map_runs, mark, marked_text, read_mixed,
+                               segments, unmark)
 from tests.conftest import write_epub
 
 runner = CliRunner()
@@ -75,6 +76,11 @@ def test_segments_of_pieces_cut_inside_a_run() -> None:
     assert segments(head) == [(None, "He said "), ("fr", "je")]
     assert segments(tail) == [("fr", "sais quoi"), (None, " today.")]
     assert segments("half\ue000fr a marker") == [(None, "halffr a marker")]
+
+
+def test_spaces_at_a_runs_ends_stay_outside_its_markers() -> None:
+    assert marked_text("a b  c", (LanguageRun(1, 5, "fr"),)) == f"a {mark('fr', 'b')}  c"
+    assert marked_text("a  c", (LanguageRun(1, 3, "fr"),)) == "a  c"
 
 
 def test_read_mixed_joins_where_the_text_had_a_space() -> None:
