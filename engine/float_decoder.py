@@ -29,14 +29,19 @@ if TYPE_CHECKING:
 __all__ = ["DECODER_SCOPE", "FLOAT_DECODER_VERSION", "to_float_decoder"]
 
 DECODER_SCOPE = "/decoder/"  # node names of the export's decoder (the predictors are /encoder/)
-FLOAT_DECODER_VERSION = 1  # part of the derived file's name and of the model id
+# Part of the derived file's name and of the model id. 2: every float convolution 2-D (1 missed
+# the converted ones).
+FLOAT_DECODER_VERSION = 2
 _SQUEEZE_AXES = "float_decoder_axis_2"
 
 
-def to_float_decoder(model: onnx.ModelProto) -> int:
+def to_float_decoder(model: onnx.ModelProto, *, vocoder_ranges: dict | None = None) -> int:
     """Rewrite ``model``'s decoder in place (see the module docstring); the number of integer
     convolutions it replaced (0 for a graph that has none, such as a float export). Raises
-    ValueError for an integer convolution that is not in the export's pattern."""
+    ValueError for an integer convolution that is not in the export's pattern.
+
+    With ``vocoder_ranges`` (:func:`engine.vocoder_int8.load_vocoder_ranges`), the vocoder's
+    residual convolutions then run on int8 kernels instead (:mod:`engine.vocoder_int8`)."""
     graph = model.graph
     made_by = {out: node for node in graph.node for out in node.output}
     users: dict[str, list] = {}
@@ -53,9 +58,13 @@ def to_float_decoder(model: onnx.ModelProto) -> int:
                 raise ValueError(f"{node.name} is not a quantized convolution this rewrite "
                                  f"knows ({type(exc).__name__}: {exc})") from exc
             replaced[id(last)] = conv
-    nodes = [replaced.get(id(node), node) for node in graph.node]
-    nodes = _two_dimensional(nodes, weights, graph)
-    _keep_used(graph, nodes)
+    _keep_used(graph, [replaced.get(id(node), node) for node in graph.node])
+    if vocoder_ranges is not None:
+        from engine.vocoder_int8 import quantize_vocoder
+
+        quantize_vocoder(model, vocoder_ranges)
+    weights = {init.name: init for init in graph.initializer}  # with the new float kernels
+    _keep_used(graph, _two_dimensional(list(graph.node), weights, graph))
     return len(replaced)
 
 
