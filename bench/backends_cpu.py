@@ -11,8 +11,10 @@ correlation after aligning each token's frames, as tests/test_torch_backend.py).
 
 Configurations (``--configs`` picks; the first named is the baseline):
   ort-int8           engine.backends.OnnxBackend on the timed int8 model (--backend onnx-int8)
-  ort-float-decoder  the same with the decoder in float (engine/float_decoder.py; --backend onnx,
-                     the default)
+  ort-float-decoder  the same with the decoder in float (engine/float_decoder.py;
+                     --backend onnx-float)
+  ort-vocoder-int8   the float decoder with its vocoder on static int8 kernels
+                     (engine/vocoder_int8.py; --backend onnx, the default)
   ort-int8-ext       + graph_optimization_level ORT_ENABLE_EXTENDED (the default is ALL)
   ort-int8-nospin    + session.intra_op.allow_spinning 0
   ort-int8-noarena   + enable_cpu_mem_arena False, enable_mem_pattern False
@@ -85,9 +87,10 @@ def build(config: str):
     threads = int(threads or 1)
     resolver = AssetResolver()
     started = time.perf_counter()
-    if name in ("ort-int8", "ort-float-decoder"):  # the timed models, as convert runs them
-        synth = Synthesizer.load(resolver, threads=threads,
-                                 backend="onnx-int8" if name == "ort-int8" else "onnx")
+    backends = {"ort-int8": "onnx-int8", "ort-float-decoder": "onnx-float",
+                "ort-vocoder-int8": "onnx"}
+    if name in backends:  # the timed models, as convert runs them
+        synth = Synthesizer.load(resolver, threads=threads, backend=backends[name])
         backend = synth.backend.load()
         return time.perf_counter() - started, backend.infer_timed
     if name.startswith("ort-"):

@@ -3,8 +3,10 @@
 Two runtimes: onnxruntime on the CPU (the default: fastest there, small, quick to start) and
 PyTorch through the official ``kokoro`` package (``engine.torch_backend``), which adds batched
 inference and is the one to use on a CUDA GPU. onnxruntime runs the int8 export with its decoder
-in float (``onnx``, :mod:`engine.float_decoder`), or the export as it is (``onnx-int8``). ``auto`` picks PyTorch when a CUDA device is
-present and onnxruntime otherwise, without importing torch on a machine with no NVIDIA driver.
+in float and its vocoder on static int8 kernels (``onnx``, :mod:`engine.vocoder_int8`), with the
+whole decoder in float (``onnx-float``, :mod:`engine.float_decoder`), or as it is
+(``onnx-int8``). ``auto`` picks PyTorch when a CUDA device is present and onnxruntime
+otherwise, without importing torch on a machine with no NVIDIA driver.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ __all__ = ["BACKENDS", "Backend", "BatchBackend", "OnnxBackend", "choose_backend
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
+BACKENDS = ("auto", "onnx", "onnx-float", "onnx-int8", "torch")
 _NVIDIA_DRIVER = Path("/proc/driver/nvidia/version")
 
 

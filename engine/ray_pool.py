@@ -76,8 +76,9 @@ class RayPool:
     mid-book); the others join as they become ready, so actors waiting for a node to free up
     (or to be added) never hold the run back. ``resolver`` tells whether the model is the
     published one, which a node may then take from its own cache, where it derives the file
-    that ``backend`` (``onnx`` or ``onnx-int8``) runs. ``ship=False`` keeps the model out of
-    the object store, for a cluster whose every node sees ``model_path`` (one machine).
+    that ``backend`` (``onnx``, ``onnx-float`` or ``onnx-int8``) runs. ``ship=False`` keeps the
+    model out of the object store, for a cluster whose every node sees ``model_path`` (one
+    machine).
     ``ray.init`` must have run.
     """
 

@@ -24,6 +24,7 @@ from engine.backends import Backend, BatchBackend, OnnxBackend, choose_backend
 from engine.errors import BackendError, SettingError
 from engine.g2p import VoiceG2P
 from engine.float_decoder import FLOAT_DECODER_VERSION
+from engine.vocoder_int8 import VOCODER_INT8_VERSION, load_vocoder_ranges
 from engine.timed_model import timed_model
 from engine.voices import Voice, load_voice
 
@@ -91,7 +92,8 @@ class Synthesizer:
              threads: int | None = None) -> Synthesizer:
         """Resolve (and fetch on first use) the model, then start the runtime.
 
-        ``backend``: ``onnx`` (onnxruntime, CPU, the decoder in float: see
+        ``backend``: ``onnx`` (onnxruntime, CPU, the decoder in float and its vocoder on int8
+        kernels: see :mod:`engine.vocoder_int8`), ``onnx-float`` (the decoder in float:
         :mod:`engine.float_decoder`), ``onnx-int8`` (onnxruntime running the export as it is),
         ``torch`` (PyTorch KModel, CUDA when present or ``device``), or ``auto`` (torch on CUDA,
         else onnx)."""
@@ -224,18 +226,21 @@ class Synthesizer:
 
 
 def runtime_model(resolver: AssetResolver, backend: str = "onnx") -> Path:
-    """The ONNX file onnxruntime runs for ``backend`` (``onnx`` or ``onnx-int8``): the model
-    with its token durations as an output (:mod:`engine.timed_model`) and, for ``onnx``, its
-    decoder in float. Without ``onnx-int8``'s durations (no ``onnx`` package, a read-only cache)
-    the model itself, speaking without timing; the float decoder cannot be done without, as the
-    model id promises it."""
+    """The ONNX file onnxruntime runs for ``backend`` (``onnx``, ``onnx-float`` or
+    ``onnx-int8``): the model with its token durations as an output (:mod:`engine.timed_model`)
+    and, for ``onnx-float``, its decoder in float; ``onnx`` is that with the vocoder's
+    convolutions on int8 kernels where the model has calibrated ranges
+    (:mod:`engine.vocoder_int8`). Without ``onnx-int8``'s durations (no ``onnx`` package, a
+    read-only cache) the model itself, speaking without timing; the float decoder cannot be done
+    without, as the model id promises it."""
     model = resolver.model()
-    float_decoder = backend == "onnx"
+    float_decoder = backend in ("onnx", "onnx-float")
+    ranges = load_vocoder_ranges(resolver.model_sha256()) if backend == "onnx" else None
     try:
         derived = timed_model(model, resolver.model_sha256(), resolver.cache_dir,
-                              float_decoder=float_decoder)
+                              float_decoder=float_decoder, vocoder_ranges=ranges)
     except ValueError as exc:  # a graph whose decoder is not the one the rewrite knows
-        raise BackendError(f"cannot run {model.name}'s decoder in float ({exc}); "
+        raise BackendError(f"cannot rewrite {model.name}'s decoder ({exc}); "
                            "use --backend onnx-int8") from exc
     except OSError as exc:  # a read-only cache, a full disk
         if float_decoder:
@@ -276,13 +281,18 @@ def resolve_backend(resolver: AssetResolver, backend: str) -> str:
 def model_id(resolver: AssetResolver, backend: str) -> str:
     """What decides the samples besides voice, speed and phonemes, known before the model
     loads: the ONNX model's sha256 (``onnx-int8``), the same with the float decoder's version
-    (``onnx``), or ``torch:`` and the PyTorch weights' identity (never equal, so pieces from
-    different backends never mix in caches)."""
+    (``onnx-float``) and the int8 vocoder's (``onnx``, where the model has calibrated ranges),
+    or ``torch:`` and the PyTorch weights' identity (never equal, so pieces from different
+    backends never mix in caches)."""
     backend = resolve_backend(resolver, backend)
     if backend == "torch":
         from engine.torch_weights import resolve_weights
 
         return resolve_weights(resolver).model_id
-    if backend == "onnx":
-        return f"{resolver.model_sha256()}:float-decoder-v{FLOAT_DECODER_VERSION}"
+    if backend in ("onnx", "onnx-float"):
+        sha = resolver.model_sha256()
+        float_id = f"{sha}:float-decoder-v{FLOAT_DECODER_VERSION}"
+        if backend == "onnx" and load_vocoder_ranges(sha) is not None:
+            return f"{float_id}+vocoder-int8-v{VOCODER_INT8_VERSION}"
+        return float_id
     return resolver.model_sha256()

@@ -1,6 +1,7 @@
 """The ONNX graph onnxruntime runs: the model with its token durations as a second output, for
 subtitles and read-along, and (for the ``onnx`` backend) its decoder in float
-(:mod:`engine.float_decoder`).
+(:mod:`engine.float_decoder`), with its vocoder's convolutions on int8 kernels
+(:mod:`engine.vocoder_int8`).
 
 Kokoro's exports compute the frames each token lasts (``round(duration / speed)`` clipped to at
 least one frame) inside the graph and expose only the audio. The tensor is still there: adding
@@ -18,6 +19,7 @@ import logging
 from pathlib import Path
 
 from engine.float_decoder import FLOAT_DECODER_VERSION, to_float_decoder
+from engine.vocoder_int8 import VOCODER_INT8_VERSION
 from kokoro_common import made_once
 
 __all__ = ["DURATIONS_OUTPUT", "SAMPLES_PER_FRAME", "duration_tensor", "timed_model"]
@@ -42,16 +44,19 @@ def duration_tensor(graph) -> str | None:
 
 
 def timed_model(model: Path, model_sha256: str, cache_dir: Path, *,
-                float_decoder: bool = False) -> Path | None:
+                float_decoder: bool = False, vocoder_ranges: dict | None = None) -> Path | None:
     """The derived model with a ``durations`` output (and with ``float_decoder``, the decoder
-    in float), made on first use in ``cache_dir``; None when the ``onnx`` package is missing or
-    the graph has nothing to derive (synthesis then goes on with ``model`` as it is, without
-    timing). Concurrent first uses wait on a lock."""
+    in float; with ``vocoder_ranges`` as well, its vocoder on int8 kernels), made on first use
+    in ``cache_dir``; None when the ``onnx`` package is missing or the graph has nothing to
+    derive (synthesis then goes on with ``model`` as it is, without timing). Concurrent first
+    uses wait on a lock."""
     variant = f".float-decoder-v{FLOAT_DECODER_VERSION}" if float_decoder else ""
+    if float_decoder and vocoder_ranges is not None:
+        variant += f".vocoder-int8-v{VOCODER_INT8_VERSION}"
     dest = cache_dir / f"{model.stem}.timed-{model_sha256[:16]}.v{TIMED_VERSION}{variant}.onnx"
 
     def make(tmp: Path) -> bool:
-        data = _derived(model, float_decoder)
+        data = _derived(model, float_decoder, vocoder_ranges)
         if data is not None:
             tmp.write_bytes(data)
         return data is not None
@@ -59,7 +64,7 @@ def timed_model(model: Path, model_sha256: str, cache_dir: Path, *,
     return dest if made_once(dest, make) else None
 
 
-def _derived(model: Path, with_float_decoder: bool) -> bytes | None:
+def _derived(model: Path, with_float_decoder: bool, vocoder_ranges: dict | None) -> bytes | None:
     try:
         import onnx
     except ImportError:
@@ -81,7 +86,8 @@ def _derived(model: Path, with_float_decoder: bool) -> bytes | None:
             onnx.helper.make_node("Identity", [name], [DURATIONS_OUTPUT]))
         graph_model.graph.output.append(
             onnx.helper.make_tensor_value_info(DURATIONS_OUTPUT, onnx.TensorProto.FLOAT, None))
-    rewritten = to_float_decoder(graph_model) if with_float_decoder else 0
+    rewritten = (to_float_decoder(graph_model, vocoder_ranges=vocoder_ranges)
+                 if with_float_decoder else 0)
     if name is None and not rewritten:
         return None
     return graph_model.SerializeToString()

@@ -52,10 +52,12 @@ ModelOpt = typer.Option(None, "--model", help="ONNX model file, or PyTorch weigh
                         dir_okay=False)
 VoicesOpt = typer.Option(None, "--voices", help="Folder of voice files NAME.bin or NAME.pt "
                          "(else $KOKORO_CLI_VOICES, the cache, then the sources).", file_okay=False)
-BackendOpt = typer.Option(None, "--backend", help="auto, onnx, onnx-int8 or torch: onnxruntime "
-                          "on the CPU (onnx runs the int8 model's decoder in float, faster; "
-                          "onnx-int8 runs the model as exported), or PyTorch with batched "
-                          "synthesis on a GPU (auto: torch when CUDA is present, else onnx).")
+BackendOpt = typer.Option(None, "--backend", help="auto, onnx, onnx-float, onnx-int8 or torch: "
+                          "onnxruntime on the CPU (onnx, the fastest: the int8 model's decoder "
+                          "in float with its vocoder on int8 kernels; onnx-float: the whole "
+                          "decoder in float; onnx-int8: the model as exported), or PyTorch with "
+                          "batched synthesis on a GPU (auto: torch when CUDA is present, else "
+                          "onnx).")
 InputFormatOpt = typer.Option(None, "--input-format", help="markdown, epub or text (default: "
                               "from the file extension; stdin is text).")
 ChaptersOpt = typer.Option(None, "--chapters", help="Only these chapters, e.g. 1-3,7 (numbers "

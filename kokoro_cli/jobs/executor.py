@@ -23,8 +23,8 @@ EXECUTORS = ("local", "ray")
 
 def backend_for(executor: str, address: str | None, backend: str) -> str:
     """Check the executor options before any work; returns the backend to run. Ray actors run
-    onnxruntime on the CPU, so ``auto`` means ``onnx`` there (``onnx-int8`` is kept) and
-    ``torch`` is refused."""
+    onnxruntime on the CPU, so ``auto`` means ``onnx`` there (``onnx-float`` and ``onnx-int8``
+    are kept) and ``torch`` is refused."""
     if executor not in EXECUTORS:
         raise SettingError(f"--executor {executor!r}: use {' or '.join(EXECUTORS)}")
     if executor == "local":
@@ -33,7 +33,7 @@ def backend_for(executor: str, address: str | None, backend: str) -> str:
         return backend
     if backend == "torch":
         raise SettingError("--executor ray runs onnxruntime in its actors: use --backend onnx, "
-                           "onnx-int8 or auto")
+                           "onnx-float, onnx-int8 or auto")
     return "onnx" if backend == "auto" else backend
 
 
