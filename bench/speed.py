@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import SAMPLE_RATE, AssetResolver, Synthesizer, token_count
+from engine import SAMPLE_RATE, AssetResolver, Synthesizer, runtime_model, token_count
 from engine.backends import OnnxBackend
 from engine.g2p import phonemizer_for
 from engine.pool import SynthPool
@@ -64,14 +64,16 @@ def pieces(path: Path, voice_spec: str) -> list[tuple[np.ndarray, np.ndarray, fl
 
 
 def model_only(jobs: list, workers: int) -> tuple[float, float]:
-    """(audio s, wall s) through a started pool, or in-process with 2 threads if workers == 0."""
+    """(audio s, wall s) through a started pool, or in-process with 2 threads if workers == 0,
+    on the model ``convert`` runs by default (``--backend onnx``)."""
+    model = runtime_model(AssetResolver(), "onnx")
     if workers == 0:
-        backend = OnnxBackend(AssetResolver().model(), threads=2)
+        backend = OnnxBackend(model, threads=2)
         backend.infer(*jobs[0])  # the first call sizes onnxruntime's buffers
         started = time.perf_counter()
         samples = sum(backend.infer(*job).size for job in jobs)
         return samples / SAMPLE_RATE, time.perf_counter() - started
-    with SynthPool(AssetResolver().model(), workers) as pool:
+    with SynthPool(model, workers) as pool:
         list(pool.map_ordered(jobs[:workers], window=workers))  # warm-up, one piece each
         started = time.perf_counter()
         samples = sum(a.size for a in pool.map_ordered(jobs))
