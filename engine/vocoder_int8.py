@@ -126,8 +126,9 @@ def activation_ranges(model: onnx.ModelProto, feeds: Iterable[dict],
 
 def quantize_vocoder(model: onnx.ModelProto, ranges: dict) -> int:
     """Rewrite ``model``'s vocoder convolutions (1-D float ``Conv`` nodes, as
-    :func:`engine.float_decoder.to_float_decoder` makes them) in place as described in the
-    module docstring; the number rewritten. ValueError when ``ranges`` do not fit the graph."""
+    :func:`engine.float_decoder.to_float_decoder` makes them, and then prunes) in place as
+    described in the module docstring; the number rewritten. ValueError when ``ranges`` do not
+    fit the graph."""
     graph = model.graph
     convolutions = vocoder_convolutions(graph)
     if len(convolutions) != len(ranges) or any(_key(n) not in ranges for n in convolutions):
@@ -146,11 +147,7 @@ def quantize_vocoder(model: onnx.ModelProto, ranges: dict) -> int:
         nodes.extend(inserted.get(node.output[0], []))
         nodes.extend(replaced.get(node.output[0], [node]))
     del graph.node[:]
-    graph.node.extend(nodes)
-    used = {name for node in nodes for name in node.input}
-    kept = [init for init in graph.initializer if init.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
+    graph.node.extend(nodes)  # (the float kernels, now unread, are the caller's to drop)
     return len(replaced)
 
 

@@ -12,6 +12,23 @@ SAMPLES = ROOT / "samples"
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 
+def assert_same_timing_close_sound(first, second, text: str, correlation: float = 0.95):
+    """Two Synthesizers of one model read ``text`` (af_heart) with equal token durations and
+    length, log-spectrogram correlation above ``correlation`` and level within 10 %; returns
+    both audios."""
+    from engine import Synthesizer
+
+    voice = first.voice("af_heart")
+    prepared = Synthesizer.prepare(first.phonemizer(voice)(text), voice, 1.0)
+    audio_a, durations_a = first.backend.infer_timed(*prepared)
+    audio_b, durations_b = second.backend.infer_timed(*prepared)
+    assert np.array_equal(durations_a, durations_b)
+    assert audio_a.size == audio_b.size
+    assert log_spectrum_correlation(audio_a, audio_b) > correlation
+    assert 0.9 < np.sqrt(np.mean(audio_b**2)) / np.sqrt(np.mean(audio_a**2)) < 1.1
+    return audio_a, audio_b
+
+
 def log_spectrum_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Correlation of two equally long signals' log magnitude spectrograms (1024-sample
     Hann frames every 300 samples): 1 for the same sound, about 0.98 for the int8 export
@@ -47,6 +64,22 @@ def write_epub(path: Path, language: str, chapters: tuple[tuple[str, str, str], 
     book.add_item(epub.EpubNav())
     epub.write_epub(str(path), book)
     return path
+
+
+@pytest.fixture(scope="session")
+def one_thread(resolver):
+    """``one_thread(backend)``: a Synthesizer with one onnxruntime thread, loaded once a session
+    per backend."""
+    loaded = {}
+
+    def load(backend: str):
+        from engine import Synthesizer
+
+        if backend not in loaded:
+            loaded[backend] = Synthesizer.load(resolver, backend=backend, threads=1)
+        return loaded[backend]
+
+    return load
 
 
 @pytest.fixture(scope="session")

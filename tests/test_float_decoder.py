@@ -12,7 +12,7 @@ import soundfile as sf
 
 from engine import BackendError, Synthesizer, model_id
 from engine.float_decoder import DECODER_SCOPE, to_float_decoder
-from tests.conftest import log_spectrum_correlation
+from tests.conftest import assert_same_timing_close_sound
 
 onnx = pytest.importorskip("onnx")
 
@@ -59,15 +59,7 @@ def test_same_durations_and_length_and_nearly_the_same_sound(int8, floating):
     """Durations come from the untouched predictors, so they are equal to the frame; the sound
     differs only by the decoder's 8-bit rounding (log-spectrogram correlation 0.96-0.99 over
     Moby-Dick's first chapter)."""
-    voice = int8.voice("af_heart")
-    prepared = Synthesizer.prepare(int8.phonemizer(voice)(SENTENCE), voice, 1.0)
-    audio_8, durations_8 = int8.backend.infer_timed(*prepared)
-    audio_f, durations_f = floating.backend.infer_timed(*prepared)
-    assert np.array_equal(durations_8, durations_f)
-    assert audio_8.size == audio_f.size
-    assert log_spectrum_correlation(audio_8, audio_f) > 0.95
-    level = np.sqrt(np.mean(audio_f**2)) / np.sqrt(np.mean(audio_8**2))
-    assert 0.9 < level < 1.1
+    assert_same_timing_close_sound(int8, floating, SENTENCE)
 
 
 def test_the_backends_are_told_apart_in_ids_and_files(resolver, int8, floating):

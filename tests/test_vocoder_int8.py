@@ -10,7 +10,7 @@ from engine import Synthesizer, model_id
 from engine.vocoder_int8 import (INPUT_HEADROOM, OUTPUT_HEADROOM, VOCODER_INT8_VERSION,
                                  activation_ranges, channel_gains, load_vocoder_ranges,
                                  quantize_vocoder, quantized_range, vocoder_convolutions)
-from tests.conftest import log_spectrum_correlation
+from tests.conftest import assert_same_timing_close_sound
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -19,18 +19,9 @@ SENTENCE = ("It was a bright cold day in April, and the clocks were striking thi
             "nobody in the square looked up.")
 
 
-@pytest.fixture(scope="module")
-def fast(resolver):
-    return Synthesizer.load(resolver, backend="onnx", threads=1)
-
-
-@pytest.fixture(scope="module")
-def floating(resolver):
-    return Synthesizer.load(resolver, backend="onnx-float", threads=1)
-
-
 def test_the_published_model_ships_its_ranges_and_every_vocoder_convolution_uses_them(
-        resolver, fast):
+        resolver, one_thread):
+    fast = one_thread("onnx")
     ranges = load_vocoder_ranges(resolver.model_sha256())
     assert ranges is not None and len(ranges) == 48
     graph = onnx.load(str(fast.model_path), load_external_data=False).graph
@@ -42,23 +33,17 @@ def test_the_published_model_ships_its_ranges_and_every_vocoder_convolution_uses
     assert "vocoder-int8" in fast.model_path.name
 
 
-def test_same_durations_and_nearly_the_float_decoders_sound(fast, floating):
+def test_same_durations_and_nearly_the_float_decoders_sound(one_thread):
     """Durations come from the same predictors; the sound differs by the 8-bit kernels
     (log-spectrogram correlation about 0.98, as close as the int8 export is)."""
-    voice = fast.voice("af_heart")
-    prepared = Synthesizer.prepare(fast.phonemizer(voice)(SENTENCE), voice, 1.0)
-    audio_q, durations_q = fast.backend.infer_timed(*prepared)
-    audio_f, durations_f = floating.backend.infer_timed(*prepared)
-    assert np.array_equal(durations_q, durations_f)
-    assert audio_q.size == audio_f.size
-    assert log_spectrum_correlation(audio_q, audio_f) > 0.95
+    audio_f, audio_q = assert_same_timing_close_sound(one_thread("onnx-float"),
+                                                      one_thread("onnx"), SENTENCE)
     snr = 10 * np.log10(np.sum(audio_f**2) / np.sum((audio_f - audio_q) ** 2))
-    assert snr > 10  # dB; about 15 measured, the int8 export's own is about 12
-    level = np.sqrt(np.mean(audio_q**2)) / np.sqrt(np.mean(audio_f**2))
-    assert 0.9 < level < 1.1
+    assert snr > 8  # dB; 11.4 on average over Moby-Dick pieces, as the int8 export's 11.0
 
 
-def test_the_three_onnx_backends_have_their_own_ids_and_files(resolver, fast, floating):
+def test_the_three_onnx_backends_have_their_own_ids_and_files(resolver, one_thread):
+    fast, floating = one_thread("onnx"), one_thread("onnx-float")
     ids = {name: model_id(resolver, name) for name in ("onnx", "onnx-float", "onnx-int8")}
     assert len(set(ids.values())) == 3
     version = f"+vocoder-int8-v{VOCODER_INT8_VERSION}"
@@ -74,10 +59,11 @@ def test_a_model_nobody_calibrated_runs_the_float_decoder(resolver, monkeypatch)
         Synthesizer.load(resolver, backend="onnx-float").model_path
 
 
-def test_short_exclamations_are_not_clipped(resolver, floating):
+def test_short_exclamations_are_not_clipped(resolver, one_thread):
     """The calibration and its headroom cover what they are for: no activation of these lines
     falls outside what the quantizers can represent (exclamations drive the noise branch
     hardest)."""
+    floating = one_thread("onnx-float")
     feeds = []
     for name, text in (("af_heart", "Good morning."), ("am_michael", "No! Ha ha ha!")):
         voice = floating.voice(name)
