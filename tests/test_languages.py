@@ -224,11 +224,11 @@ def test_a_missing_language_extra_is_one_line_naming_it(monkeypatch) -> None:
     assert "Traceback" not in result.output
 
 
-FRENCH_PLS = b"""<?xml version="1.0" encoding="UTF-8"?>
+FRENCH_PLS = """<?xml version="1.0" encoding="UTF-8"?>
 <lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon"
          alphabet="ipa" xml:lang="fr">
   <lexeme><grapheme>Dupont</grapheme><phoneme>dy.\u02c8p\u0254\u0303</phoneme></lexeme>
-</lexicon>""".decode("unicode_escape").encode("utf-8")
+</lexicon>""".encode("utf-8")
 ENGLISH_PLS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon"
          alphabet="ipa" xml:lang="en">

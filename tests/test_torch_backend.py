@@ -238,7 +238,7 @@ def test_auto_picks_onnx_without_cuda(monkeypatch, tmp_path):
     assert choose_backend("auto") == "onnx"
     assert choose_backend("auto", torch_weights_given=True) == "torch"
     assert choose_backend("torch") == "torch"
-    with pytest.raises(SettingError, match="auto, onnx, onnx-int8, torch"):
+    with pytest.raises(SettingError, match="auto, onnx, onnx-float, onnx-int8, torch"):
         choose_backend("tensorflow")
 
 
