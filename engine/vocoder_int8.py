@@ -4,7 +4,9 @@ With the decoder in float (:mod:`engine.float_decoder`), most of the model's tim
 vocoder's 48 residual convolutions (``resblocks`` and ``noise_res``: 128 and 256 channels,
 kernels 3 to 11, at up to 4,800 frames a second). onnxruntime's ``QLinearConv`` runs a
 convolution as uint8 × int8 on the CPU's VNNI instructions, about 2.7 times as fast as its best
-float kernel, where the export's own ``ConvInteger`` (uint8 × uint8) is no faster than float.
+float kernel, where the export's own ``ConvInteger`` (uint8 × uint8) is no faster than float
+(measured on AVX-512 VNNI; CPUs without VNNI get onnxruntime's AVX2 integer kernels, not
+measured here).
 Each such convolution becomes ``QuantizeLinear → QLinearConv → DequantizeLinear`` with
 *static* ranges, measured once over many voices and texts (``bench/calibrate_vocoder.py``) and
 shipped per model in ``engine/data/vocoder-ranges-<sha256[:16]>.json``:
@@ -21,9 +23,10 @@ shipped per model in ``engine/data/vocoder-ranges-<sha256[:16]>.json``:
   point in its bias; a per-channel ``DequantizeLinear`` gives the floats back.
 
 The text encoder, the predictors (durations, pitch, energy) and the rest of the decoder are
-the float decoder's, so timing is the int8 export's. Measured on Moby-Dick pieces against the
-float decoder: 15 dB signal-to-noise and 0.98 log-spectrogram correlation, where the int8
-export itself gets 12.5 dB and 0.98; the model runs about 1.8× as fast as the float decoder.
+the float decoder's, so timing is the int8 export's. Measured on Moby-Dick pieces in three
+voices against the float decoder: 11.4 dB signal-to-noise and 0.975 log-spectrogram correlation,
+where the int8 export itself gets 11.0 dB and 0.977; one thread runs the model 1.65× as fast as
+the float decoder and 2.0× as fast as the int8 export (README, Speed).
 """
 
 from __future__ import annotations
@@ -132,8 +135,8 @@ def quantize_vocoder(model: onnx.ModelProto, ranges: dict) -> int:
     graph = model.graph
     convolutions = vocoder_convolutions(graph)
     if len(convolutions) != len(ranges) or any(_key(n) not in ranges for n in convolutions):
-        raise ValueError(f"the calibrated ranges name {len(ranges)} convolutions, the graph "
-                         f"has {len(convolutions)} others")
+        raise ValueError(f"the calibrated ranges ({len(ranges)} convolutions) do not fit this "
+                         f"graph's {len(convolutions)} vocoder convolutions")
     weights = {init.name: init for init in graph.initializer}
     # Keyed by a node's first output: protobuf hands out new Python wrappers for the same node.
     inserted: dict[str, list] = {}
