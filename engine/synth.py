@@ -23,9 +23,8 @@ from engine.audio import AudioChunk, P, faded, trim_span
 from engine.backends import Backend, BatchBackend, OnnxBackend, choose_backend
 from engine.errors import BackendError, SettingError
 from engine.g2p import VoiceG2P
-from engine.float_decoder import FLOAT_DECODER_VERSION
-from engine.vocoder_int8 import VOCODER_INT8_VERSION, load_vocoder_ranges
-from engine.timed_model import timed_model
+from engine.timed_model import derivation, timed_model
+from engine.vocoder_int8 import load_vocoder_ranges
 from engine.voices import Voice, load_voice
 
 if TYPE_CHECKING:
@@ -289,10 +288,8 @@ def model_id(resolver: AssetResolver, backend: str) -> str:
         from engine.torch_weights import resolve_weights
 
         return resolve_weights(resolver).model_id
+    sha = resolver.model_sha256()
     if backend in ("onnx", "onnx-float"):
-        sha = resolver.model_sha256()
-        float_id = f"{sha}:float-decoder-v{FLOAT_DECODER_VERSION}"
-        if backend == "onnx" and load_vocoder_ranges(sha) is not None:
-            return f"{float_id}+vocoder-int8-v{VOCODER_INT8_VERSION}"
-        return float_id
-    return resolver.model_sha256()
+        vocoder_int8 = backend == "onnx" and load_vocoder_ranges(sha) is not None
+        return f"{sha}:{derivation(True, vocoder_int8)}"
+    return sha

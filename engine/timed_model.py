@@ -22,7 +22,8 @@ from engine.float_decoder import FLOAT_DECODER_VERSION, to_float_decoder
 from engine.vocoder_int8 import VOCODER_INT8_VERSION
 from kokoro_common import made_once
 
-__all__ = ["DURATIONS_OUTPUT", "SAMPLES_PER_FRAME", "duration_tensor", "timed_model"]
+__all__ = ["DURATIONS_OUTPUT", "SAMPLES_PER_FRAME", "derivation", "duration_tensor",
+           "timed_model"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,16 @@ def duration_tensor(graph) -> str | None:
     return None
 
 
+def derivation(float_decoder: bool, vocoder_int8: bool) -> str:
+    """What a derived graph changes beyond the durations output, with the versions of those
+    rewrites: ``""``, ``float-decoder-v2`` or ``float-decoder-v2+vocoder-int8-v1``. It names the
+    derived file and is the model id's suffix (:func:`engine.synth.model_id`)."""
+    if not float_decoder:
+        return ""
+    label = f"float-decoder-v{FLOAT_DECODER_VERSION}"
+    return f"{label}+vocoder-int8-v{VOCODER_INT8_VERSION}" if vocoder_int8 else label
+
+
 def timed_model(model: Path, model_sha256: str, cache_dir: Path, *,
                 float_decoder: bool = False, vocoder_ranges: dict | None = None) -> Path | None:
     """The derived model with a ``durations`` output (and with ``float_decoder``, the decoder
@@ -50,9 +61,8 @@ def timed_model(model: Path, model_sha256: str, cache_dir: Path, *,
     in ``cache_dir``; None when the ``onnx`` package is missing or the graph has nothing to
     derive (synthesis then goes on with ``model`` as it is, without timing). Concurrent first
     uses wait on a lock."""
-    variant = f".float-decoder-v{FLOAT_DECODER_VERSION}" if float_decoder else ""
-    if float_decoder and vocoder_ranges is not None:
-        variant += f".vocoder-int8-v{VOCODER_INT8_VERSION}"
+    label = derivation(float_decoder, vocoder_ranges is not None)
+    variant = f".{label}" if label else ""
     dest = cache_dir / f"{model.stem}.timed-{model_sha256[:16]}.v{TIMED_VERSION}{variant}.onnx"
 
     def make(tmp: Path) -> bool:

@@ -138,12 +138,20 @@ def quantize_vocoder(model: onnx.ModelProto, ranges: dict) -> int:
         raise ValueError(f"the calibrated ranges ({len(ranges)} convolutions) do not fit this "
                          f"graph's {len(convolutions)} vocoder convolutions")
     weights = {init.name: init for init in graph.initializer}
+    # One index serves every conv: folding swaps inputs of that conv's own AdaIN and Snake only,
+    # which no other conv's pattern reads.
+    made_by = {out: node for node in graph.node for out in node.output}
+    users: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            users[name] = users.get(name, 0) + 1
     # Keyed by a node's first output: protobuf hands out new Python wrappers for the same node.
     inserted: dict[str, list] = {}
     replaced: dict[str, list] = {}
     for conv in convolutions:
         measured = ranges[_key(conv)]
-        scale = _fold_input_scale(graph, conv, measured["in"], weights, inserted)
+        scale = _fold_input_scale(graph, conv, measured["in"], (made_by, users, weights),
+                                  inserted)
         replaced[conv.output[0]] = _quantized(conv, measured, scale, weights, graph)
     nodes = []
     for node in graph.node:
@@ -154,16 +162,13 @@ def quantize_vocoder(model: onnx.ModelProto, ranges: dict) -> int:
     return len(replaced)
 
 
-def _fold_input_scale(graph, conv, measured_in, weights, inserted) -> np.ndarray:
+def _fold_input_scale(graph, conv, measured_in, index, inserted) -> np.ndarray:
     """Fold a per-channel scale ``t`` into ``Snake(AdaIN(x))`` before ``conv`` (see the module
-    docstring) and return it; ones when the graph around ``conv`` is not that pattern."""
+    docstring) and return it; ones when the graph around ``conv`` is not that pattern.
+    ``index``: (producer of each tensor, how many nodes read it, initializers by name)."""
     low, high = (np.asarray(v, np.float64) for v in measured_in)
     ones = np.ones(low.size)
-    made_by = {out: node for node in graph.node for out in node.output}
-    users: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            users[name] = users.get(name, 0) + 1
+    made_by, users, weights = index
     try:
         snake = made_by[conv.input[0]]
         adain = next(made_by[i] for i in snake.input

@@ -21,13 +21,13 @@ SENTENCE = ("Call me Ishmael. Some years ago, never mind how long precisely, hav
 
 
 @pytest.fixture(scope="module")
-def int8(resolver):
-    return Synthesizer.load(resolver, backend="onnx-int8", threads=1)
+def int8(one_thread):
+    return one_thread("onnx-int8")
 
 
 @pytest.fixture(scope="module")
-def floating(resolver):
-    return Synthesizer.load(resolver, backend="onnx-float", threads=1)
+def floating(one_thread):
+    return one_thread("onnx-float")
 
 
 def _ops(graph, scope: str) -> dict[str, int]:
