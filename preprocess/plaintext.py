@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .document import Block, BlockKind, Chapter, Document, fold_heading_only
 from .errors import ParseError
-from .gutenberg import split_gutenberg
+from .gutenberg import byline_author, split_gutenberg
 
 __all__ = [
     "HEADING_PATTERNS", "classify_line", "clean_text", "decode_text", "is_part_label",
@@ -66,10 +66,15 @@ _CLOSERS = "\"')]}”’»_"
 _PRODUCER = re.compile(r"(?:e-?text\s+)?(?:produced|prepared|transcribed|scanned)\s+by\b", re.I)
 _YEAR = re.compile(r"\s*\(\d{4}\)\s*")
 _TITLE_PAGE_LINES = 6
-_BY_LINE = re.compile(r"^by\s+(?P<author>\S.{0,80})$", re.IGNORECASE)
 _UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)_([^_\n]+)_(?!\w)")
 _SMALL_WORDS = frozenset("a an and as at but by for from in into nor of on or the to with".split())
 _TITLE_MAX_WORDS = 10
+# A long title ("CHAPTER XII. IN WHICH THE CAPTAIN RETURNS TO THE SHIP AND FINDS ...") may have
+# this many words and wrap over this many lines; every line of it but the last is hard-wrapped,
+# so at least this many characters long (Gutenberg wraps at about 70).
+_LONG_TITLE_WORDS = 30
+_LONG_TITLE_LINES = 3
+_WRAPPED_CHARS = 60
 # Share of control characters above which bytes are taken for binary data, not text.
 _MAX_CONTROL_SHARE = 0.01
 _CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r\f\v")  # to delete
@@ -150,6 +155,8 @@ def _label_title_ok(match: re.Match[str]) -> bool:
     if not title:
         return True
     separated = bool(match.group("sep") and match.group("sep").strip())
+    if separated and _reads_as_title(title, _LONG_TITLE_WORDS):
+        return True
     return (separated and len(title.split()) <= _TITLE_MAX_WORDS) or _is_title_line(title)
 
 
@@ -188,7 +195,8 @@ def _groups(paragraphs: Sequence[list[str]], title: str) -> list[tuple[str, list
     """(title, blocks) cut at each heading; the first group holds what comes before any
     heading, under ``title``."""
     first_label = next(
-        (i for i, p in enumerate(paragraphs) if len(p) <= 2 and classify_line(p[0]) == "label"),
+        (i for i, p in enumerate(paragraphs)
+         if (len(p) <= 2 and classify_line(p[0]) == "label") or _long_heading(paragraphs, i)),
         len(paragraphs),
     )
     groups: list[tuple[str, list[Block]]] = [(title, [])]
@@ -262,7 +270,7 @@ def _drop_contents(paragraphs: list[list[str]]) -> list[list[str]]:
         return paragraphs
     for end in range(index + 1, len(paragraphs)):
         lines = paragraphs[end]
-        if len(lines) <= 2 and _label_key(lines[0]) == key:
+        if len(lines) <= 1 + _LONG_TITLE_LINES and _label_key(lines[0]) == key:
             return paragraphs[:start] + paragraphs[end:]
     return paragraphs
 
@@ -293,28 +301,13 @@ def _title_and_authors(
     """
     head = [line for p in paragraphs[:_TITLE_PAGE_LINES] for line in p][:_TITLE_PAGE_LINES]
     for position in range(1, 4):
-        author, used = _by_line(head, position)
+        author, used = byline_author(head, position)
         titles = [line for line in head[:position] if not _YEAR.fullmatch(line)]
         if author and titles and all(_is_title_line(t) for t in titles):
             while used < len(head) and _YEAR.fullmatch(head[used]):
                 used += 1
             return _titlecase(" ".join(titles)), (author,), _drop_lines(paragraphs, used)
     return None, (), paragraphs
-
-
-def _by_line(head: Sequence[str], position: int) -> tuple[str | None, int]:
-    """The author named at ``head[position]`` ("by Jane Austen", or "by" then the name), and
-    how many lines of ``head`` the title page has used up to there."""
-    if position >= len(head):
-        return None, 0
-    line, used = head[position], position + 1
-    if line.lower().rstrip(":") == "by" and used < len(head):
-        line, used = f"by {head[used]}", used + 1
-    by = _BY_LINE.match(line)
-    if not by:
-        return None, 0
-    author = _YEAR.sub("", by.group("author")).strip().rstrip(".,")
-    return author or None, used
 
 
 def _drop_lines(paragraphs: list[list[str]], count: int) -> list[list[str]]:
@@ -333,7 +326,7 @@ def _heading_at(
     paragraphs: Sequence[list[str]], index: int, caps_ok: bool
 ) -> tuple[_Heading | None, int]:
     """The heading starting at paragraph ``index`` (if any) and how many paragraphs it uses."""
-    wrapped = _wrapped_heading(paragraphs, index)
+    wrapped = _wrapped_heading(paragraphs, index) or _long_heading(paragraphs, index)
     if wrapped is not None:
         return wrapped
     lines = paragraphs[index]
@@ -382,14 +375,58 @@ def _runs_on(line: str, blank_after: bool) -> bool:
     return not blank_after or line[-1] in ",;:-—–&" or line.split()[-1].lower() in _SMALL_WORDS
 
 
+def _long_heading(
+    paragraphs: Sequence[list[str]], index: int
+) -> tuple[_Heading, int] | None:
+    """A labelled heading whose title is too long for one line, and how many paragraphs it
+    uses: the label's own title wraps ("CHAPTER XII. IN WHICH ... ASLEEP" / "ON DECK"), or a
+    bare label has a title of several lines under it (Don Quixote: "CHAPTER I." / "WHICH
+    TREATS OF ... DON" / "QUIXOTE OF LA MANCHA"), in the same paragraph or after a blank line.
+
+    Only a title that fills its first line (it was hard-wrapped) counts, so a short complete
+    heading is never joined to a short line after it.
+    """
+    lines = paragraphs[index]
+    match = HEADING_PATTERNS[0][1].fullmatch(lines[0])
+    if match is None or (match.group("title") and not (match.group("sep") or "").strip()):
+        return None
+    after, used = lines[1:], 1
+    if not after and index + 1 < len(paragraphs):
+        after, used = paragraphs[index + 1], 2
+    title = ([lines[0]] if match.group("title") else []) + after
+    if not after or len(title) > _LONG_TITLE_LINES or any(map(_is_label_line, after)):
+        return None
+    joined = " ".join(after)
+    if not all(len(line) >= _WRAPPED_CHARS for line in title[:-1] or title):
+        return None
+    if match.group("title"):
+        whole = f"{match.group('title')} {joined}"
+        heading = _titlecase(f"{lines[0]} {joined}")
+    else:
+        whole, heading = joined, _combine(lines[0], joined)
+    if not _reads_as_title(whole, _LONG_TITLE_WORDS):
+        return None
+    return _Heading(heading, True), used
+
+
+def _is_label_line(line: str) -> bool:
+    return classify_line(line) == "label"
+
+
 def _ends_title(line: str) -> bool:
     """A short line that finishes a title: capitalised words (or small ones), up to one final
     stop ("Stone; in Mountains; in Stars.")."""
-    core = line.rstrip(_CLOSERS).rstrip(".!?")
-    if not core or re.search(r"[.!?]\s", core) or classify_line(line) == "label":
+    return _reads_as_title(line, _TITLE_MAX_WORDS) and not _is_label_line(line)
+
+
+def _reads_as_title(text: str, max_words: int) -> bool:
+    """Up to ``max_words`` words that read as a title: all capitals, or capitalised words (and
+    small ones), with no sentence inside and up to one final stop."""
+    core = text.rstrip(_CLOSERS).rstrip(".!?")
+    if not core or re.search(r"[.!?]\s", core):
         return False
     words = core.split()
-    return len(words) <= _TITLE_MAX_WORDS and (core.isupper() or all(
+    return len(words) <= max_words and (core.isupper() or all(
         w[0].isupper() or w.lower() in _SMALL_WORDS for w in words if w[0].isalpha()))
 
 
