@@ -1,65 +1,36 @@
-"""Exit codes, and the one place that maps the project's errors to them."""
+"""Exit codes, the CLI's own errors, and the one place that turns an error into a code and a
+line. Each error class names its exit code, so this imports nothing above ``kokoro_common``."""
 
 from __future__ import annotations
 
 import errno
 import sys
-from enum import IntEnum
 
-from engine import AssetError, BackendError, G2PError, SettingError, VoiceError
-from kokoro_cli.output.ffmpeg import FfmpegError
-from kokoro_cli.jobs.job import Interrupted, JobError, JobStateError
-from kokoro_cli.output.loudness import LoudnessError
-from kokoro_common import KokoroError
-from preprocess import InputError
+from kokoro_common import ExitCode, KokoroError
 
 __all__ = ["EXIT_CODES_HELP", "ExitCode", "OutputError", "UsageError", "exit_code_for",
            "message_for"]
 
 
-class ExitCode(IntEnum):
-    OK = 0
-    USAGE = 2  # bad options or arguments (also unknown voice, bad speed)
-    INPUT = 3  # input missing, unreadable, unsupported, corrupt, or nothing to read
-    ASSET = 4  # model or voice missing, unreachable or failing verification; runtime missing
-    OUTPUT = 5  # ffmpeg failed, disk full, permissions, loudness QC failed with --qc strict
-    BUSY = 6  # another run is working on the same job
-    INTERRUPTED = 130
-
-
 class UsageError(KokoroError):
     """An option or argument that cannot work; the message says what to use instead."""
+
+    exit_code = ExitCode.USAGE
 
 
 class OutputError(KokoroError):
     """The output cannot be written where the user asked."""
 
-
-_CODES: tuple[tuple[type[BaseException], ExitCode], ...] = (
-    (UsageError, ExitCode.USAGE),
-    (VoiceError, ExitCode.USAGE),
-    (SettingError, ExitCode.USAGE),
-    (InputError, ExitCode.INPUT),
-    (AssetError, ExitCode.ASSET),
-    (BackendError, ExitCode.ASSET),
-    (G2PError, ExitCode.ASSET),
-    (Interrupted, ExitCode.INTERRUPTED),
-    (JobStateError, ExitCode.OUTPUT),
-    (JobError, ExitCode.BUSY),
-    (FfmpegError, ExitCode.OUTPUT),
-    (LoudnessError, ExitCode.OUTPUT),
-    (OutputError, ExitCode.OUTPUT),
-    (OSError, ExitCode.OUTPUT),
-)
+    exit_code = ExitCode.OUTPUT
 
 
 def exit_code_for(error: BaseException) -> ExitCode:
-    """The exit code for one of the project's errors (or an OS or audio-file error); anything
-    else is a bug and is raised again."""
-    for kind, code in _CODES:
-        if isinstance(error, kind):
-            return code
-    if _is_soundfile_error(error):
+    """The exit code for one of the project's errors (each class names its own), or for an OS
+    or audio-file error; anything else is a bug and is raised again."""
+    code = error.exit_code if isinstance(error, KokoroError) else None
+    if code is not None:
+        return code
+    if isinstance(error, OSError) or _is_soundfile_error(error):
         return ExitCode.OUTPUT
     raise error
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from kokoro_common import KokoroError
+from kokoro_common import ExitCode, KokoroError
 
 __all__ = ["InputError", "ParseError"]
 
 
 class InputError(KokoroError):
     """The input document is missing, unreadable, unsupported or has nothing to speak."""
+
+    exit_code = ExitCode.INPUT
 
 
 class ParseError(InputError):

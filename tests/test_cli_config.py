@@ -146,22 +146,3 @@ def test_installed_script_honours_environment_and_config_precedence(tmp_path):
     proc = subprocess.run(_kokoro() + ["--config", str(tmp_path / "none.toml"), "config", "show"],
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 2 and proc.stderr.startswith("error: config file")
-
-
-def test_every_error_class_has_its_exit_code():
-    from engine import AssetError, SettingError, VoiceError
-    from kokoro_cli.errors import ExitCode, exit_code_for
-    from kokoro_cli.output import FfmpegError
-    from kokoro_cli.jobs.job import Interrupted, JobError
-    from preprocess import InputError, ParseError
-    from preprocess.lexicon import DictionaryError
-
-    cases = {VoiceError("x"): ExitCode.USAGE, SettingError("x"): ExitCode.USAGE,
-             InputError("x"): ExitCode.INPUT, ParseError("x"): ExitCode.INPUT,
-             DictionaryError("x"): ExitCode.INPUT, AssetError("x"): ExitCode.ASSET,
-             FfmpegError("x"): ExitCode.OUTPUT, OSError("disk full"): ExitCode.OUTPUT,
-             JobError("x"): ExitCode.BUSY, Interrupted("x"): ExitCode.INTERRUPTED}
-    assert {type(e).__name__: exit_code_for(e) for e in cases} == \
-        {type(e).__name__: code for e, code in cases.items()}
-    with pytest.raises(ZeroDivisionError):  # a bug is not mapped: it keeps its traceback
-        exit_code_for(ZeroDivisionError())

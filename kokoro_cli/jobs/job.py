@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from kokoro_cli.jobs.manifest import (ChapterRecord, FileRecord, JobIdentity, Manifest,
                                       OutputRecord)
-from kokoro_common import KokoroError, write_atomic
+from kokoro_common import ExitCode, KokoroError, write_atomic
 
 if TYPE_CHECKING:
     from kokoro_cli.jobs.timing import ChapterTiming
@@ -34,14 +34,20 @@ log = logging.getLogger(__name__)
 class JobError(KokoroError):
     """The job folder cannot be used (locked by another run, unwritable)."""
 
+    exit_code = ExitCode.BUSY
+
 
 class JobStateError(KokoroError):
     """The work area cannot be written (a file where a folder should be, no permission, a
     full disk): an output problem, not a busy job."""
 
+    exit_code = ExitCode.OUTPUT
+
 
 class Interrupted(KokoroError):
     """The run was asked to stop (SIGINT/SIGTERM) and stopped after the piece in flight."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 def default_work_root() -> Path:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from kokoro_cli.output.metadata import parse_ffmetadata
-from kokoro_common import KokoroError
+from kokoro_common import ExitCode, KokoroError
 
 __all__ = [
     "FfmpegError",
@@ -59,6 +59,8 @@ PIPE_CHUNK = 1 << 20
 class FfmpegError(KokoroError):
     """ffmpeg is missing, or an ffmpeg/ffprobe run failed (the message ends with its last
     stderr line; ``command`` and ``stderr`` hold the whole of both)."""
+
+    exit_code = ExitCode.OUTPUT
 
     def __init__(self, message: str, *, command: Sequence[str] = (), stderr: str = "") -> None:
         super().__init__(message)

@@ -42,7 +42,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from kokoro_common import KokoroError
+from kokoro_common import ExitCode, KokoroError
 
 __all__ = [
     "DEFAULT_PRESET", "PRESETS", "GainPlan", "Levels", "LevelsQC", "LoudnessError",
@@ -117,6 +117,8 @@ DEFAULT_PRESET = "audiobook"
 
 class LoudnessError(KokoroError):
     """Loudness could not be measured, or the output is out of its preset's spec."""
+
+    exit_code = ExitCode.OUTPUT
 
 
 class QCError(LoudnessError):
