@@ -202,17 +202,6 @@ def equivalence(ref, out) -> tuple[float, int, int, float, float]:
 
 # --- driver --------------------------------------------------------------------------------
 
-def plan_jobs(text: Path, voice_spec: str):
-    from engine import AssetResolver, Synthesizer, token_count
-    from engine.g2p import phonemizer_for
-    from engine.voices import load_voice
-    from preprocess import parse_file, plan
-
-    voice = load_voice(voice_spec, AssetResolver())
-    plans = plan(parse_file(text), phonemizer_for(voice.info.lang_code), token_count)
-    return [Synthesizer.prepare(c.phonemes, voice, 1.0) for p in plans for c in p.chunks]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -224,7 +213,8 @@ def main() -> None:
     parser.add_argument("--configs", default="ort-int8,ort-fp32,ov-fp32")
     args = parser.parse_args()
 
-    jobs = plan_jobs(args.text, args.voice)
+    from speed import pieces  # bench/speed.py: the pieces convert makes, planned as it plans them
+    jobs = pieces(args.text, args.voice)
     chosen = [int(i) for i in args.pieces.split(",")]
     configs = args.configs.split(",")
     print(f"{args.text.name}: {len(jobs)} pieces planned; timing pieces {chosen} "

@@ -112,10 +112,10 @@ def _quantize_generator(model, resolver: AssetResolver, *, mixed: bool):
     import nncf
     import numpy as np
 
-    from backends_cpu import plan_jobs
+    from speed import pieces  # bench/speed.py: the pieces convert makes
 
     logging.getLogger("nncf").setLevel(logging.WARNING)
-    jobs = plan_jobs(ROOT / "bench" / "moby_like.txt", "af_heart")
+    jobs = pieces(ROOT / "bench" / "moby_like.txt", "af_heart")
     data = [{"tokens": jobs[i][0][None], "style": jobs[i][1].reshape(1, -1),
              "speed": np.array([jobs[i][2]], np.float32)} for i in CALIBRATION_PIECES]
     keep = r"^(?!.*/decoder/generator/(resblocks|noise_res|noise_convs|ups)[./]).*$"
