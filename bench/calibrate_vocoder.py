@@ -32,6 +32,7 @@ from engine import AssetResolver, Synthesizer  # noqa: E402
 from engine.float_decoder import to_float_decoder  # noqa: E402
 from engine.vocoder_int8 import activation_ranges, vocoder_ranges_file  # noqa: E402
 from engine.voices import catalogue, load_voice  # noqa: E402
+from kokoro_cli.assets_env import resolver_settings  # noqa: E402
 
 SPEEDS = (0.8, 1.0, 1.25)
 PIECE = 250  # phonemes at most: the probe keeps ~100 activations of a piece in memory at once
@@ -83,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     import onnx
 
-    resolver = AssetResolver()
+    resolver = AssetResolver(**resolver_settings(None, None))
     sha = resolver.model_sha256()
     synth = Synthesizer.load(resolver, backend="onnx-int8", threads=1)
     voices = ([info.name for info in catalogue()] if args.voices == "all"

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from asr_check import transcribe_samples, wer, word_timings  # noqa: E402
 from engine import AssetResolver, Synthesizer, Voice, token_count, tokenize  # noqa: E402
 from engine.audio import silence, trim  # noqa: E402
+from kokoro_cli.assets_env import resolver_settings  # noqa: E402
 from preprocess import (  # noqa: E402
     Chapter, Chunk, ChunkOptions, Normalizer, Pauses, chunk_chapter, parse_file,
 )
@@ -183,7 +184,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     started = time.perf_counter()
-    synth = Synthesizer.load(AssetResolver(), threads=args.threads)
+    synth = Synthesizer.load(AssetResolver(**resolver_settings(None, None)), threads=args.threads)
     voice = synth.voice(args.voice)
     g2p = synth.phonemizer(voice)
     synth.synthesize(g2p("Warm up."), voice)  # the first call allocates buffers

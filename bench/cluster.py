@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import SAMPLE_RATE, AssetResolver, RayPool, Synthesizer, SynthPool
+from kokoro_cli.assets_env import resolver_settings
 from speed import pieces  # bench/speed.py: the pieces convert makes, planned as it plans them
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +87,7 @@ def ray_round(model: Path, actors: int, jobs: list, resolver: AssetResolver) -> 
 def model_only(text: Path, workers: int, runs: int) -> None:
     import ray
 
-    resolver = AssetResolver()
+    resolver = AssetResolver(**resolver_settings(None, None))
     model = Synthesizer.load(resolver).model_path  # the timed model, as convert runs it
     jobs = pieces(text, "af_heart")
     started = time.perf_counter()

@@ -34,6 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.asr_check import resample  # noqa: E402
 from engine import AssetResolver  # noqa: E402
+from kokoro_cli.assets_env import resolver_settings  # noqa: E402
 from kokoro_cli.speech import SpeechOptions, speak_document  # noqa: E402
 from preprocess import Normalizer, parse_text, resolve_language  # noqa: E402
 
@@ -148,7 +149,7 @@ def error_rate(reference: list, hypothesis: list) -> float:
 
 
 def main(tags: list[str]) -> None:
-    resolver = AssetResolver()
+    resolver = AssetResolver(**resolver_settings(None, None))
     print(f"{'lang':6} {'voice':11} {'metric':6} {'rate':>6} {'audio s':>8} {'synth s':>8}")
     for tag in tags:
         language = resolve_language(tag)[0]

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from engine import AssetResolver, Synthesizer, token_count
+from kokoro_cli.assets_env import resolver_settings
 from preprocess import Normalizer, chunk_chapter, parse_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +23,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    synth = Synthesizer.load(AssetResolver(), threads=args.threads)
+    synth = Synthesizer.load(AssetResolver(**resolver_settings(None, None)), threads=args.threads)
     voice = synth.voice(args.voice)
     g2p = synth.phonemizer(voice)
     g2p("Warm up.")

@@ -34,6 +34,7 @@ from engine.backends import OnnxBackend
 from engine.g2p import phonemizer_for
 from engine.pool import SynthPool
 from engine.voices import load_voice
+from kokoro_cli.assets_env import resolver_settings
 from kokoro_cli.selection import parse_selection
 from preprocess import parse_file, plan
 
@@ -58,7 +59,7 @@ def bench_book(folder: Path, sources: list[Path], chapters: str | None = None) -
 
 def pieces(path: Path, voice_spec: str) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """The model inputs ``convert`` makes for ``path``, planned as it plans them."""
-    voice = load_voice(voice_spec, AssetResolver())
+    voice = load_voice(voice_spec, AssetResolver(**resolver_settings(None, None)))
     plans = plan(parse_file(path), phonemizer_for(voice.info.lang_code), token_count)
     return [Synthesizer.prepare(c.phonemes, voice, 1.0) for p in plans for c in p.chunks]
 
@@ -66,7 +67,7 @@ def pieces(path: Path, voice_spec: str) -> list[tuple[np.ndarray, np.ndarray, fl
 def model_only(jobs: list, workers: int) -> tuple[float, float]:
     """(audio s, wall s) through a started pool, or in-process with 2 threads if workers == 0,
     on the model ``convert`` runs by default (``--backend onnx``)."""
-    model = runtime_model(AssetResolver(), "onnx")
+    model = runtime_model(AssetResolver(**resolver_settings(None, None)), "onnx")
     if workers == 0:
         backend = OnnxBackend(model, threads=2)
         backend.infer(*jobs[0])  # the first call sizes onnxruntime's buffers

@@ -28,6 +28,7 @@ from engine.backends import OnnxBackend
 from engine.g2p import phonemizer_for
 from engine.pool import Job, SynthPool, jemalloc_env
 from engine.voices import load_voice
+from kokoro_cli.assets_env import resolver_settings
 from preprocess import Normalizer, chunk_chapter, parse_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ LAYOUTS = (("1 process x 2 threads", 0, 2), ("2 workers x 1 thread", 2, 1),
 
 def load_jobs(voice_name: str, limit: int | None) -> list[Job]:
     g2p = phonemizer_for("a")
-    voice = load_voice(voice_name, AssetResolver())
+    voice = load_voice(voice_name, AssetResolver(**resolver_settings(None, None)))
     jobs = []
     for path in FILES:
         for chapter in parse_file(path).chapters:
@@ -114,7 +115,7 @@ def main() -> None:
             sys.exit("jemalloc is missing: apt-get install libjemalloc2")
         os.execve(sys.executable, [sys.executable, *sys.argv], dict(os.environ, **env))
 
-    model = AssetResolver().model()
+    model = AssetResolver(**resolver_settings(None, None)).model()
     jobs = load_jobs(args.voice, args.limit)
     allocator = "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "glibc"
     tokens = sum(job[0].size - 2 for job in jobs)

@@ -68,11 +68,12 @@ def _rerun_with_jemalloc() -> None:
 def _pieces(args) -> tuple[list[str], object, object]:
     """The phonemes of the document's first ``--pieces`` chunks, the voice and the resolver."""
     from engine import AssetResolver, token_count
+    from kokoro_cli.assets_env import resolver_settings
     from engine.g2p import phonemizer_for
     from engine.voices import load_voice
     from preprocess import Normalizer, chunk_chapter, parse_file
 
-    resolver = AssetResolver()
+    resolver = AssetResolver(**resolver_settings(None, None))
     voice = load_voice(args.voice, resolver)
     g2p = phonemizer_for(voice.info.lang_code)
     chunks = [c for ch in parse_file(args.file).chapters

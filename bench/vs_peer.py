@@ -51,6 +51,7 @@ from bench.asr_check import transcribe, wer  # noqa: E402
 from engine import AssetError, AssetResolver  # noqa: E402
 from engine.assets import voice_names  # noqa: E402
 from engine.voices import read_pack  # noqa: E402
+from kokoro_cli.assets_env import resolver_settings  # noqa: E402
 from kokoro_common import atomic_path, write_atomic  # noqa: E402
 
 __all__ = ["MOBY_DICK", "PEER_PINS", "Run", "TreeSampler", "cut_at_paragraph", "machine",
@@ -396,7 +397,7 @@ def describe(text_path: Path, text: str, peer_bin: Path, voices: Path, model: Pa
 
 def main() -> None:
     args = parse_args()
-    resolver = AssetResolver()
+    resolver = AssetResolver(**resolver_settings(None, None))
     try:
         model = resolver.model(fetch=False)
     except AssetError as exc:

@@ -7,7 +7,7 @@ order, from this process's model, a :class:`SynthPool` of worker processes, or a
 
 from engine.assets import SOURCES, AssetResolver, FileStatus, voice_names
 from engine.audio import AudioChunk, Piece, silence, to_pcm16
-from engine.backends import BACKENDS
+from engine.backends import BACKENDS, backend_help, backend_names
 from engine.errors import AssetError, BackendError, G2PError, SettingError, VoiceError
 from engine.g2p import ExtraMissing, Phonemizer, VoiceG2P, phonemizer_for
 from engine.pool import SynthPool, default_workers
@@ -20,7 +20,8 @@ __all__ = [
     "BACKENDS", "MAX_PHONEMES", "RAY_EXTRA", "SAMPLE_RATE", "SOURCES", "AssetError",
     "AssetResolver", "AudioChunk", "BackendError", "ExtraMissing", "FileStatus", "G2PError",
     "Phonemizer", "Piece", "RayExecutor", "RayPool", "SettingError", "SynthOptions", "SynthPool",
-    "Synthesizer", "Voice", "VoiceError", "VoiceG2P", "VoiceInfo", "catalogue", "default_workers",
-    "describe_spec", "model_id", "parse_spec", "phonemizer_for", "resolve_backend",
-    "runtime_model", "silence", "to_pcm16", "token_count", "tokenize", "voice_names",
+    "Synthesizer", "Voice", "VoiceError", "VoiceG2P", "VoiceInfo", "backend_help",
+    "backend_names", "catalogue", "default_workers", "describe_spec", "model_id", "parse_spec",
+    "phonemizer_for", "resolve_backend", "runtime_model", "silence", "to_pcm16", "token_count",
+    "tokenize", "voice_names",
 ]

@@ -1,9 +1,11 @@
 """Finding, fetching and verifying the model and voice files.
 
-Order of lookup: an explicit path (flag or environment), then the user cache, then the
-configured sources. Every file placed in the cache has been checked against the manifest
-(``engine/data/assets.json``) and renamed into place only after that, so a file in the cache
-is a file the next run may trust.
+Order of lookup: an explicit path, then the user cache, then the configured sources. The
+resolver takes every setting as an argument and reads no environment: the command line builds
+them from its flags and ``$KOKORO_CLI_*`` (``kokoro_cli.assets_env``), whose names appear here
+only in hints for the user. Every file placed in the cache has been checked against the
+manifest (``engine/data/assets.json``) and renamed into place only after that, so a file in
+the cache is a file the next run may trust.
 """
 
 from __future__ import annotations
@@ -29,20 +31,16 @@ from urllib.parse import urlparse
 from engine.errors import AssetError
 from kokoro_common import atomic_path
 
-__all__ = ["AssetResolver", "ENV_CACHE", "ENV_MODEL", "ENV_SOURCES", "ENV_VOICES", "FileStatus",
-           "HF_REPO", "HuggingFaceSource", "RegistrySource", "SOURCES", "SOURCE_TYPES",
-           "VOICE_SUFFIXES", "default_cache_dir", "manifest", "place_verified", "sha256_file",
-           "verify", "voice_names"]
+__all__ = ["AssetResolver", "FileStatus", "HF_REPO", "HuggingFaceSource", "RegistrySource",
+           "SOURCES", "SOURCE_TYPES", "TORCH_SUFFIXES", "VOICE_SUFFIXES", "default_cache_dir",
+           "manifest", "place_verified", "sha256_file", "verify", "voice_names"]
 
 log = logging.getLogger(__name__)
 
-ENV_MODEL = "KOKORO_CLI_MODEL"
-ENV_VOICES = "KOKORO_CLI_VOICES"
-ENV_CACHE = "KOKORO_CLI_CACHE"
-ENV_SOURCES = "KOKORO_CLI_SOURCES"
 SOURCES = ("registry", "huggingface")
 HF_REPO = "hexgrad/Kokoro-82M"
 VOICE_SUFFIXES = (".bin", ".pt")
+TORCH_SUFFIXES = (".pth", ".pt")
 
 Notify = Callable[[str], None]
 
@@ -59,8 +57,7 @@ def voice_names() -> tuple[str, ...]:
 
 
 def default_cache_dir() -> Path:
-    if os.environ.get(ENV_CACHE):
-        return Path(os.environ[ENV_CACHE]).expanduser()
+    """The user cache's model folder, where a resolver given no ``cache_dir`` keeps files."""
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("kokoro-audiobook")) / "models"
@@ -140,7 +137,7 @@ class RegistrySource:
         if npm is None:
             raise AssetError("npm not found: the voices come from the npm package "
                              f"{spec['npm_package']}; install npm (apt-get install npm) "
-                             f"or point {ENV_VOICES} at a folder of voice files")
+                             "or point KOKORO_CLI_VOICES at a folder of voice files")
         notify(f"Fetching {len(names)} voice(s) from npm ({spec['npm_package']}, 27 MB)")
         with tempfile.TemporaryDirectory(prefix=".fetch-", dir=dest_dir.parent) as tmp:
             _run([npm, "pack", spec["npm_package"], "--pack-destination", tmp, "--silent"],
@@ -244,22 +241,35 @@ SOURCE_TYPES = {"registry": RegistrySource, "huggingface": HuggingFaceSource}
 class AssetResolver:
     """Finds the model and voice files: explicit path, then user cache, then sources.
 
-    ``notify`` receives one-line messages for the user (fetching, re-fetching).
+    ``model`` (ONNX, or PyTorch weights) and ``voices`` (a folder) are explicit paths;
+    ``cache_dir`` defaults to :func:`default_cache_dir`; ``sources`` are names of
+    :data:`SOURCES` tried in order (default: all; empty: never fetch); ``torch_model`` is a
+    ``.pth`` for the torch backend. ``notify`` receives one-line messages for the user
+    (fetching, re-fetching). Nothing is read from the environment.
     """
 
     def __init__(self, *, model: Path | None = None, voices: Path | None = None,
                  cache_dir: Path | None = None, sources: Sequence[str] | None = None,
-                 notify: Notify | None = None) -> None:
-        env_model, env_voices = os.environ.get(ENV_MODEL), os.environ.get(ENV_VOICES)
-        self.explicit_model = model or (Path(env_model).expanduser() if env_model else None)
-        self.explicit_voices = voices or (Path(env_voices).expanduser() if env_voices else None)
-        self.cache_dir = cache_dir or default_cache_dir()
-        self.sources = tuple(_env_sources() if sources is None else sources)
+                 torch_model: Path | None = None, notify: Notify | None = None) -> None:
+        self.explicit_model = Path(model) if model is not None else None
+        self.explicit_voices = Path(voices) if voices is not None else None
+        self.explicit_torch_model = Path(torch_model) if torch_model is not None else None
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.sources = SOURCES if sources is None else tuple(sources)
         for name in self.sources:
             if name not in SOURCE_TYPES:
                 raise AssetError(f"unknown source {name!r}; choose from {', '.join(SOURCES)}")
         self.notify = notify or (lambda message: log.info(message))
         self._rejected: dict[str, str] = {}  # cached path -> why it is not trusted
+
+    @property
+    def torch_weights(self) -> Path | None:
+        """The PyTorch weights given explicitly: ``model`` when it is a ``.pth``/``.pt``,
+        else ``torch_model``."""
+        model = self.explicit_model
+        if model is not None and model.suffix in TORCH_SUFFIXES:
+            return model
+        return self.explicit_torch_model
 
     @property
     def cached_model(self) -> Path:
@@ -336,8 +346,9 @@ class AssetResolver:
         if not pinned and not self.sources:
             why = "; ".join(dict.fromkeys(self._rejected.values())) or \
                 f"a file is missing from the cache {self.cache_dir}"
-            raise AssetError(f"{why}; fetching is off (${ENV_SOURCES}=none): run kokoro-cli "
-                             f"models fetch, or point ${ENV_MODEL} and ${ENV_VOICES} at the files")
+            raise AssetError(f"{why}; fetching is off ($KOKORO_CLI_SOURCES=none): run kokoro-cli "
+                             "models fetch, or point $KOKORO_CLI_MODEL and $KOKORO_CLI_VOICES at "
+                             "the files")
         errors = []
         for name in (pinned,) if pinned else self.sources:
             if name not in SOURCE_TYPES:
@@ -403,9 +414,3 @@ class AssetResolver:
             return FileStatus(label, cached, cached.stat().st_size, f"corrupt: {exc}")
         return FileStatus(label, cached, cached.stat().st_size, "verified")
 
-
-def _env_sources() -> tuple[str, ...]:
-    """The sources from ``$KOKORO_CLI_SOURCES`` (default: all); ``none`` never fetches."""
-    raw = os.environ.get(ENV_SOURCES, "")
-    names = tuple(s.strip() for s in raw.split(",") if s.strip()) or SOURCES
-    return () if names in (("none",), ("off",)) else names

@@ -2,11 +2,10 @@
 
 Two runtimes: onnxruntime on the CPU (the default: fastest there, small, quick to start) and
 PyTorch through the official ``kokoro`` package (``engine.torch_backend``), which adds batched
-inference and is the one to use on a CUDA GPU. onnxruntime runs the int8 export with its decoder
-in float and its vocoder on static int8 kernels (``onnx``, :mod:`engine.vocoder_int8`), with the
-whole decoder in float (``onnx-float``, :mod:`engine.float_decoder`), or as it is
-(``onnx-int8``). ``auto`` picks PyTorch when a CUDA device is present and onnxruntime
-otherwise, without importing torch on a machine with no NVIDIA driver.
+inference and is the one to use on a CUDA GPU. The names a user picks from (``onnx``,
+``onnx-float``, ``onnx-int8``, ``torch``, ``auto``) are described once, in
+:mod:`kokoro_common.backends`; ``auto`` is decided here without importing torch on a machine
+with no NVIDIA driver.
 """
 
 from __future__ import annotations
@@ -22,13 +21,13 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from engine.errors import BackendError, SettingError
+from kokoro_common.backends import BACKENDS, backend_help, backend_names
 
-__all__ = ["BACKENDS", "Backend", "BatchBackend", "OnnxBackend", "choose_backend",
-           "cuda_available"]
+__all__ = ["BACKENDS", "Backend", "BatchBackend", "OnnxBackend", "backend_help",
+           "backend_names", "choose_backend", "cuda_available"]
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "onnx", "onnx-float", "onnx-int8", "torch")
 _NVIDIA_DRIVER = Path("/proc/driver/nvidia/version")
 
 
@@ -48,12 +47,13 @@ class BatchBackend(Backend, Protocol):
 
 
 def choose_backend(name: str, *, torch_weights_given: bool = False) -> str:
-    """``onnx`` or ``torch`` for a requested ``auto``/``onnx``/``torch``.
+    """The backend to run for a requested name of :data:`BACKENDS`: the name itself, or for
+    ``auto`` ``torch`` or ``onnx``.
 
     ``auto`` is ``torch`` when PyTorch weights were given explicitly, or when a CUDA device is
     present and the PyTorch runtime is installed; otherwise ``onnx``."""
     if name not in BACKENDS:
-        raise SettingError(f"unknown backend {name!r}: use {', '.join(BACKENDS)}")
+        raise SettingError(f"unknown backend {name!r}: use {', '.join(backend_names())}")
     if name != "auto":
         return name
     if torch_weights_given or cuda_available():

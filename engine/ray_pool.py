@@ -14,10 +14,11 @@ nothing here retries by itself.
 
 Each actor finds the model in the cheapest way its node allows (:func:`_model_on_node`): the
 driver's file at the same path with the same sha256 (same machine, shared cache); else that
-node's own asset cache, or a fetch where the node's sources allow it, when the driver runs the
-published model; else the bytes, put once into Ray's object store by the driver (except on
-the Ray it starts on its own machine) and pulled only by nodes that have neither. Voices never
-travel: each piece carries its style row.
+node's own asset cache, or a fetch where the node's sources allow it (set by the node's own
+``$KOKORO_CLI_*``: :func:`_resolver_from_node_env`), when the driver runs the published
+model; else the bytes, put once into Ray's object store by the driver (except on the Ray it
+starts on its own machine) and pulled only by nodes that have neither. Voices never travel:
+each piece carries its style row.
 
 Ray is optional (``pip install 'kokoro-audiobook[ray]'``) and imported only in this module.
 """
@@ -449,8 +450,8 @@ def _model_on_node(path: Path, sha256: str, published: str | None,
     if _holds(path, sha256):
         return path, "driver's path"
     if published:
-        try:  # this node's cache and sources, from its environment
-            local = runtime_model(AssetResolver(), published)
+        try:
+            local = runtime_model(_resolver_from_node_env(), published)
             if _holds(local, sha256):
                 return local, "node's cache"
         except (AssetError, BackendError, OSError) as exc:
@@ -466,6 +467,25 @@ def _model_on_node(path: Path, sha256: str, published: str | None,
         if not _holds(dest, sha256):
             raise BackendError(f"the shipped model at {dest} does not match its sha256")
     return dest, "object store"
+
+
+def _resolver_from_node_env() -> AssetResolver:
+    """The asset resolver of the Ray node this runs on, from the node's own environment.
+
+    The one place in :mod:`engine` that reads ``$KOKORO_CLI_*``: an actor runs on a machine
+    the command line never saw, whose model, cache and sources are that machine's to set. It
+    reads ``$KOKORO_CLI_MODEL``, ``$KOKORO_CLI_CACHE`` and ``$KOKORO_CLI_SOURCES`` as
+    ``kokoro_cli.assets_env.resolver_settings`` does (actors need no voices or torch weights).
+    """
+
+    def path(name: str) -> Path | None:
+        value = os.environ.get(f"KOKORO_CLI_{name}")
+        return Path(value).expanduser() if value else None
+
+    raw = os.environ.get("KOKORO_CLI_SOURCES", "")
+    sources = tuple(s.strip() for s in raw.split(",") if s.strip())
+    return AssetResolver(model=path("MODEL"), cache_dir=path("CACHE"),
+                         sources=() if sources in (("none",), ("off",)) else sources or None)
 
 
 def _holds(path: Path, sha256: str) -> bool:

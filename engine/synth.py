@@ -6,7 +6,6 @@ import importlib.util
 import json
 import logging
 import math
-import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -91,11 +90,9 @@ class Synthesizer:
              threads: int | None = None) -> Synthesizer:
         """Resolve (and fetch on first use) the model, then start the runtime.
 
-        ``backend``: ``onnx`` (onnxruntime, CPU, the decoder in float and its vocoder on int8
-        kernels: see :mod:`engine.vocoder_int8`), ``onnx-float`` (the decoder in float:
-        :mod:`engine.float_decoder`), ``onnx-int8`` (onnxruntime running the export as it is),
-        ``torch`` (PyTorch KModel, CUDA when present or ``device``), or ``auto`` (torch on CUDA,
-        else onnx)."""
+        ``backend``: a name of :data:`kokoro_common.backends.BACKEND_TABLE` (``onnx``: see
+        :mod:`engine.vocoder_int8`; ``onnx-float``: :mod:`engine.float_decoder`; ``torch`` runs
+        on CUDA when present, or on ``device``)."""
         backend = resolve_backend(resolver, backend)
         if backend == "torch":
             return cls._load_torch(resolver, device=device, threads=threads)
@@ -263,18 +260,10 @@ def _batch_items(backend: Backend) -> int:
     return limits.max_items if limits is not None else 1
 
 
-def _torch_weights_given(resolver: AssetResolver) -> bool:
-    from engine.torch_weights import ENV_TORCH_MODEL, TORCH_SUFFIXES
-
-    model = resolver.explicit_model
-    return (model is not None and model.suffix in TORCH_SUFFIXES) or bool(
-        os.environ.get(ENV_TORCH_MODEL))
-
-
 def resolve_backend(resolver: AssetResolver, backend: str) -> str:
-    """``onnx`` or ``torch`` for a requested ``auto``/``onnx``/``torch`` (see
-    :func:`engine.backends.choose_backend`); explicit ``.pth`` weights make ``auto`` torch."""
-    return choose_backend(backend, torch_weights_given=_torch_weights_given(resolver))
+    """The backend to run for a requested name (see :func:`engine.backends.choose_backend`);
+    explicit PyTorch weights make ``auto`` torch."""
+    return choose_backend(backend, torch_weights_given=resolver.torch_weights is not None)
 
 
 def model_id(resolver: AssetResolver, backend: str) -> str:

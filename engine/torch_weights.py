@@ -1,10 +1,11 @@
 """Weights for the PyTorch backend: the official ``kokoro-v1_0.pth``, or the same network
 dequantized from the int8 ONNX export when the hub is out of reach.
 
-Order of lookup (:func:`resolve_weights`): an explicit ``.pth`` (``--model`` or
-``$KOKORO_CLI_TORCH_MODEL``), then ``hexgrad/Kokoro-82M`` on the Hugging Face hub, then a state
-dict derived from the ONNX model the asset resolver provides. The derived file is cached beside
-the models, named by the ONNX file's sha256 and the converter version, and written atomically.
+Order of lookup (:func:`resolve_weights`): an explicit ``.pth`` (the resolver's ``model`` or
+``torch_model``: :attr:`AssetResolver.torch_weights`), then ``hexgrad/Kokoro-82M`` on the
+Hugging Face hub, then a state dict derived from the ONNX model the asset resolver provides.
+The derived file is cached beside the models, named by the ONNX file's sha256 and the
+converter version, and written atomically.
 
 Dequantization (every rule checked by loading strictly into ``KModel``, 688 tensors):
 
@@ -40,25 +41,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.assets import HF_REPO, AssetResolver, HuggingFaceSource, sha256_file
+from engine.assets import (HF_REPO, TORCH_SUFFIXES, AssetResolver, HuggingFaceSource,
+                           sha256_file)
 from engine.errors import AssetError, BackendError
 from kokoro_common import made_once
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["CONVERTER_VERSION", "ENV_TORCH_MODEL", "HF_WEIGHTS", "INSTALL_HINT", "PARTS",
-           "TORCH_SUFFIXES", "TorchWeights", "build_kmodel", "derive_state_dict",
-           "derived_weights", "kmodel_config", "load_strict", "module_path", "require_runtime",
-           "resolve_weights", "weights_file"]
+__all__ = ["CONVERTER_VERSION", "HF_WEIGHTS", "INSTALL_HINT", "PARTS", "TORCH_SUFFIXES",
+           "TorchWeights", "build_kmodel", "derive_state_dict", "derived_weights",
+           "kmodel_config", "load_strict", "module_path", "require_runtime", "resolve_weights",
+           "weights_file"]
 
 log = logging.getLogger(__name__)
 
-ENV_TORCH_MODEL = "KOKORO_CLI_TORCH_MODEL"
 HF_WEIGHTS = "kokoro-v1_0.pth"
 CONVERTER_VERSION = 1  # bump when the dequantization changes: derived files are named by it
 PARTS = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
-TORCH_SUFFIXES = (".pth", ".pt")
 INSTALL_HINT = ("install it with: pip install torch transformers loguru onnx && "
                 "pip install --no-deps kokoro==0.9.4 (scripts/setup.sh does this)")
 
@@ -106,11 +106,13 @@ class TorchWeights:
 
 def resolve_weights(resolver: AssetResolver) -> TorchWeights:
     """The weights to use: explicit ``.pth``, the hub, else derived from the ONNX model."""
-    explicit = _explicit_weights(resolver)
+    explicit = resolver.torch_weights
     if explicit is not None:
         if not explicit.is_file():
             raise AssetError(f"PyTorch weights {explicit} do not exist")
         return TorchWeights("explicit", explicit, f"torch:{_file_sha256(explicit)}")
+    # HF_HUB_OFFLINE is the hub client's own switch, read here so an offline process never
+    # imports the client (and so it holds even when set after the client was imported).
     if "huggingface" in resolver.sources and not os.environ.get("HF_HUB_OFFLINE"):
         path = _hub_weights()
         if path is not None:
@@ -131,14 +133,6 @@ def _hub_weights() -> Path | None:
                  "from the ONNX model instead")
         log.debug("hub: %s", exc)
         return None
-
-
-def _explicit_weights(resolver: AssetResolver) -> Path | None:
-    model = resolver.explicit_model
-    if model is not None and model.suffix in TORCH_SUFFIXES:
-        return model
-    env = os.environ.get(ENV_TORCH_MODEL)
-    return Path(env).expanduser() if env else None
 
 
 def _hub_sha256(path: Path) -> str:

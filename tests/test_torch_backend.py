@@ -249,7 +249,8 @@ def test_auto_on_a_cpu_machine_never_imports_torch(resolver):
     if _NVIDIA_DRIVER.exists():
         pytest.skip("this machine has an NVIDIA driver")
     code = ("import sys; from engine import AssetResolver, Synthesizer; "
-            "s = Synthesizer.load(AssetResolver(), backend='auto'); "
+            "from kokoro_cli.assets_env import resolver_settings; "
+            "s = Synthesizer.load(AssetResolver(**resolver_settings(None, None)), backend='auto'); "
             "print(s.backend.name, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["onnx", "False"], out.stderr

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 import typer
 
 from kokoro_cli.console import err
+from kokoro_common.backends import backend_help
 
 if TYPE_CHECKING:
     from engine import AssetResolver
@@ -42,8 +43,9 @@ def config_of(ctx: typer.Context) -> Config:
 def resolver_for(model: Optional[Path], voices: Optional[Path],
                  notify: Optional[Callable[[str], None]] = None) -> AssetResolver:
     from engine import AssetResolver
+    from kokoro_cli.assets_env import resolver_settings
 
-    return AssetResolver(model=model, voices=voices,
+    return AssetResolver(**resolver_settings(model, voices),
                          notify=notify or (lambda m: err.print(m, markup=False)))
 
 
@@ -52,12 +54,7 @@ ModelOpt = typer.Option(None, "--model", help="ONNX model file, or PyTorch weigh
                         dir_okay=False)
 VoicesOpt = typer.Option(None, "--voices", help="Folder of voice files NAME.bin or NAME.pt "
                          "(else $KOKORO_CLI_VOICES, the cache, then the sources).", file_okay=False)
-BackendOpt = typer.Option(None, "--backend", help="auto, onnx, onnx-float, onnx-int8 or torch: "
-                          "onnxruntime on the CPU (onnx, the fastest: the int8 model's decoder "
-                          "in float with its vocoder on int8 kernels; onnx-float: the whole "
-                          "decoder in float; onnx-int8: the model as exported), or PyTorch with "
-                          "batched synthesis on a GPU (auto: torch when CUDA is present, else "
-                          "onnx).")
+BackendOpt = typer.Option(None, "--backend", help=backend_help())
 InputFormatOpt = typer.Option(None, "--input-format", help="markdown, epub or text (default: "
                               "from the file extension; stdin is text).")
 ChaptersOpt = typer.Option(None, "--chapters", help="Only these chapters, e.g. 1-3,7 (numbers "

@@ -32,8 +32,11 @@ def backend_for(executor: str, address: str | None, backend: str) -> str:
             raise SettingError("--ray-address goes with --executor ray")
         return backend
     if backend == "torch":
-        raise SettingError("--executor ray runs onnxruntime in its actors: use --backend onnx, "
-                           "onnx-float, onnx-int8 or auto")
+        from engine import backend_names
+
+        *names, last = backend_names(ray=True)
+        raise SettingError(f"--executor ray runs onnxruntime in its actors: use --backend "
+                           f"{', '.join(names)} or {last}")
     return "onnx" if backend == "auto" else backend
 
 
