@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.asr_check import resample  # noqa: E402
-from engine import AssetResolver  # noqa: E402
+from engine import AssetResolver, Engine  # noqa: E402
 from kokoro_cli.assets_env import resolver_settings  # noqa: E402
 from kokoro_cli.speech import SpeechOptions, speak_document  # noqa: E402
 from preprocess import Normalizer, parse_text, resolve_language  # noqa: E402
@@ -149,14 +149,14 @@ def error_rate(reference: list, hypothesis: list) -> float:
 
 
 def main(tags: list[str]) -> None:
-    resolver = AssetResolver(**resolver_settings(None, None))
+    engine = Engine(AssetResolver(**resolver_settings(None, None)))  # one model for every language
     print(f"{'lang':6} {'voice':11} {'metric':6} {'rate':>6} {'audio s':>8} {'synth s':>8}")
     for tag in tags:
         language = resolve_language(tag)[0]
         document = parse_text(PARAGRAPHS[tag], name=tag)
         document = document.__class__(**{**document.__dict__, "language": tag})
         started = time.perf_counter()
-        samples = speak_document(document, resolver, SpeechOptions(voice=language.voice))
+        samples = speak_document(document, engine, SpeechOptions(voice=language.voice))
         made = time.perf_counter() - started
         heard = transcribe(samples, 24_000, WHISPER_LANG.get(tag, tag))
         reference = comparable(Normalizer(language=tag)(PARAGRAPHS[tag]), tag)

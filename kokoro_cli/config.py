@@ -1,6 +1,8 @@
 """Settings with their sources: command line > environment > config file > built-in default.
 
-The config file is TOML (``kokoro-cli config path`` prints where); each key is optional:
+Every key is declared once, with its flags and environment variable, in
+:mod:`kokoro_cli.settings`. The config file is TOML (``kokoro-cli config show`` prints where);
+each key is optional:
 
     voice = "bf_emma"
     voice_for = ["fr=ff_siwis"]   # or {fr = "ff_siwis"}; environment: fr=ff_siwis,es=ef_dora
@@ -19,9 +21,10 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kokoro_cli.errors import UsageError
+from kokoro_cli.settings import SETTINGS, Setting
 from kokoro_common import read_bounded
 
 __all__ = ["Config", "ENV_CONFIG", "MAX_CONFIG_BYTES", "Resolved", "SETTINGS", "Setting",
@@ -30,63 +33,12 @@ __all__ = ["Config", "ENV_CONFIG", "MAX_CONFIG_BYTES", "Resolved", "SETTINGS", "
 ENV_CONFIG = "KOKORO_CLI_CONFIG"
 
 
-def _path(value: Any) -> Path:
-    return Path(str(value)).expanduser()
-
-
-def _paths(value: Any) -> tuple[Path, ...]:
-    if isinstance(value, str):
-        return tuple(_path(p) for p in value.split(os.pathsep) if p)
-    if isinstance(value, (list, tuple)):
-        return tuple(_path(p) for p in value)
-    raise ValueError("expected a list of paths")
-
-
-def _pairs(value: Any) -> tuple[str, ...]:
-    """``voice_for`` as ``LANG=VOICE`` items: a TOML table, a list of items or a comma list."""
-    if isinstance(value, str):
-        return tuple(p.strip() for p in value.split(",") if p.strip())
-    if isinstance(value, dict):
-        return tuple(f"{k}={v}" for k, v in value.items())
-    if isinstance(value, (list, tuple)) and all(isinstance(p, str) for p in value):
-        return tuple(value)
-    raise ValueError("expected LANG=VOICE items, e.g. [\"fr=ff_siwis\"]")
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One setting: its config key, environment variable, parser and built-in default."""
-
-    key: str
-    env: str
-    parse: Callable[[Any], Any]
-    default: Any
-    help: str
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting("voice", "KOKORO_CLI_VOICE", str, "af_heart", "voice name or blend"),
-    Setting("voice_for", "KOKORO_CLI_VOICE_FOR", _pairs, (), "voice per language, LANG=VOICE"),
-    Setting("speed", "KOKORO_CLI_SPEED", float, 1.0, "speaking speed, 0.5 to 2.0"),
-    Setting("dict", "KOKORO_CLI_DICT", _paths, (), "pronunciation dictionaries (TOML/PLS)"),
-    Setting("format", "KOKORO_CLI_FORMAT", str, None, "m4b, mp3, wav, flac or opus"),
-    Setting("loudness", "KOKORO_CLI_LOUDNESS", str, None, "audiobook, acx, podcast, ebu or off"),
-    Setting("out_dir", "KOKORO_CLI_OUT_DIR", _path, None, "folder for outputs"),
-    Setting("work_dir", "KOKORO_CLI_WORK_DIR", _path, None, "work area (jobs, piece cache)"),
-    Setting("progress", "KOKORO_CLI_PROGRESS", str, "auto", "auto, bars, plain, json or none"),
-    Setting("backend", "KOKORO_CLI_BACKEND", str, "auto", "auto (torch on CUDA), onnx or torch"),
-    Setting("feed_base_url", "KOKORO_CLI_FEED_BASE_URL", str, None, "URL the feed's folder is "
-            "served at (feed, convert --feed)"),
-    Setting("feed_title", "KOKORO_CLI_FEED_TITLE", str, None, "podcast title"),
-    Setting("feed_author", "KOKORO_CLI_FEED_AUTHOR", str, None, "podcast author"),
-    Setting("feed_image", "KOKORO_CLI_FEED_IMAGE", str, None, "podcast artwork (URL or file)"),
-)
 _BY_KEY = {s.key: s for s in SETTINGS}
 
 
 def default_config_path() -> Path:
     if os.environ.get(ENV_CONFIG):
-        return _path(os.environ[ENV_CONFIG])
+        return Path(os.environ[ENV_CONFIG]).expanduser()
     import platformdirs
 
     return Path(platformdirs.user_config_dir("kokoro-audiobook")) / "config.toml"
@@ -103,7 +55,8 @@ class Config:
 
     def __init__(self, path: Path | None = None, explicit: bool = False) -> None:
         self.path = path or default_config_path()
-        self.file = _read(self.path, required=explicit)
+        # A file named by $KOKORO_CLI_CONFIG must exist, as one named by --config.
+        self.file = _read(self.path, required=explicit or bool(os.environ.get(ENV_CONFIG)))
 
     def get(self, key: str, given: Any = None) -> Resolved:
         """The value of ``key``: ``given`` (from the command line) when not None, else the

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine import (AssetResolver, Synthesizer, VoiceG2P, describe_spec, resolve_backend,
-                    token_count)
+from engine import Engine, Synthesizer, VoiceG2P, describe_spec, resolve_backend, token_count
 from kokoro_cli.jobs.timing import ChapterTiming, TimingBuilder
 from preprocess import ChunkOptions, Document, Lexicon, plan
 
@@ -25,28 +24,28 @@ class SpeechOptions:
     backend: str = "auto"
 
 
-def speak_document(document: Document, resolver: AssetResolver,
+def speak_document(document: Document, engine: Engine,
                    options: SpeechOptions) -> np.ndarray:
     """The whole document as 16-bit samples: every piece with the chunker's pause after it,
-    except the last."""
-    return speak_timed(document, resolver, options)[0]
+    except the last; spoken by ``engine``'s model (loaded on its first use)."""
+    return speak_timed(document, engine, options)[0]
 
 
-def speak_timed(document: Document, resolver: AssetResolver,
+def speak_timed(document: Document, engine: Engine,
                 options: SpeechOptions) -> tuple[np.ndarray, ChapterTiming]:
     """:func:`speak_document` and where its sentences and words are heard (for subtitles)."""
-    backend = resolve_backend(resolver, options.backend)
+    backend = resolve_backend(engine.resolver, options.backend)
     lang_code = describe_spec(options.voice)[1].lang_code
     if backend == "torch":
         # torch first: G2P hides torch from spaCy while it imports when torch is not loaded
         # yet, which a torch import in another thread at that moment would trip over.
-        synth = _loaded(resolver, backend)
+        synth = _loaded(engine, backend)
         pieces = _pieces(document, lang_code, options)
     else:
         # The model loads in a thread while G2P starts here: onnxruntime releases the GIL
         # while it builds its session, so a one-liner pays for the slower of the two, not both.
         with ThreadPoolExecutor(max_workers=1) as loader:
-            loading = loader.submit(_loaded, resolver, backend)
+            loading = loader.submit(_loaded, engine, backend)
             pieces = _pieces(document, lang_code, options)
             synth = loading.result()
     spoken = list(synth.speak(pieces, synth.voice(options.voice), options.speed))
@@ -66,7 +65,7 @@ def _pieces(document: Document, lang_code: str, options: SpeechOptions) -> list:
     return [chunk for planned in plans for chunk in planned.chunks]
 
 
-def _loaded(resolver: AssetResolver, backend: str) -> Synthesizer:
+def _loaded(engine: Engine, backend: str) -> Synthesizer:
     """The synthesizer with its model session created (the onnx backend would otherwise create
     it on the first piece, after G2P, instead of beside it)."""
-    return Synthesizer.load(resolver, backend=backend).ready()
+    return engine.synthesizer(backend).ready()

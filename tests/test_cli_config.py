@@ -27,7 +27,7 @@ def test_precedence_environment_over_file_over_default(tmp_path):
     config.write_text('voice = "bf_emma"\nspeed = 0.9\nprogress = "plain"\n')
     settings = _show("--config", str(config), env={"KOKORO_CLI_SPEED": "1.2"})
     assert settings["voice"] == {"value": "bf_emma", "source": f"config file ({config})",
-                                 "env": "KOKORO_CLI_VOICE"}
+                                 "env": "KOKORO_CLI_VOICE", "flags": ["--voice", "-v"]}
     assert (settings["speed"]["value"], settings["speed"]["source"]) == (1.2, "environment (KOKORO_CLI_SPEED)")
     assert settings["work_dir"]["source"] == "default"
 

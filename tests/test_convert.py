@@ -10,6 +10,7 @@ import pytest
 
 from contextlib import nullcontext
 
+from engine import Engine
 from kokoro_cli.output import probe_chapters, probe_format
 from kokoro_cli.jobs.render import Progress, RenderOptions
 from kokoro_cli.jobs.run import ConvertRequest, run_convert
@@ -46,7 +47,7 @@ def test_sample_converts_to_m4b_with_its_chapters(name, resolver, tmp_path):
     out.parent.mkdir()
     request = ConvertRequest(document, document, out, RenderOptions(voice="af_heart"),
                              work_root=tmp_path / "work")
-    result = run_convert(request, resolver, lambda: nullcontext(Progress()))
+    result = run_convert(request, Engine(resolver), lambda: nullcontext(Progress()))
     _check_chapters(result.output, titles)
     tags = probe_format(result.output)["tags"]
     assert tags["title"] == title

@@ -272,8 +272,8 @@ OPTIONS = [
     (["-o", "{tmp}/binary.toml", "--split-chapters"], 5, "not a folder"),
     (["-o", "-", "--format", "m4b"], 2, "cannot be streamed"),
     (["--work-dir", "{tmp}/in.md"], 2, "is a file"),
-    (["--work-dir", "{tmp}/in.md/work"], 5, "cannot create the job folder"),
-    (["--work-dir", "/proc/kokoro-work"], 5, "cannot create the job folder"),
+    (["--work-dir", "{tmp}/in.md/work"], 5, "cannot write in the work area"),
+    (["--work-dir", "/proc/kokoro-work"], 5, "cannot write in the work area"),
 ]
 
 

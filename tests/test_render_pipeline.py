@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 import preprocess.planning
-from engine import Synthesizer, SynthPool
+from engine import Engine, Synthesizer, SynthPool
 from kokoro_cli.jobs.planner import Planner
 from kokoro_cli.jobs.render import Progress, RenderOptions
 from kokoro_cli.jobs.run import ConvertRequest, run_convert
@@ -34,7 +34,7 @@ def _convert(resolver, tmp_path, name: str, workers: int):
     out = tmp_path / f"{name}.m4b"
     options = RenderOptions(voice="af_heart", workers=workers)
     request = ConvertRequest(document, document, out, options, work_root=tmp_path / f"work-{name}")
-    return run_convert(request, resolver, lambda: nullcontext(Progress()))
+    return run_convert(request, Engine(resolver), lambda: nullcontext(Progress()))
 
 
 def test_synthesis_starts_before_planning_ends(resolver, tmp_path, monkeypatch):

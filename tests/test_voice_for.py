@@ -137,17 +137,17 @@ def test_ray_actors_speak_a_piece_with_its_own_voice(synth, tmp_path: Path) -> N
 
 
 def test_watch_takes_lang_and_voice_for_as_convert_does(tmp_path: Path, monkeypatch) -> None:
-    from kokoro_cli.commands.watch import _convert_job, _languages
     from kokoro_cli.config import Config
+    from kokoro_cli.conversion import build_settings
 
-    monkeypatch.setenv("KOKORO_CLI_CONFIG", str(tmp_path / "none.toml"))
-    config = Config()
-    job = _languages(_convert_job(config, "none", None, None, None, None, None, None), config,
-                     None, "fr", ["fr=ff_siwis"])
-    assert (job.lang, job.voice_given, job.options.voices) == ("fr", False,
-                                                               (("fr", "ff_siwis"),))
-    chosen = _languages(job, config, "bf_emma", None, None)
-    assert (chosen.lang, chosen.voice_given, chosen.options.voices) == (None, True, ())
+    monkeypatch.delenv("KOKORO_CLI_CONFIG", raising=False)
+    config = Config(tmp_path / "none.toml")
+    settings = build_settings(config, {"lang": "fr", "voice_for": ["fr=ff_siwis"]}, "watch")
+    assert (settings.speech.lang, settings.speech.voice_given, settings.options.voices) == (
+        "fr", False, (("fr", "ff_siwis"),))
+    chosen = build_settings(config, {"voice": "bf_emma"}, "watch")
+    assert (chosen.speech.lang, chosen.speech.voice_given, chosen.options.voices) == (
+        None, True, ())
     result = runner.invoke(app, ["watch", str(tmp_path), "--out-dir", str(tmp_path),
                                  "--lang", "fr", "--voice-for", "xx=ff_siwis"])
     assert result.exit_code == 2 and "not one Kokoro speaks" in result.stderr, result.output

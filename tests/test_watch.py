@@ -185,3 +185,29 @@ def test_watch_lang_reads_a_text_file_in_that_language(tmp_path):
     # the piece the watch synthesized is this French reading, by the French voice
     assert ChunkCache.key(identity.model_sha256, "ff_siwis", 1.0, piece.phonemes) \
         in ChunkCache(work / "chunks")
+
+
+@pytest.mark.slow
+def test_watch_loads_the_model_once_and_keeps_same_title_documents_apart(tmp_path):
+    inbox, out, log = tmp_path / "in", tmp_path / "out", tmp_path / "detail.log"
+    inbox.mkdir()
+    out.mkdir()
+    stderr_log = tmp_path / "watch.log"
+    with open(stderr_log, "w") as stderr:
+        proc = subprocess.Popen(
+            [*_script(), "--log-file", str(log), "watch", str(inbox), "--out-dir", str(out),
+             "--settle", "0.3", "--format", "wav", "--qc", "off", "--progress", "plain",
+             "--work-dir", str(tmp_path / "work")],
+            stdout=subprocess.DEVNULL, stderr=stderr, env={**os.environ, "NO_COLOR": "1"})
+    try:
+        for n, (name, title) in enumerate((("a", "Report"), ("b", "Report"), ("c", "Notes")), 1):
+            (inbox / f"{name}.md").write_text(f"---\ntitle: {title}\n---\n\nDocument {name}.\n")
+            _wait_for(lambda: len(_summaries(stderr_log)) == n, f"document {name}", proc,
+                      stderr_log)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, stderr_log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sorted(p.name for p in out.iterdir()) == ["Notes.wav", "Report (2).wav", "Report.wav"]
+    assert log.read_text().count("loading the model") == 1, log.read_text()

@@ -19,7 +19,8 @@ config_app = typer.Typer(no_args_is_help=True, help="Show the effective settings
 @config_app.command("show")
 def config_show(ctx: typer.Context,
                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Print every setting's effective value and where it came from."""
+    """Print every setting's effective value, where it came from, its environment variable
+    and its flag."""
     def action() -> None:
         from kokoro_cli.config import SETTINGS
 
@@ -27,14 +28,18 @@ def config_show(ctx: typer.Context,
         rows = [(s, config.get(s.key)) for s in SETTINGS]
         if as_json:
             out.print_json(json.dumps({"config_file": str(config.path), "settings": {
-                s.key: {"value": _plain(r.value), "source": r.source, "env": s.env}
-                for s, r in rows}}))
+                s.key: {"value": _plain(r.value), "source": r.source, "env": s.env,
+                        "flags": list(s.flags)} for s, r in rows}}))
             return
         out.print(f"config file: {config.path}" + ("" if config.path.is_file() else " (absent)"),
                   markup=False)
-        for s, r in rows:
-            out.print(f"{s.key:<9} = {_plain(r.value)!s:<24} from {r.source}; env {s.env}",
-                      markup=False)
+        key_width = max(len(s.key) for s, _ in rows)
+        values = [str(_plain(r.value)) for _, r in rows]
+        value_width = min(32, max(len(v) for v in values))
+        for (s, r), value in zip(rows, values):
+            flag = f"; flag {s.flags[0].split('/')[0]}" if s.flags else ""
+            out.print(f"{s.key:<{key_width}} = {value:<{value_width}}  from {r.source}; "
+                      f"env {s.env}{flag}", markup=False)
     run_guarded(action)
 
 

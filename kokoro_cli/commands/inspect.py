@@ -10,10 +10,9 @@ from typing import Optional
 
 import typer
 
-from kokoro_cli.commands.language import (LangOpt, VoiceForOpt, choose_reading, show_warnings,
-                                          voices_for)
 from kokoro_cli.commands.options import (ChaptersOpt, CodeOpt, DictOpt, FrontMatterOpt,
-                                         InputFormatOpt, SplitLevelOpt)
+                                         InputFormatOpt, LangOpt, SplitLevelOpt, VoiceForOpt)
+from kokoro_cli.conversion.reading import choose_reading, show_warnings, voices_for
 from kokoro_cli.console import out, run_guarded
 from kokoro_cli.errors import UsageError
 from kokoro_cli.inputs import ParseSettings, read_document

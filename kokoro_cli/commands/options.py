@@ -1,16 +1,17 @@
-"""What several commands share: the global options on ``ctx.obj``, option declarations, and
-the config and asset resolver built from them."""
+"""What several commands share: the global options on ``ctx.obj``, the Typer options made from
+the one table of settings (:mod:`kokoro_cli.settings`), and the config and asset resolver."""
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 import typer
 
 from kokoro_cli.console import err
-from kokoro_common.backends import backend_help
+from kokoro_cli.settings import SETTINGS, flag_type, setting
 
 if TYPE_CHECKING:
     from engine import AssetResolver
@@ -18,9 +19,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BackendOpt", "ChaptersOpt", "CodeOpt", "DictOpt", "FrontMatterOpt", "GlobalOptions",
-    "InputFormatOpt", "ModelOpt", "ProgressOpt", "QuietOpt", "SplitLevelOpt", "VoicesOpt",
-    "WorkDirOpt", "config_of", "resolver_for",
+    "InputFormatOpt", "LangOpt", "ModelOpt", "SplitLevelOpt", "VoiceForOpt", "VoicesOpt",
+    "WorkDirOpt", "config_of", "option", "resolver_for", "with_settings",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -49,26 +52,38 @@ def resolver_for(model: Optional[Path], voices: Optional[Path],
                          notify=notify or (lambda m: err.print(m, markup=False)))
 
 
-ModelOpt = typer.Option(None, "--model", help="ONNX model file, or PyTorch weights (.pth) for "
-                        "--backend torch (else $KOKORO_CLI_MODEL, the cache, then the sources).",
-                        dir_okay=False)
-VoicesOpt = typer.Option(None, "--voices", help="Folder of voice files NAME.bin or NAME.pt "
-                         "(else $KOKORO_CLI_VOICES, the cache, then the sources).", file_okay=False)
-BackendOpt = typer.Option(None, "--backend", help=backend_help())
-InputFormatOpt = typer.Option(None, "--input-format", help="markdown, epub or text (default: "
-                              "from the file extension; stdin is text).")
+def option(key: str, default: Any = None) -> Any:
+    """The Typer option of setting ``key``, as :mod:`kokoro_cli.settings` declares it."""
+    s = setting(key)
+    return typer.Option(default, *s.flags, help=s.help, **s.typer)
+
+
+def with_settings(command: str) -> Callable[[F], F]:
+    """Give a command every shared setting that ``command`` takes, as keyword-only options
+    named by their config keys; the command receives them in its ``**flags`` (None where not
+    given, so the environment and the config file decide) and hands them to the request
+    builder (:func:`kokoro_cli.conversion.build_settings`). Typer reads the signature."""
+    def decorate(func: F) -> F:
+        own = inspect.signature(func, eval_str=True)
+        params = [p for p in own.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        params += [inspect.Parameter(s.key, inspect.Parameter.KEYWORD_ONLY,
+                                     default=option(s.key), annotation=flag_type(s))
+                   for s in SETTINGS if command in s.commands and s.flags]
+        func.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+        return func
+    return decorate
+
+
+ModelOpt = option("model")
+VoicesOpt = option("voices")
+BackendOpt = option("backend")
+InputFormatOpt = option("input_format")
 ChaptersOpt = typer.Option(None, "--chapters", help="Only these chapters, e.g. 1-3,7 (numbers "
                            "as 'inspect' shows them).")
-SplitLevelOpt = typer.Option(None, "--split-level", min=1, max=6, help="Markdown: heading level "
-                             "that starts a chapter (default: the top level in use).")
-CodeOpt = typer.Option("skip", "--code", help="Code blocks: skip, announce or read.")
-FrontMatterOpt = typer.Option(False, "--keep-front-matter", help="EPUB: keep cover, title, "
-                              "copyright, contents and index pages and notes.")
-DictOpt = typer.Option(None, "--dict", dir_okay=False, help="Pronunciation dictionary (.toml or "
-                       ".pls); repeat for more, later ones win.")
-ProgressOpt = typer.Option(None, "--progress", help="auto, bars, plain, json (events on stderr) "
-                           "or none.")
-QuietOpt = typer.Option(False, "--quiet", "-q", help="Print only errors (and the output paths on "
-                        "stdout).")
-WorkDirOpt = typer.Option(None, "--work-dir", file_okay=False, help="Work area for job state and "
-                          "the piece cache (default: the user cache, or $KOKORO_CLI_WORK_DIR).")
+SplitLevelOpt = option("split_level")
+CodeOpt = option("code", default="skip")
+FrontMatterOpt = option("keep_front_matter", default=False)
+DictOpt = option("dict")
+LangOpt = option("lang")
+VoiceForOpt = option("voice_for")
+WorkDirOpt = option("work_dir")

@@ -62,7 +62,7 @@ def voices_preview(
 ) -> None:
     """Speak a sample sentence with a voice."""
     def action() -> None:
-        from engine import SAMPLE_RATE, describe_spec
+        from engine import SAMPLE_RATE, Engine, describe_spec
         from kokoro_cli.output import clip_format, write_clip
         from kokoro_cli.speech import SpeechOptions, speak_document
         from preprocess import parse_text
@@ -73,7 +73,7 @@ def voices_preview(
         document = parse_text(sentence.format(name=info.name.split("_")[1].title()),
                               name="preview")
         options = SpeechOptions(canonical, backend=config_of(ctx).value("backend", backend))
-        samples = speak_document(document, resolver_for(model, voices), options)
+        samples = speak_document(document, Engine(resolver_for(model, voices)), options)
         write_clip(samples, SAMPLE_RATE, output, kind, sys.stdout.buffer)
         if output != "-":
             out.print(output, markup=False)

@@ -1,5 +1,6 @@
-"""Where a command's pieces are spoken: ``local`` (this machine: in process, or a SynthPool
-per book) or ``ray`` (actors on a Ray cluster, one pool lent to every book of the command).
+"""Where a command's pieces are spoken: ``local`` (this machine: in process, or worker
+processes) or ``ray`` (actors on a Ray cluster); either way one pool, held by the command's
+:class:`engine.Engine`, is lent to every book of the command.
 
 The executor never enters a job's identity: pieces, chapter WAVs and manifests are written by
 this process whichever executor spoke them, so a run started on one resumes on the other.
@@ -7,16 +8,9 @@ this process whichever executor spoke them, so a run started on one resumes on t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
-
 from engine import SettingError
 
-if TYPE_CHECKING:
-    from engine import AssetResolver, RayExecutor
-
-__all__ = ["EXECUTORS", "backend_for", "open_executor"]
+__all__ = ["EXECUTORS", "backend_for"]
 
 EXECUTORS = ("local", "ray")
 
@@ -38,18 +32,3 @@ def backend_for(executor: str, address: str | None, backend: str) -> str:
         raise SettingError(f"--executor ray runs onnxruntime in its actors: use --backend "
                            f"{', '.join(names)} or {last}")
     return "onnx" if backend == "auto" else backend
-
-
-@contextmanager
-def open_executor(executor: str, address: str | None, resolver: AssetResolver,
-                  backend: str) -> Iterator[RayExecutor | None]:
-    """The Ray cluster for ``--executor ray`` (joined at ``address``, or started on this
-    machine), left (or shut down) on the way out; None for the local executor. An unreachable
-    address or a missing Ray raises here, before any job is opened."""
-    if executor != "ray":
-        yield None
-        return
-    from engine import RayExecutor
-
-    with RayExecutor(address, resolver=resolver, backend=backend) as cluster:
-        yield cluster

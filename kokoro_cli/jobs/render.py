@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import numpy as np
 import soundfile as sf
@@ -49,14 +49,24 @@ class RenderOptions:
     force: bool = False  # synthesize every piece again, ignoring (and refreshing) the cache
     output: OutputOptions = field(default_factory=OutputOptions)  # format, loudness, splitting
     workers: int = 1  # synthesis processes; 1 synthesizes in this process with every core
-    # Where pieces go instead: a factory (model path, workers) -> pool for an executor that
-    # lives for the whole command (convert --executor ray), used for every book with pieces
-    # to make; None starts a local SynthPool per book when the book is big enough.
-    executor: Callable[[Path, int], SynthPool] | None = field(default=None, repr=False)
+    # Where pieces go: the command's pools (an engine.Engine: local workers or Ray actors that
+    # live for the whole command and are lent to each book); None starts a local SynthPool per
+    # book when the book is big enough.
+    pools: PoolSource | None = field(default=None, repr=False)
     cover: bytes | None = field(default=None, repr=False)  # --cover, replacing the document's
     subtitles: str | None = None  # "srt" or "vtt": a subtitle file beside each output file
     subtitle_words: bool = False  # word-level subtitles (VTT word timestamps, SRT cue per word)
     read_along: Path | None = None  # an EPUB 3 with media overlays, beside the audio
+
+
+class PoolSource(Protocol):
+    """Lends a book the workers of a longer-lived owner (:class:`engine.Engine`)."""
+
+    def warm(self, model_path: Path, workers: int) -> bool:
+        """Whether lending that pool now costs nothing (it is running)."""
+
+    def lend(self, model_path: Path, workers: int) -> SynthPool:
+        """The pool for one book; its ``close`` keeps it, ``terminate`` ends it."""
 
 
 @dataclass
@@ -292,13 +302,15 @@ def _pool_starting(renderer: ChapterRenderer, document: Document,
     """A worker pool starting in the background (its workers load the model while this process
     loads G2P and plans), or None when the work is too small or done. Decided from the text, as
     the exact pieces are known only after planning. The pool is closed on the way out."""
-    workers, executor = renderer.options.workers, renderer.options.executor
+    workers, pools = renderer.options.workers, renderer.options.pools
+    model = renderer.synth.model_path
     recorded = job.manifest.chapters
     todo = sum(len(c.text) for c in document.chapters
                if renderer.options.force or c.index not in recorded)
-    # A running executor costs nothing more to use; a local pool must pay for its start.
-    small = executor is None and (workers <= 1 or todo < POOL_MIN_CHARS)
-    if renderer.synth.model_path is None or not todo or small:
+    # A running pool costs nothing more to use; one to start must pay for its start.
+    warm = pools is not None and model is not None and pools.warm(model, workers)
+    small = not warm and (workers <= 1 or todo < POOL_MIN_CHARS)
+    if model is None or not todo or small:
         # A re-mux of finished chapters needs no model at all.
         loading = _preload(renderer.synth) if todo else None
         try:
@@ -308,7 +320,7 @@ def _pool_starting(renderer: ChapterRenderer, document: Document,
                 loading.join()       # C++ runtime aborts the process (SIGABRT, no exit code)
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool-start") as starter:
-        starting = starter.submit(executor or SynthPool, renderer.synth.model_path, workers)
+        starting = starter.submit(pools.lend if pools is not None else SynthPool, model, workers)
         try:
             yield starting
         except BaseException:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from engine import (BACKENDS, AssetResolver, SettingError, Synthesizer, SynthOptions,
-                    describe_spec, model_id, resolve_backend)
+from engine import (BACKENDS, AssetResolver, Engine, SettingError, SynthOptions, describe_spec,
+                    model_id, resolve_backend)
 from kokoro_cli.jobs.cache import ChunkCache
 from kokoro_cli.jobs.job import Job, default_work_root
 from kokoro_cli.jobs.manifest import JobIdentity
@@ -63,14 +63,16 @@ def _voices(pairs: tuple[tuple[str, str], ...]) -> str:
     return json.dumps(voices, sort_keys=True)
 
 
-def run_convert(request: ConvertRequest, resolver: AssetResolver,
+def run_convert(request: ConvertRequest, engine: Engine,
                 progress_factory: Callable[[], object],
                 check: Callable[[OutputReport], None] | None = None) -> RenderResult | None:
-    """Convert, resuming the job if one exists. Returns None when the output is already up to
-    date (nothing to do). ``check`` sees the output's report before it replaces anything (to a
-    stream: once written) and may raise to refuse it."""
+    """Convert, resuming the job if one exists, with the command's ``engine`` (its model and
+    workers, loaded once for every conversion of the command). Returns None when the output is
+    already up to date (nothing to do). ``check`` sees the output's report before it replaces
+    anything (to a stream: once written) and may raise to refuse it."""
     root = request.work_root or default_work_root()
-    job = Job(root, identity_for(request, resolver), label=str(request.document.source or "stdin"))
+    job = Job(root, identity_for(request, engine.resolver),
+              label=str(request.document.source or "stdin"))
     with job.locked():
         meta = book_meta(request.selected, job.identity.voice, request.options.cover)
         if isinstance(request.output, Path) and not request.options.force and job.output_is_current(
@@ -78,9 +80,10 @@ def run_convert(request: ConvertRequest, resolver: AssetResolver,
                                                    request.options)):
             return None
         require_ffmpeg()  # a missing ffmpeg fails now, not after hours of synthesis
-        synth = Synthesizer.load(resolver, backend=job.identity.backend)
+        synth = engine.synthesizer(job.identity.backend)
         cache = ChunkCache(root / "chunks")
         with stop_on_signals() as stop, progress_factory() as progress:
             return render_job(request.selected, request.output, synth, job, cache,
-                              job.identity.model_sha256, request.options, progress, stop,
-                              check)
+                              job.identity.model_sha256,
+                              dataclasses.replace(request.options, pools=engine), progress,
+                              stop, check)

@@ -1,7 +1,7 @@
-"""The language a document is read in and the voice that reads it, for ``convert``, ``say`` and
-``preview``: ``--lang``, else the document's own (EPUB ``dc:language``, Markdown front matter
-``lang``), else the language of a voice the user chose, else English; the default voice follows
-the language. A voice of another language is allowed, with a warning."""
+"""The language a document is read in and the voice that reads it, for every conversion,
+``say`` and ``preview``: ``--lang``, else the document's own (EPUB ``dc:language``, Markdown
+front matter ``lang``), else the language of a voice the user chose, else English; the default
+voice follows the language. A voice of another language is allowed, with a warning."""
 
 from __future__ import annotations
 
@@ -12,24 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
-import typer
-
 from kokoro_cli.console import err, one_line
 
 if TYPE_CHECKING:
     from preprocess import Document
 
-__all__ = ["LangOpt", "Reading", "VoiceForOpt", "choose_reading", "show_warnings",
-           "voice_for_warnings", "voices_for"]
-
-LangOpt = typer.Option(None, "--lang", help="Language of the text, a tag such as fr, es-MX, "
-                       "pt-BR, en-GB, ja, zh (default: the document's own, from EPUB "
-                       "dc:language or Markdown front matter 'lang'; else the voice's). The "
-                       "default voice follows it.")
-
-VoiceForOpt = typer.Option(None, "--voice-for", help="LANG=VOICE: text in LANG (an EPUB chapter "
-                           "or paragraph in another language) is spoken by VOICE, e.g. "
-                           "fr=ff_siwis; repeatable. Otherwise the book's voice reads it.")
+__all__ = ["Reading", "choose_reading", "show_warnings", "voice_for_warnings", "voices_for"]
 
 
 def voices_for(items: Optional[list[str]]) -> dict[str, str]:
@@ -111,11 +99,12 @@ def choose_reading(document: Document, lang: Optional[str], voice: str,
 
 
 @contextmanager
-def show_warnings(say: Callable[[str], None] | None = None) -> Iterator[None]:
+def show_warnings(warn: Callable[[str], None] | None = None) -> Iterator[None]:
     """While inside, warnings logged by ``preprocess`` (letters a language's G2P cannot read,
-    skipped) are shown as one ``warning:`` line each (and still reach -v and --log-file)."""
+    skipped) go to ``warn`` (default: one ``warning:`` line each on stderr), and still reach
+    -v and --log-file."""
     logger = logging.getLogger("preprocess")
-    handler = _Say(say or (lambda m: err.print(m, markup=False)))
+    handler = _Say(warn or (lambda m: err.print(f"warning: {m}", markup=False)))
     logger.addHandler(handler)
     try:
         yield
@@ -129,4 +118,4 @@ class _Say(logging.Handler):
         self.say = say
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.say(f"warning: {one_line(record.getMessage())}")
+        self.say(one_line(record.getMessage()))

@@ -1,0 +1,196 @@
+"""Running a command's conversions: every input through one engine, outputs planned first.
+
+:func:`open_converter` opens the command's :class:`engine.Engine` (its model and workers,
+loaded once) and gives a :class:`Converter`, which ``convert`` hands all its inputs and
+``watch`` each document as it arrives. For a batch, every input is read and its output named
+before any synthesis (:mod:`kokoro_cli.conversion.targets`), so two inputs never write one
+file; a failing input is reported and the others still run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+from kokoro_cli.console import err, out
+from kokoro_cli.conversion.reading import choose_reading, show_warnings
+from kokoro_cli.conversion.request import ConversionSettings, refresh_feed
+from kokoro_cli.conversion.targets import OutputOwners, claim_target, source_of
+from kokoro_cli.errors import exit_code_for, message_for
+from kokoro_cli.messages import Messages
+
+if TYPE_CHECKING:
+    from engine import Engine
+    from kokoro_cli.output import OutputReport, QCReport
+    from preprocess import Document
+
+__all__ = ["Converter", "Prepared", "open_converter", "qc_summary"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One input, read, with its language and voice settled and its output claimed."""
+
+    input: Path
+    document: Document  # all chapters
+    selected: Document  # the chosen ones (--chapters)
+    voice: str
+    target: Optional[Path]  # None: stdout
+    warnings: tuple[str, ...] = ()
+
+
+@contextmanager
+def open_converter(settings: ConversionSettings,
+                   messages: Messages) -> Iterator[Converter]:
+    """The command's converter, with its engine open (a Ray cluster joined, for
+    ``--executor ray``) until the command ends."""
+    from engine import Engine
+    from kokoro_cli.commands.options import resolver_for
+
+    speech = settings.speech
+    ray = (settings.ray_address, speech.backend) if settings.executor == "ray" else None
+    resolver = resolver_for(speech.model, speech.voices, messages.note)
+    with Engine(resolver, workers=settings.workers, ray=ray) as engine:
+        yield Converter(settings, engine, messages)
+
+
+class Converter:
+    """Converts inputs with the settings of one command and its engine."""
+
+    def __init__(self, settings: ConversionSettings, engine: Engine,
+                 messages: Messages) -> None:
+        from kokoro_cli.jobs.job import default_work_root
+
+        self.settings, self.engine, self.messages = settings, engine, messages
+        self.owners = OutputOwners(settings.work_dir or default_work_root())
+
+    def run(self, inputs: Sequence[Path], output: Optional[Path] = None) -> int:
+        """Convert ``inputs`` (output to ``output``, else named from each title in the out
+        folder), then update the feed. Returns 0, or the exit code of the first input that
+        failed; with one input its error is raised."""
+        batch, taken = len(inputs) > 1, set[Path]()
+        failures: dict[int, int] = {}
+        prepared: dict[int, Prepared] = {}
+        for i, path in enumerate(inputs):  # every output named before any synthesis
+            code = self._guarded(path, batch, lambda: prepared.__setitem__(
+                i, self.prepare(path, output, taken)))
+            if code:
+                failures[i] = code
+        for i, item in prepared.items():
+            if code := self._guarded(item.input, batch, lambda: self.convert(item)):
+                failures[i] = code
+        feed = self.settings.feed
+        if feed is not None and len(failures) < len(inputs):
+            refresh_feed(feed, self.messages.note, self.messages.warning)
+        return failures[min(failures)] if failures else 0
+
+    def _guarded(self, path: Path, batch: bool, step) -> int:
+        """Run ``step`` for one input; in a batch, its error is reported and becomes its exit
+        code (a stop by signal ends the whole command)."""
+        from kokoro_cli.jobs.job import Interrupted
+
+        try:
+            step()
+            return 0
+        except Interrupted:
+            raise
+        except Exception as exc:
+            if not batch:
+                raise
+            code = exit_code_for(exc)
+            err.print(f"error: {path}: {message_for(exc)}", markup=False)
+            return int(code)
+
+    def prepare(self, path: Path, output: Optional[Path], taken: set[Path]) -> Prepared:
+        """Read ``path``, settle its language and voice, and claim its output (a name not
+        ``taken`` by an earlier input nor written from another input)."""
+        from kokoro_cli.inputs import read_document
+        from kokoro_cli.output import check_writable, resolve_target
+
+        s, mark = self.settings, len(self.messages.warnings)
+        with show_warnings(self.messages.warning):  # the parser's (an inline language…)
+            full, selected = read_document(path, s.parse)
+        speech = s.speech
+        reading = choose_reading(full, speech.lang, speech.voice, speech.voice_given)
+        for warning in reading.warnings:
+            self.messages.warning(warning)
+        full = reading.document
+        target = resolve_target(path, output, s.out_dir, full.title, s.options.output)
+        if target is not None:
+            split = s.options.output.split_chapters
+            chosen = claim_target(target, source_of(path), self.owners, taken,
+                                  named=output is not None, force=s.options.force, folder=split)
+            if chosen != target:
+                check_writable(chosen, split)
+            target = chosen
+        return Prepared(path, full, reading.with_language(selected), reading.voice, target,
+                        self.messages.since(mark))
+
+    def convert(self, item: Prepared) -> None:
+        """Convert one prepared input (or find it up to date) and report it."""
+        from kokoro_cli.jobs.run import ConvertRequest, run_convert
+        from kokoro_cli.progress import progress_for
+        from preprocess import lexicon_for
+
+        s, say = self.settings, self.messages.note
+        options = dataclasses.replace(
+            s.options, voice=item.voice, workers=self.engine.capacity(),
+            lexicon=lexicon_for(item.document, s.speech.dictionaries))
+        request = ConvertRequest(item.document, item.selected,
+                                 sys.stdout.buffer if item.target is None else item.target,
+                                 options, s.work_dir, s.speech.backend)
+        mark = len(self.messages.warnings)
+        with show_warnings(self.messages.warning):
+            result = run_convert(
+                request, self.engine, lambda: progress_for(err, s.progress),
+                check=lambda report: self._check(
+                    report, item.warnings + self.messages.since(mark)))
+        if result is None:
+            say(f"{item.target} is up to date (same input and settings); nothing to do")
+            if item.target is not None:
+                out.print(str(item.target), markup=False)
+            return
+        c = result.counts
+        say(f"{result.chunks} pieces: {c.synthesized} synthesized, {c.reused} reused; "
+            f"{result.audio_seconds:.1f} s of audio"
+            + (f"; real-time factor {result.real_time_factor:.2f}" if c.synthesized else ""))
+        if result.report is not None and result.report.qc is not None and s.qc != "off":
+            say(qc_summary(result.report.qc))
+        if item.target is not None:
+            for path in result.report.files:
+                out.print(str(path), markup=False)
+
+    def _check(self, report: OutputReport, warnings: tuple[str, ...]) -> None:
+        """Run on the staged output before it replaces anything: save the QC report (with the
+        input's warnings), and with --qc strict refuse an output out of spec (the earlier
+        output stays in place)."""
+        from kokoro_cli.output import check_qc
+        from kokoro_common import write_atomic
+
+        if report.qc is None or self.settings.qc == "off":
+            return
+        if self.settings.qc_json is not None:
+            data = {**json.loads(report.qc.to_json()), "warnings": list(warnings)}
+            write_atomic(self.settings.qc_json,
+                         (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        if self.settings.qc == "strict":
+            check_qc(report.qc)
+
+
+def qc_summary(qc: QCReport) -> str:
+    """The QC report as a small table: the book, then each chapter."""
+    def row(item) -> str:
+        lv = item.levels
+        verdict = "ok" if item.passed else "OUT OF SPEC: " + "; ".join(item.problems)
+        return (f"  {item.title[:40]:<40} {lv.integrated_lufs:6.1f} LUFS {lv.true_peak_dbtp:6.1f} "
+                f"dBTP {lv.rms_dbfs:6.1f} dB RMS {lv.duration_s:8.1f} s  {verdict}")
+
+    lines = [f"loudness QC ({qc.preset}, gain {qc.gain_db:+.1f} dB): "
+             + ("passed" if qc.passed else "FAILED"), row(qc.book)]
+    return "\n".join(lines + [row(c) for c in qc.chapters])
