@@ -82,10 +82,11 @@ def build(config: str):
     """(load seconds, run(ids, style, speed) -> (audio, durations)) for a configuration."""
     import derived_models as dm
     from engine import AssetResolver, Synthesizer
+    from kokoro_cli.assets_env import resolver_settings
 
     name, _, threads = config.partition("@")
     threads = int(threads or 1)
-    resolver = AssetResolver()
+    resolver = AssetResolver(**resolver_settings(None, None))
     started = time.perf_counter()
     backends = {"ort-int8": "onnx-int8", "ort-float-decoder": "onnx-float",
                 "ort-vocoder-int8": "onnx"}

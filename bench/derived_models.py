@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from engine import AssetResolver  # noqa: E402
+from kokoro_cli.assets_env import resolver_settings  # noqa: E402
 
 EXPORT_VERSION = 2
 
@@ -234,7 +235,7 @@ def main() -> None:
     parser.add_argument("variants", nargs="*", default=["fp32"])
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args()
-    resolver = AssetResolver()
+    resolver = AssetResolver(**resolver_settings(None, None))
     for variant in args.variants:
         t = time.perf_counter()
         if variant == "fp32":
