@@ -240,6 +240,10 @@ def part_tags(
 
 # --- ffmpeg arguments -------------------------------------------------------------------------
 
+# Literal lists, not ffmpeg-python (the README says more): it builds a command from the streams
+# that reach an output, so it drops the FFMETADATA input that -map_metadata reads (and numbers
+# the cover input in its place) and the meters' branches, which end in anullsink.
+
 
 def filter_chain(part: Part, encoding: Encoding) -> list[str]:
     """Room tone, gain, limiter and resampling. All but the resampler keep the length to the
