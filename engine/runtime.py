@@ -49,7 +49,9 @@ class Engine:
         self.cluster: RayExecutor | None = None
         self._synths: dict[str, Synthesizer] = {}
         self._pool: SynthPool | None = None
-        self._lock = threading.Lock()
+        # Two locks: a pool may be starting in a render's background thread (seconds) while
+        # this thread asks for its synthesizer.
+        self._synth_lock, self._pool_lock = threading.Lock(), threading.Lock()
         self.loads = 0  # models this engine loaded: in-process synthesizers and pools started
 
     def __enter__(self) -> Engine:
@@ -68,8 +70,10 @@ class Engine:
         """The in-process synthesizer for ``backend`` (``auto`` resolved), loaded on first use
         and shared by every later book of the command."""
         resolved = resolve_backend(self.resolver, backend)
-        with self._lock:
-            if resolved not in self._synths:
+        with self._synth_lock:
+            if resolved in self._synths:
+                log.info("reusing the loaded model (%s backend)", resolved)
+            else:
                 log.info("loading the model (%s backend)", resolved)
                 self._synths[resolved] = Synthesizer.load(self.resolver, backend=resolved)
                 self.loads += 1
@@ -101,7 +105,7 @@ class Engine:
             return self.cluster.pool(model_path, workers)
         from engine.pool import SynthPool
 
-        with self._lock:
+        with self._pool_lock:
             if self._pool is not None and not self.warm(model_path, workers):
                 self._pool.close()
                 self._pool = None
@@ -113,13 +117,13 @@ class Engine:
 
     def _ended(self, pool: SynthPool) -> None:
         """A lent pool that was killed (its book failed or was stopped): start anew next time."""
-        with self._lock:
+        with self._pool_lock:
             if self._pool is pool:
                 self._pool = None
 
     def close(self, failed: bool = False) -> None:
         """End the workers (kill them when the command failed) and leave the cluster."""
-        with self._lock:
+        with self._pool_lock:
             pool, self._pool = self._pool, None
         if pool is not None and failed:
             pool.terminate()

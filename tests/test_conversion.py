@@ -188,3 +188,24 @@ def test_three_inputs_load_the_model_once(resolver, tmp_path):
     assert [Path(p).name for p in result.stdout.splitlines()] == ["Book a.wav", "Book b.wav",
                                                                  "Book c.wav"]
     assert _loads(log) == 1
+
+
+@pytest.mark.slow
+def test_the_engine_lends_one_pool_to_every_book_until_a_book_fails(resolver):
+    from engine import Engine
+
+    model = resolver.model()
+    with Engine(resolver, workers=2) as engine:
+        assert not engine.warm(model, 2) and engine.capacity() == 2
+        first = engine.lend(model, 2)
+        first.close()  # the book ended well: the workers stay
+        assert engine.warm(model, 2) and not engine.warm(model, 1)
+        second = engine.lend(model, 2)
+        assert second.pool is first.pool and engine.loads == 1
+        assert engine.synthesizer("onnx-int8") is engine.synthesizer("onnx-int8")
+        assert engine.loads == 2  # the pool and one in-process model
+        second.terminate()  # the book failed mid-way: its workers are ended
+        assert not engine.warm(model, 2)
+        third = engine.lend(model, 2)
+        assert third.pool is not first.pool and engine.loads == 3
+    assert not engine.warm(model, 2)
