@@ -64,8 +64,10 @@ def timed(cmd: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def batch_figures(tmp: Path, docs: list[Path], workers: str) -> None:
-    common = ["--format", "wav", "--qc", "off", "--quiet", "--workers", workers]
+def batch_figures(tmp: Path, docs: list[Path], workers: list[str]) -> None:
+    common = ["--format", "wav", "--qc", "off", "--quiet", *workers]
+    (tmp / "one").mkdir()
+    (tmp / "each").mkdir()
     one = timed([*cli(), "convert", *map(str, docs), "--out-dir", str(tmp / "one"),
                  "--work-dir", str(tmp / "w-one"), *common])
     each = sum(timed([*cli(), "convert", str(doc), "--out-dir", str(tmp / "each"),
@@ -74,14 +76,14 @@ def batch_figures(tmp: Path, docs: list[Path], workers: str) -> None:
     print(f"convert a; b; c, three commands:  {each:7.1f} s  ({each / one:.2f}x the one command)")
 
 
-def watch_figures(tmp: Path, docs: list[Path], workers: str) -> None:
+def watch_figures(tmp: Path, docs: list[Path], workers: list[str]) -> None:
     inbox, out, log = tmp / "inbox", tmp / "watch-out", tmp / "watch.log"
     inbox.mkdir()
     out.mkdir()
     proc = subprocess.Popen(
         [*cli(), "--log-file", str(log), "watch", str(inbox), "--out-dir", str(out),
          "--settle", "0", "--format", "wav", "--qc", "off", "--progress", "json",
-         "--workers", workers, "--work-dir", str(tmp / "w-watch")],
+         *workers, "--work-dir", str(tmp / "w-watch")],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     first_piece: list[float] = []
     done = threading.Event()
@@ -118,14 +120,16 @@ def watch_figures(tmp: Path, docs: list[Path], workers: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paragraphs", type=int, default=2, help="paragraphs per document")
-    parser.add_argument("--workers", default="1", help="--workers for every command")
+    parser.add_argument("--workers", help="--workers for every command (default: the "
+                        "machine's, from its cores and memory)")
     args = parser.parse_args()
     print(f"CPU: {cpu_line()}")
+    workers = ["--workers", args.workers] if args.workers else []
     with tempfile.TemporaryDirectory(prefix="engine-reuse-") as folder:
         tmp = Path(folder)
         docs = documents(tmp, args.paragraphs)
-        batch_figures(tmp, docs, args.workers)
-        watch_figures(tmp, docs, args.workers)
+        batch_figures(tmp, docs, workers)
+        watch_figures(tmp, docs, workers)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+if TYPE_CHECKING:
+    from engine import AssetResolver
 
 __all__ = ["ENV_CACHE", "ENV_MODEL", "ENV_SOURCES", "ENV_TORCH_MODEL", "ENV_VOICES",
-           "resolver_settings"]
+           "resolver_for", "resolver_settings"]
 
 ENV_MODEL = "KOKORO_CLI_MODEL"
 ENV_VOICES = "KOKORO_CLI_VOICES"
@@ -36,3 +39,14 @@ def resolver_settings(model: Path | None, voices: Path | None) -> dict[str, Any]
         "sources": () if sources in (("none",), ("off",)) else sources or None,
         "torch_model": env_path(ENV_TORCH_MODEL),
     }
+
+
+def resolver_for(model: Optional[Path], voices: Optional[Path],
+                 notify: Optional[Callable[[str], None]] = None) -> AssetResolver:
+    """The asset resolver of a command: ``model`` and ``voices`` from its flags (or config),
+    the rest from the environment; ``notify`` hears about fetches (default: stderr)."""
+    from engine import AssetResolver
+    from kokoro_cli.console import err
+
+    return AssetResolver(**resolver_settings(model, voices),
+                         notify=notify or (lambda m: err.print(m, markup=False)))

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from kokoro_cli.errors import ExitCode, exit_code_for, message_for
 
-__all__ = ["err", "notifier", "one_line", "out", "run_guarded"]
+__all__ = ["err", "one_line", "out", "run_guarded"]
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -19,13 +19,6 @@ out = Console(highlight=False, soft_wrap=True)
 def one_line(message: str) -> str:
     """A message fit for one line: control characters and line breaks become spaces."""
     return " ".join("".join(ch if ch.isprintable() else " " for ch in message).split())
-
-
-def notifier(progress_mode: str = "auto") -> Callable[[str], None]:
-    """Where one-line messages go for a progress mode (nowhere for json and none)."""
-    if progress_mode in ("none", "json"):
-        return lambda message: None
-    return lambda message: err.print(message, markup=False)
 
 
 def run_guarded(action: Callable[[], None]) -> None:

@@ -11,12 +11,15 @@ from typing import Any, Optional
 
 import typer
 
-from kokoro_cli.commands.follow import ReadAlongOpt
 from kokoro_cli.commands.options import ChaptersOpt, config_of, with_settings
 from kokoro_cli.console import run_guarded
 from kokoro_cli.errors import EXIT_CODES_HELP, UsageError
 
 __all__ = ["EPILOG", "convert"]
+
+ReadAlongOpt = typer.Option(None, "--read-along", dir_okay=False, help="Also write an EPUB 3 "
+                            "with the narration embedded and each sentence highlighted as it is "
+                            "read (media overlays); from Markdown or text, a new EPUB.")
 
 EPILOG = ("Examples:\n\n  kokoro-cli convert samples/report.md -o report.m4b --voice af_heart\n\n"
           "  kokoro-cli convert books/*.epub --out-dir audiobooks/\n\n" + EXIT_CODES_HELP)

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Optional
 
 import typer
 
-from kokoro_cli.commands.options import WorkDirOpt, config_of
-from kokoro_cli.console import notifier, out, run_guarded
+from kokoro_cli.commands.options import WorkDirOpt, config_of, option
+from kokoro_cli.console import out, run_guarded
 from kokoro_cli.errors import EXIT_CODES_HELP
 
-if TYPE_CHECKING:
-    from kokoro_cli.config import Config
-    from kokoro_cli.publish import FeedResult, FeedSettings
+__all__ = ["EPILOG", "feed"]
 
-__all__ = ["EPILOG", "KeepOpt", "PruneOpt", "feed", "feed_settings", "refresh_feed"]
-
-KeepOpt = typer.Option(None, "--keep", min=1, help="List only the newest N episodes in the feed.")
-PruneOpt = typer.Option(False, "--prune", help="With --keep: delete the audio (and its chapters "
-                        "and subtitle files) of the episodes past the newest N.")
+KeepOpt = option("feed_keep")
+PruneOpt = option("feed_prune", default=False)
 
 
 def feed(
@@ -54,6 +49,8 @@ def feed(
     file; subtitles (.srt/.vtt with the same stem) are listed as transcripts. The settings given
     here are remembered for the folder, for 'convert --feed' and 'watch --feed'."""
     def action() -> None:
+        from kokoro_cli.conversion import feed_settings, refresh_feed
+        from kokoro_cli.messages import Messages
         from kokoro_cli.publish import prepare_image
 
         given = {"base_url": base_url, "title": title, "author": author, "image": image,
@@ -67,40 +64,11 @@ def feed(
             given["image"] = prepare_image(folder, given["image"])
         settings = feed_settings(config_of(ctx), folder, keep, prune, work_dir, given=given,
                                  feed_path=output)
-        result = refresh_feed(settings, notifier("none" if quiet else "auto"))
+        messages = Messages("none" if quiet else "auto")
+        result = refresh_feed(settings, messages.note, messages.warning)
         out.print(str(result.feed_path), markup=False)
     run_guarded(action)
 
 
 EPILOG = ("Example:\n\n  kokoro-cli feed /srv/audio --base-url https://host/audio/ --title "
           "'Morning report' --image cover.png\n\n" + EXIT_CODES_HELP)
-
-
-def feed_settings(config: Config, folder: Path, keep: Optional[int] = None, prune: bool = False,
-                  work_dir: Optional[Path] = None, *, given: Optional[dict[str, str]] = None,
-                  feed_path: Optional[Path] = None) -> FeedSettings:
-    """How to update FOLDER's feed: ``given`` (the ``feed`` command's own settings, then
-    remembered) or None (``convert --feed``, ``watch --feed``: what was remembered), and the
-    environment and config file's ``feed_*`` settings behind them."""
-    from kokoro_cli.publish import FeedSettings, prepare_image
-
-    def fallback(key: str) -> Optional[str]:
-        value = config.value(f"feed_{key}") if f"feed_{key}" in _CONFIGURED else None
-        return prepare_image(folder, value) if key == "image" and value else value
-
-    return FeedSettings(folder, feed_path, given or {}, fallback, keep, prune,
-                        config.value("work_dir", work_dir), remember=given is not None)
-
-
-def refresh_feed(settings: FeedSettings, say: Callable[[str], None]) -> FeedResult:
-    """Bring the feed up to date and say what happened in one line."""
-    from kokoro_cli.publish import update_feed
-
-    result = update_feed(settings, warn=say)
-    say(f"feed {result.feed_path}: {len(result.listed)} episode(s)"
-        + (f", {len(result.pruned)} old file(s) removed" if result.pruned else "")
-        + ("" if result.written else "; unchanged"))
-    return result
-
-
-_CONFIGURED = frozenset({"feed_base_url", "feed_title", "feed_author", "feed_image"})

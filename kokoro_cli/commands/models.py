@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from kokoro_cli.commands.options import ModelOpt, VoicesOpt, resolver_for
+from kokoro_cli.assets_env import resolver_for
+from kokoro_cli.commands.options import ModelOpt, VoicesOpt
 from kokoro_cli.console import err, out, run_guarded
 from kokoro_cli.errors import ExitCode, UsageError
 

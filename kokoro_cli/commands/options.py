@@ -1,5 +1,5 @@
 """What several commands share: the global options on ``ctx.obj``, the Typer options made from
-the one table of settings (:mod:`kokoro_cli.settings`), and the config and asset resolver."""
+the one table of settings (:mod:`kokoro_cli.settings`), and the config."""
 
 from __future__ import annotations
 
@@ -10,17 +10,15 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 import typer
 
-from kokoro_cli.console import err
 from kokoro_cli.settings import SETTINGS, flag_type, setting
 
 if TYPE_CHECKING:
-    from engine import AssetResolver
     from kokoro_cli.config import Config
 
 __all__ = [
     "BackendOpt", "ChaptersOpt", "CodeOpt", "DictOpt", "FrontMatterOpt", "GlobalOptions",
     "InputFormatOpt", "LangOpt", "ModelOpt", "SplitLevelOpt", "VoiceForOpt", "VoicesOpt",
-    "WorkDirOpt", "config_of", "option", "resolver_for", "with_settings",
+    "WorkDirOpt", "config_of", "option", "with_settings",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,15 +39,6 @@ def config_of(ctx: typer.Context) -> Config:
 
     options = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
     return Config(options.config, explicit=options.config is not None)
-
-
-def resolver_for(model: Optional[Path], voices: Optional[Path],
-                 notify: Optional[Callable[[str], None]] = None) -> AssetResolver:
-    from engine import AssetResolver
-    from kokoro_cli.assets_env import resolver_settings
-
-    return AssetResolver(**resolver_settings(model, voices),
-                         notify=notify or (lambda m: err.print(m, markup=False)))
 
 
 def option(key: str, default: Any = None) -> Any:

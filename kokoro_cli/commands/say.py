@@ -12,7 +12,8 @@ from typing import Any, Optional
 
 import typer
 
-from kokoro_cli.commands.options import config_of, resolver_for, with_settings
+from kokoro_cli.assets_env import resolver_for
+from kokoro_cli.commands.options import config_of, with_settings
 from kokoro_cli.console import run_guarded
 from kokoro_cli.errors import EXIT_CODES_HELP
 from kokoro_cli.inputs import read_stdin_text

@@ -9,7 +9,8 @@ from typing import Optional
 
 import typer
 
-from kokoro_cli.commands.options import BackendOpt, ModelOpt, VoicesOpt, config_of, resolver_for
+from kokoro_cli.assets_env import resolver_for
+from kokoro_cli.commands.options import BackendOpt, ModelOpt, VoicesOpt, config_of
 from kokoro_cli.console import out, run_guarded
 
 __all__ = ["voices_app"]

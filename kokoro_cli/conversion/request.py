@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from kokoro_cli.jobs.render import RenderOptions
     from kokoro_cli.publish import FeedResult, FeedSettings
 
-__all__ = ["ConversionSettings", "SpeechSettings", "build_settings", "feed_settings",
-           "refresh_feed", "speech_settings"]
+__all__ = ["ConversionSettings", "SpeechSettings", "build_settings", "check_follow",
+           "feed_settings", "refresh_feed", "speech_settings"]
 
 QC_MODES = ("report", "strict", "off")
 MAX_COVER_BYTES = 20 << 20  # a cover is read into memory and into every output file
@@ -89,7 +89,6 @@ def speech_settings(config: Config, flags: Mapping[str, Any], command: str,
     not given) over the environment and config file. Raises UsageError (or SettingError) with
     the fix for a value that cannot work."""
     from engine import SynthOptions
-    from kokoro_cli.commands.follow import check_follow
 
     value = _Values(config, flags, command)
     synth = SynthOptions(voice=value("voice"), speed=value("speed"))  # checks the speed now
@@ -205,3 +204,21 @@ def _read_cover(path: Optional[Path]) -> Optional[bytes]:
     if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG")):
         raise InputError(f"cover {path} is not a JPEG or PNG image")
     return data
+
+
+def check_follow(subtitles: Optional[str], words: bool, output: Optional[object],
+                 read_along: Optional[Path] = None) -> Optional[str]:
+    """The subtitle format (lower case) after checking the follow-along options; raises
+    UsageError for a combination that cannot work."""
+    kind = subtitles.lower() if subtitles else None
+    if kind is not None and kind not in ("srt", "vtt"):
+        raise UsageError(f"--subtitles {subtitles!r}: use srt or vtt")
+    if words and kind is None:
+        raise UsageError("--subtitles-words goes with --subtitles srt|vtt")
+    streamed = output is not None and str(output) == "-"
+    if streamed and (kind is not None or read_along is not None):
+        raise UsageError("subtitles and read-along books are files beside the audio: "
+                         "not with -o -")
+    if read_along is not None and Path(read_along).suffix.lower() != ".epub":
+        raise UsageError(f"--read-along {read_along}: name an .epub file")
+    return kind

@@ -51,7 +51,7 @@ def open_converter(settings: ConversionSettings,
     """The command's converter, with its engine open (a Ray cluster joined, for
     ``--executor ray``) until the command ends."""
     from engine import Engine
-    from kokoro_cli.commands.options import resolver_for
+    from kokoro_cli.assets_env import resolver_for
 
     speech = settings.speech
     ray = (settings.ray_address, speech.backend) if settings.executor == "ray" else None
