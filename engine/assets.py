@@ -261,6 +261,7 @@ class AssetResolver:
                 raise AssetError(f"unknown source {name!r}; choose from {', '.join(SOURCES)}")
         self.notify = notify or (lambda message: log.info(message))
         self._rejected: dict[str, str] = {}  # cached path -> why it is not trusted
+        self._hashed: dict[str, tuple[int, int, str]] = {}  # path -> size, mtime, sha256
 
     @property
     def torch_weights(self) -> Path | None:
@@ -298,7 +299,14 @@ class AssetResolver:
         path = self.model()
         if path == self.cached_model:  # verified against the manifest by model()
             return manifest()["model"]["sha256"]
-        return sha256_file(path)
+        # A user's model is hashed once while its size and time stay the same: a command asks
+        # for every book's job key and model id (a watch, for weeks).
+        stat = path.stat()
+        known = self._hashed.get(str(path))
+        if known is None or known[:2] != (stat.st_size, stat.st_mtime_ns):
+            known = (stat.st_size, stat.st_mtime_ns, sha256_file(path))
+            self._hashed[str(path)] = known
+        return known[2]
 
     def voice(self, name: str, *, fetch: bool = True) -> Path:
         """The file of one voice pack (``.bin`` raw float32 or official ``.pt``)."""

@@ -131,3 +131,21 @@ def test_hugging_face_failure_names_the_registry_source(tmp_path, monkeypatch):
 def test_unknown_source_is_refused(tmp_path):
     with pytest.raises(AssetError, match="unknown source"):
         AssetResolver(cache_dir=tmp_path, sources=["ftp"])
+
+
+def test_a_users_model_is_hashed_once_while_it_is_unchanged(tmp_path, monkeypatch):
+    import os
+
+    import engine.assets
+
+    model = tmp_path / "mine.onnx"
+    model.write_bytes(b"first")
+    calls = []
+    real = engine.assets.sha256_file
+    monkeypatch.setattr(engine.assets, "sha256_file", lambda p: calls.append(p) or real(p))
+    resolver = AssetResolver(model=model, cache_dir=tmp_path / "cache")
+    first = resolver.model_sha256()
+    assert resolver.model_sha256() == first and len(calls) == 1  # every book asks; one hash
+    model.write_bytes(b"second")
+    os.utime(model, ns=(1, 1))
+    assert resolver.model_sha256() == sha256_file(model) != first and len(calls) == 2

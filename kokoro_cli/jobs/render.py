@@ -301,7 +301,8 @@ def _pool_starting(renderer: ChapterRenderer, document: Document,
                    job: Job) -> Iterator[Future | None]:
     """A worker pool starting in the background (its workers load the model while this process
     loads G2P and plans), or None when the work is too small or done. Decided from the text, as
-    the exact pieces are known only after planning. The pool is closed on the way out."""
+    the exact pieces are known only after planning. The pool is given back on the way out
+    (closed; an engine's pool stays for its next book unless this one failed)."""
     workers, pools = renderer.options.workers, renderer.options.pools
     model = renderer.synth.model_path
     recorded = job.manifest.chapters
