@@ -59,7 +59,7 @@ def watch(
         messages.note(f"watching {folder} (SIGTERM or Ctrl-C stops)")
         with open_converter(settings, messages) as converter, stop_on_signals() as stop:
             watch_folder(folder, lambda path: _narrate(converter, path, messages), stop,
-                         settle=settle)
+                         settle=settle, warn=messages.warning)
         messages.note("stopped")
     run_guarded(action)
 
