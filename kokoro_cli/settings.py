@@ -96,15 +96,28 @@ class Setting:
     help: str
     commands: frozenset[str] = _BOOKS
     typer: dict[str, Any] = field(default_factory=dict)  # more Typer options (min, dir_okay…)
+    # The allowed values, named where their owner keeps them ("module:NAME", imported only
+    # when a value is checked), so the list is written once.
+    choices: Optional[str] = None
 
     @property
     def env(self) -> str:
         return ENV_PREFIX + self.key.upper()
 
+    def allowed(self) -> Optional[tuple[str, ...]]:
+        """The allowed values (None: any value of the type)."""
+        if self.choices is None:
+            return None
+        import importlib
+
+        module, _, name = self.choices.partition(":")
+        return tuple(getattr(importlib.import_module(module), name))
+
 
 def _s(key: str, flags: tuple[str, ...], kind: Any, parse: Callable[[Any], Any], default: Any,
-       help: str, commands: frozenset[str] = _BOOKS, **typer: Any) -> Setting:
-    return Setting(key, flags, kind, parse, default, help, commands, typer)
+       help: str, commands: frozenset[str] = _BOOKS, choices: Optional[str] = None,
+       **typer: Any) -> Setting:
+    return Setting(key, flags, kind, parse, default, help, commands, typer, choices)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -123,10 +136,11 @@ SETTINGS: tuple[Setting, ...] = (
        "repeat for more, later ones win.", _ALL, dir_okay=False),
     # Reading the input
     _s("input_format", ("--input-format",), str, _str, None, "markdown, epub or text (default: "
-       "from the file extension; stdin is text)."),
+       "from the file extension; stdin is text).", choices="kokoro_cli.inputs:INPUT_FORMATS"),
     _s("split_level", ("--split-level",), int, _int, None, "Markdown: heading level that starts "
        "a chapter (default: the top level in use).", min=1, max=6),
-    _s("code", ("--code",), str, _str, "skip", "Code blocks: skip, announce or read."),
+    _s("code", ("--code",), str, _str, "skip", "Code blocks: skip, announce or read.",
+       choices="preprocess.document:CODE_POLICIES"),
     _s("keep_front_matter", ("--keep-front-matter",), bool, _bool, False, "EPUB: keep cover, "
        "title, copyright, contents and index pages and notes."),
     # The output
@@ -135,11 +149,12 @@ SETTINGS: tuple[Setting, ...] = (
        "title get 'Title (2)' and so on, by input order, and an output written from another "
        "input is never replaced.", file_okay=False),
     _s("format", ("--format", "-f"), str, _str, None, "m4b, mp3, wav, flac or opus (default: "
-       "-o's extension, else m4b; wav on stdout)."),
+       "-o's extension, else m4b; wav on stdout).", choices="kokoro_cli.output.formats:FORMATS"),
     _s("loudness", ("--loudness",), str, _str, None, "audiobook (-18 LUFS, -3 dBTP; the "
-       "default), acx, podcast, ebu or off."),
+       "default), acx, podcast, ebu or off.", choices="kokoro_cli.output.loudness:PRESETS"),
     _s("qc", ("--qc",), str, _str, "report", "Loudness check: report (print it), strict (exit 5 "
-       "when out of spec, keeping any earlier output) or off."),
+       "when out of spec, keeping any earlier output) or off.",
+       choices="kokoro_cli.conversion.request:QC_MODES"),
     _s("split_chapters", ("--split-chapters",), bool, _bool, False, "One file per chapter in a "
        "folder (numbered, titled, with track numbers)."),
     _s("max_part_hours", ("--max-part-hours",), float, _float, None, "Cut very long books into "
@@ -171,14 +186,16 @@ SETTINGS: tuple[Setting, ...] = (
     _s("work_dir", ("--work-dir",), Path, _path, None, "Work area for job state and the piece "
        "cache (default: the user cache).", file_okay=False),
     _s("progress", ("--progress",), str, _str, "auto", "auto, bars, plain, json (events on "
-       "stderr) or none."),
+       "stderr) or none.", choices="kokoro_cli.progress:MODES"),
     _s("quiet", ("--quiet", "-q"), bool, _bool, False, "No progress or notes (warnings still "
        "go to stderr; output paths to stdout)."),
     _s("workers", ("--workers",), int, _int, None, "Synthesis processes (default: from the "
        "cores and free memory; 1 runs in this process on every core).", min=1),
-    _s("backend", ("--backend",), str, _str, "auto", backend_help(), _ALL),
+    _s("backend", ("--backend",), str, _str, "auto", backend_help(), _ALL,
+       choices="kokoro_common.backends:BACKENDS"),
     _s("executor", ("--executor",), str, _str, "local", "local (this machine) or ray (actors on "
-       "a Ray cluster; pip install 'kokoro-audiobook[ray]')."),
+       "a Ray cluster; pip install 'kokoro-audiobook[ray]').",
+       choices="kokoro_cli.jobs.executor:EXECUTORS"),
     _s("ray_address", ("--ray-address",), str, _str, None, "With --executor ray: auto, "
        "HOST:PORT or ray://HOST:10001 to join a cluster (default: start Ray on this machine)."),
     _s("model", ("--model",), Path, _path, None, "ONNX model file, or PyTorch weights (.pth) for "

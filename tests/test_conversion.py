@@ -209,3 +209,20 @@ def test_the_engine_lends_one_pool_to_every_book_until_a_book_fails(resolver):
         third = engine.lend(model, 2)
         assert third.pool is not first.pool and engine.loads == 3
     assert not engine.warm(model, 2)
+
+
+@pytest.mark.parametrize("args, env, config, origin", [
+    (["--qc", "maybe"], {}, "", "--qc 'maybe': use report, strict, off"),
+    ([], {"KOKORO_CLI_PROGRESS": "fancy"}, "", "$KOKORO_CLI_PROGRESS 'fancy': use auto, bars"),
+    ([], {}, 'loudness = "loud"', "loudness 'loud': use audiobook, acx"),
+    ([], {"KOKORO_CLI_EXECUTOR": "slurm"}, "", "$KOKORO_CLI_EXECUTOR 'slurm': use local, ray"),
+])
+def test_a_bad_value_names_where_it_came_from(tmp_path, args, env, config, origin):
+    path = tmp_path / "config.toml"
+    path.write_text(config + "\n")
+    doc = _doc(tmp_path / "x", "Hello.")
+    result = runner.invoke(app, ["--config", str(path), "convert", str(doc), "-o",
+                                 str(tmp_path / "x.wav"), *args], env=env)
+    assert result.exit_code == 2 and origin in result.stderr, result.output
+    if config:
+        assert f"config file ({path}): loudness" in result.stderr

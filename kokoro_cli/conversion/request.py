@@ -71,15 +71,33 @@ class _Values:
         self.config, self.flags, self.command = config, flags, command
 
     def __call__(self, key: str) -> Any:
+        """The value of ``key``, checked against its allowed values: a wrong one is a usage
+        error naming where it came from (the flag, the variable, or the config file's key)."""
         from kokoro_cli.settings import setting
 
-        if self.command not in setting(key).commands:
-            return setting(key).default
-        return self.config.value(key, self.flags.get(key))
+        declared = setting(key)
+        if self.command not in declared.commands:
+            return declared.default
+        resolved = self.config.get(key, self.flags.get(key))
+        allowed = declared.allowed()
+        if allowed is not None and resolved.value is not None and resolved.value not in allowed:
+            raise UsageError(f"{_origin(declared, resolved.source)} {resolved.value!r}: use "
+                             f"{', '.join(allowed)}")
+        return resolved.value
 
     def given(self, key: str) -> bool:
         """Set by the user (flag, environment or config file), not the built-in default."""
         return self.config.get(key, self.flags.get(key)).source != "default"
+
+
+def _origin(declared: Any, source: str) -> str:
+    """Where a value came from, as an error names it: ``--flag``, ``$VARIABLE`` or
+    ``config file PATH: key``."""
+    if source == "command line":
+        return declared.flags[0].split("/")[0]
+    if source.startswith("environment"):
+        return f"${declared.env}"
+    return f"{source}: {declared.key}"
 
 
 def speech_settings(config: Config, flags: Mapping[str, Any], command: str,
@@ -111,14 +129,9 @@ def build_settings(config: Config, flags: Mapping[str, Any], command: str = "con
     from kokoro_cli.jobs.executor import backend_for
     from kokoro_cli.jobs.render import RenderOptions
     from kokoro_cli.output import options_from_flags
-    from kokoro_cli.progress import MODES
 
     value = _Values(config, flags, command)
     progress = "none" if value("quiet") else value("progress")
-    if progress not in MODES:
-        raise UsageError(f"--progress {progress!r}: use one of {', '.join(MODES)}")
-    if value("qc") not in QC_MODES:
-        raise UsageError(f"--qc {value('qc')!r}: use {', '.join(QC_MODES)}")
     speech = speech_settings(config, flags, command, output, read_along)
     speech = dataclasses.replace(speech, backend=backend_for(
         value("executor"), value("ray_address"), speech.backend))
