@@ -226,3 +226,13 @@ def test_a_bad_value_names_where_it_came_from(tmp_path, args, env, config, origi
     assert result.exit_code == 2 and origin in result.stderr, result.output
     if config:
         assert f"config file ({path}): loudness" in result.stderr
+
+
+def test_titles_that_sanitize_to_one_name_get_their_own_files(tmp_path):
+    from kokoro_cli.output import output_name
+
+    owners, taken = OutputOwners(tmp_path / "work"), set()
+    names = [claim_target(tmp_path / f"{output_name(title, 'x')}.m4b", source, owners, taken,
+                          named=False, force=False).name
+             for title, source in (("Report?", "/a"), ("Report*", "/b"), ("Report/", "/c"))]
+    assert names == ["Report.m4b", "Report (2).m4b", "Report (3).m4b"]
