@@ -24,6 +24,8 @@ from kokoro_cli.jobs.manifest import (ChapterRecord, FileRecord, JobIdentity, Ma
 from kokoro_common import ExitCode, KokoroError, write_atomic
 
 if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
     from kokoro_cli.jobs.timing import ChapterTiming
 
 __all__ = ["Interrupted", "Job", "JobError", "JobInfo", "JobStateError", "default_work_root",
@@ -79,32 +81,39 @@ class Job:
     @contextmanager
     def locked(self) -> Iterator[Job]:
         """Hold the job's lock. The OS drops it when the holder dies, even by SIGKILL, so a
-        stale lock never blocks; a live holder makes this raise JobError at once."""
-        from filelock import FileLock, Timeout
-
+        stale lock never blocks; a live holder makes this raise JobError at once, and a lock
+        that cannot be opened (a folder at its path, no permission) JobStateError."""
         try:
             self.dir.joinpath("chapters").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise JobStateError(f"cannot create the job folder {self.dir}: "
                                 f"{exc.strerror or exc}") from None
-        lock = FileLock(str(self.dir / "lock"), timeout=0, is_singleton=False)
-        try:
-            lock.acquire()
-        except Timeout:
+        lock = _try_lock(self.dir / "lock")
+        if lock is None:
             raise JobError(f"another run (pid {self._owner()}) is converting this job; "
-                           "wait for it to finish or stop it") from None
+                           "wait for it to finish or stop it")
         try:
-            (self.dir / "owner").write_text(str(os.getpid()))
+            self._write_owner()
             self._remove_partial_files()
             self.manifest = self._load()
             yield self
         finally:
             lock.release()
 
+    def _write_owner(self) -> None:
+        """Note our pid for the message a second run gives. Only a note: a run that cannot
+        write it (a folder at its path) goes on, and the busy message then says "pid ?"."""
+        try:
+            (self.dir / "owner").write_text(str(os.getpid()))
+        except OSError as exc:
+            log.info("cannot note the job's owner in %s: %s", self.dir / "owner", exc)
+
     def _remove_partial_files(self) -> None:
-        """Half-written files of a run that was killed; only the lock holder writes here."""
+        """Half-written files of a run that was killed; only the lock holder writes here. Only
+        files: a folder with such a name is not ours to delete."""
         for leftover in (*self.dir.glob(".*.part*"), *self.dir.glob("chapters/.*.part*")):
-            leftover.unlink(missing_ok=True)
+            if leftover.is_symlink() or leftover.is_file():
+                leftover.unlink(missing_ok=True)
 
     def _owner(self) -> str:
         try:
@@ -202,6 +211,26 @@ class Job:
         self._save(self.manifest.with_output(str(path.resolve()), record))
 
 
+def _try_lock(path: Path) -> BaseFileLock | None:
+    """The lock file at ``path``, held; None when a live run holds it. Raises JobStateError
+    when it cannot be opened as a lock: a folder (or a device) put at its path, no
+    permission. Nothing at the path is removed: it is not ours."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(path), timeout=0, is_singleton=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        return None
+    except OSError as exc:
+        if path.is_dir():
+            why = "is a folder, not a lock file; remove that folder and run again"
+        else:
+            why = f"cannot be opened: {exc.strerror or exc}"
+        raise JobStateError(f"the job lock {path} {why}") from None
+    return lock
+
+
 @dataclass(frozen=True)
 class JobInfo:
     """A job folder as ``kokoro-cli jobs`` lists it."""
@@ -239,14 +268,11 @@ def _info(folder: Path) -> JobInfo:
 
 
 def remove_job(info: JobInfo) -> None:
-    """Delete a job folder, unless a live run holds its lock (JobError)."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(info.path / "lock"), timeout=0, is_singleton=False)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise JobError(f"job {info.key} is in use by a running conversion") from None
+    """Delete a job folder, unless a live run holds its lock (JobError) or the lock cannot
+    be opened (JobStateError)."""
+    lock = _try_lock(info.path / "lock")
+    if lock is None:
+        raise JobError(f"job {info.key} is in use by a running conversion")
     try:
         shutil.rmtree(info.path)
     finally:
