@@ -1,10 +1,13 @@
 """The one seam to ffmpeg: finding the binaries, running them, and probing what they wrote.
 
 Every ffmpeg and ffprobe process of the project starts in :func:`run_tool`; it logs the full
-command at debug level and turns a failure into :class:`FfmpegError` carrying the last line
-ffmpeg wrote to stderr. The argument lists and the files ffmpeg reads are built elsewhere
-(:mod:`kokoro_cli.output.plan`, :mod:`kokoro_cli.output.metadata`); only the ffprobe-less
-fallback of :func:`probe` reads FFMETADATA, with the parser from ``metadata``.
+command at debug level and turns a failure into :class:`FfmpegError` naming the cause (a full
+disk, a missing file... from the table :data:`CAUSES`) with the line of ffmpeg's stderr that
+says it, else the last line that is not a statistic; a run that exits 0 although a write
+failed for want of room (ffmpeg 5 does, when it is the trailer) fails too. The argument lists
+and the files ffmpeg reads are built elsewhere (:mod:`kokoro_cli.output.plan`,
+:mod:`kokoro_cli.output.metadata`); only the ffprobe-less fallback of :func:`probe` reads
+FFMETADATA, with the parser from ``metadata``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from kokoro_cli.output.metadata import parse_ffmetadata
 from kokoro_common import ExitCode, KokoroError
 
 __all__ = [
+    "CAUSES",
     "FfmpegError",
+    "failure",
     "find_ffmpeg",
     "find_ffprobe",
     "probe",
@@ -52,6 +57,33 @@ _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 _CHAPTER_KEYS = ("TIMEBASE", "START", "END")
 # Closing lines ffmpeg prints after the real error (at log level info and above).
 _GENERIC_LINES = frozenset({"Conversion failed!"})
+# What ffmpeg prints when it fails for a common reason (an OS error's text, or its own words),
+# and the cause to name: its last line is often an encoder's statistics ("[aac @ 0x…] Qavg:
+# 417.6") printed after the error. In order: a full disk comes first, as the other failures
+# can follow from it.
+CAUSES: tuple[tuple[str, str], ...] = (
+    ("No space left on device", "the disk is full"),
+    ("Disk quota exceeded", "the disk quota is used up"),
+    ("File too large", "the file is over the file system's size limit"),
+    ("Read-only file system", "the file system is read-only"),
+    ("Permission denied", "permission denied"),
+    ("Operation not permitted", "operation not permitted"),
+    ("No such file or directory", "a file or folder does not exist"),
+    ("Invalid data found when processing input", "an input is not media ffmpeg can read"),
+    ("Unknown encoder", f"this ffmpeg lacks an encoder the format needs; {INSTALL_HINT}"),
+    ("Encoder not found", f"this ffmpeg lacks an encoder the format needs; {INSTALL_HINT}"),
+    ("Input/output error", "an input/output error (a failing disk or network share?)"),
+    ("Cannot allocate memory", "out of memory"),
+)
+# Writes that failed for want of room: ffmpeg 5 exits 0 when it was the trailer that could not
+# be written ("Error writing trailer of x.wav: No space left on device"), its output cut short.
+_LOST_WRITES = ("No space left on device", "Disk quota exceeded", "File too large")
+# Lines that only report what was done: statistics, never the error.
+_STATISTICS = re.compile(r"\bQavg: |^size=\s*\S+ time=|\bvideo:\s*\d+\S* audio:")
+# ffmpeg 7 and later name the file on a line of their own.
+_OPENING = re.compile(r"Error opening (?:input|output) file (.+)\.")
+# The "[aac @ 0x55d…] " of a component's line: an address, no help to a reader.
+_COMPONENT = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\] ")
 # Bytes copied per read when ffmpeg's stdout goes to a caller's stream.
 PIPE_CHUNK = 1 << 20
 
@@ -137,13 +169,14 @@ def run_tool(
             out, err = proc.communicate(input)
         else:
             out, err = b"", _pump(proc, sink)
-    if proc.returncode != 0:
-        stderr = err.decode("utf-8", "replace")
+    stderr = err.decode("utf-8", "replace")
+    if proc.returncode != 0 or _lost_write(stderr):
         log.debug("%s exited %d:\n%s", Path(exe).name, proc.returncode, stderr)
         how = _killed_by(-proc.returncode) if proc.returncode < 0 else None
+        code = f" (exit {proc.returncode})" if proc.returncode else ""
         raise FfmpegError(
             f"{Path(exe).name} {how}" if how else
-            f"{Path(exe).name} failed (exit {proc.returncode}): {_last_line(stderr)}",
+            f"{Path(exe).name} failed{code}: {failure(stderr)}",
             command=cmd,
             stderr=stderr,
         )
@@ -219,11 +252,47 @@ def run_ffmpeg_log(args: Sequence[str], *, sink: BinaryIO | None = None) -> str:
     return run_tool(find_ffmpeg(), full, sink=sink).stderr.decode("utf-8", "replace")
 
 
-def _last_line(text: str) -> str:
-    """The last line that says something: ffmpeg's closing "Conversion failed!" does not."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    lines = [line for line in lines if line not in _GENERIC_LINES] or lines
-    return lines[-1] if lines else "no error message"
+def failure(stderr: str) -> str:
+    """What went wrong, from ffmpeg's stderr: the cause from :data:`CAUSES` and the line that
+    says it ("the disk is full: Error writing trailer of x.m4b: No space left on device"),
+    else its last line that says something."""
+    lines = [_COMPONENT.sub("", line.strip()) for line in stderr.splitlines() if line.strip()]
+    said = _messages(stderr)
+    for text, cause in CAUSES:
+        for line in said:
+            if text in line:
+                return f"{cause}: {line}{_file_named(said, line)}"
+    return _last_line(lines)
+
+
+def _messages(stderr: str) -> list[str]:
+    """ffmpeg's own messages: not the indented lines that show the inputs' tags (a book may
+    be titled "No space left on device"), without the components' addresses."""
+    return [_COMPONENT.sub("", line.rstrip()) for line in stderr.splitlines()
+            if line.strip() and not line[0].isspace()]
+
+
+def _lost_write(stderr: str) -> bool:
+    """Whether ffmpeg said that a write failed for want of room."""
+    return any(text in line for line in _messages(stderr) for text in _LOST_WRITES)
+
+
+def _file_named(lines: list[str], said: str) -> str:
+    """The file in brackets, when ffmpeg (7 and later) names it only on a line of its own
+    ("Error opening output file FILE."), not on the line that says what went wrong."""
+    for line in lines:
+        named = _OPENING.fullmatch(line)
+        if named and named.group(1) not in said:
+            return f" ({named.group(1)})"
+    return ""
+
+
+def _last_line(lines: list[str]) -> str:
+    """The last line that says something: neither ffmpeg's closing "Conversion failed!" nor
+    a statistic."""
+    told = [line for line in lines
+            if line not in _GENERIC_LINES and not _STATISTICS.search(line)] or lines
+    return told[-1] if told else "no error message"
 
 
 # --- probing ----------------------------------------------------------------------------------
