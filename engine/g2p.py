@@ -9,6 +9,7 @@ import importlib
 import json
 import re
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from importlib import resources
 from typing import Protocol
 
 from engine.errors import G2PError, SettingError
+from kokoro_common.scratch import make_scratch
 
 __all__ = ["ESPEAK_LANGUAGES", "EXTRAS", "EnglishG2P", "EspeakG2P", "ExtraMissing",
            "MisakiG2P", "Phonemizer", "SPACY_MODELS", "VoiceG2P", "phonemizer_for"]
@@ -125,6 +127,7 @@ class EspeakG2P(MisakiG2P):
     def __init__(self, language: str) -> None:
         from misaki import espeak
 
+        _espeak_copies_as_scratch()
         super().__init__(espeak.EspeakG2P(language=language))
 
 
@@ -199,7 +202,31 @@ def _import_spacy_without_torch() -> None:
 def _espeak_fallback(british: bool):
     from misaki import espeak
 
+    _espeak_copies_as_scratch()
     return espeak.EspeakFallback(british=british)
+
+
+class _ScratchTempfile:
+    """:mod:`tempfile` as phonemizer's espeak module sees it, making its folders as our
+    scratch folders."""
+
+    def __getattr__(self, name: str):
+        return getattr(tempfile, name)
+
+    @staticmethod
+    def mkdtemp(*_args, **_kwargs) -> str:
+        return str(make_scratch("espeak"))
+
+
+def _espeak_copies_as_scratch() -> None:
+    """phonemizer loads a copy of libespeak-ng from a folder of its own (``mkdtemp()``) for
+    each espeak instance and removes it when the instance is collected, which a killed
+    process never does: a copy of the library was left in the temp area per kill. Its folders
+    are made as scratch folders, named after this process, which a later run sweeps away."""
+    from phonemizer.backend.espeak import api
+
+    if not isinstance(api.tempfile, _ScratchTempfile):  # two threads setting it is harmless
+        api.tempfile = _ScratchTempfile()
 
 
 def _lexicon(british: bool):

@@ -5,7 +5,6 @@ table, loudness preset and atomic writes as ``convert``.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -15,6 +14,7 @@ from kokoro_cli.output.formats import FORMATS, OutputOptions
 from kokoro_cli.output.metadata import BookMeta
 from kokoro_cli.output.plan import ChapterAudio
 from kokoro_common import atomic_writer
+from kokoro_common.scratch import scratch_dir
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,7 +67,7 @@ def write_clip(
     else:
         raise ValueError(f"write_clip takes int16 or float samples, got {audio.dtype}")
     meta = meta or _NO_TAGS
-    with tempfile.TemporaryDirectory(prefix="kokoro-clip-") as tmp:
+    with scratch_dir("clip") as tmp:
         wav = Path(tmp) / "clip.wav"
         sf.write(wav, audio, sample_rate, subtype=subtype)
         chapters = [ChapterAudio(meta.title, wav, audio.size)]

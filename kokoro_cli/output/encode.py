@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -62,6 +61,7 @@ from kokoro_cli.output.plan import (
     rescale,
 )
 from kokoro_cli.output.staging import remove_stale_temps, staged
+from kokoro_common.scratch import scratch_dir
 
 __all__ = [
     "OutputReport",
@@ -218,7 +218,7 @@ def _plan_gain(
     """Measure the whole book (one streaming pass) and plan the preset's gain."""
     if not options.preset.active:
         return GainPlan()
-    with tempfile.TemporaryDirectory(prefix="kokoro-measure-") as tmp:
+    with scratch_dir("measure") as tmp:
         concat = Path(tmp) / "chapters.ffconcat"
         concat.write_text(concat_list([c.path for c in chapters]), encoding="utf-8")
         try:
@@ -251,7 +251,7 @@ def _encode(
     # one for the last step of a book); a stream keeps them in one process.
     separate = metered and dest is not None
     chain = filter_chain(part, encoding)
-    with tempfile.TemporaryDirectory(prefix="kokoro-mux-") as tmp, \
+    with scratch_dir("mux") as tmp, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="meter") as meters:
         args = _input_args(Path(tmp), part, meta, encoding)
         metering = meters.submit(meter_log, concat_input(Path(tmp) / "chapters.ffconcat"),

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import posixpath
-import tempfile
 import uuid
 import zipfile
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from kokoro_cli.readalong.package import (CSS, OPF, Clip, NavEntry, add_to_packa
 from kokoro_cli.readalong.spans import wrap_sentences
 from kokoro_cli.readalong.upgrade import XHTML_TYPE, content_xml, upgrade_package, xhtml_bytes
 from kokoro_common import atomic_path
+from kokoro_common.scratch import scratch_dir
 from preprocess import BlockKind, Document, InputError, check_archive, parse_strict_xml
 
 __all__ = ["Source", "fresh_source", "original_source", "write_read_along"]
@@ -108,7 +108,7 @@ def write_read_along(document: Document, timed: Sequence[TimedChapter], dest: Pa
         source = original_source(document.source)
     else:
         source = fresh_source(document)
-    with tempfile.TemporaryDirectory(prefix="kokoro-readalong-") as tmp:
+    with scratch_dir("readalong") as tmp:
         audio, head = _chapter_audio(timed, Path(tmp), output, meta)
         _overlay(source, timed, audio, head)
         with atomic_path(dest, ".epub") as part:
