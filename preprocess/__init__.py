@@ -9,6 +9,7 @@ from preprocess.chunk import (Chunk, ChunkOptions, Pauses, Span, chunk_chapter,
                               split_sentences)
 from preprocess.document import (CODE_POLICIES, Block, BlockKind, Chapter, Cover, Document,
                                  LanguageRun)
+from preprocess.encoding import decode_text
 from preprocess.epub_archive import check_archive, parse_strict_xml
 from preprocess.errors import InputError, ParseError
 from preprocess.languages import Language, languages, resolve_language
@@ -17,7 +18,6 @@ from preprocess.lexicon import (LEXICON_VERSION, DictionaryError, Lexicon, lexic
 from preprocess.normalize import (NORMALIZER_VERSION, Normalizer, NormalizerOptions,
                                   normalizer_identity)
 from preprocess.parse import FORMATS, MAX_TEXT_BYTES, parse_bytes, parse_file, parse_text
-from preprocess.plaintext import decode_text
 from preprocess.written import cue_texts
 from preprocess.planning import ChapterPlan, plan
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -13,12 +14,18 @@ from typing import Any
 
 __all__ = [
     "CODE_NOTICE", "CODE_POLICIES", "Block", "BlockKind", "Chapter", "Cover", "Document",
-    "LanguageRun", "fold_heading_only",
+    "LONGEST_RUN", "LanguageRun", "fold_heading_only", "spoken_words",
 ]
 
 # How code blocks are read, for every parser: left out, announced in one sentence, or read.
 CODE_POLICIES = ("skip", "announce", "read")
 CODE_NOTICE = "Code example omitted."
+# A run of more than this many characters without a space (nobody's word: a line of dashes, a
+# blob of base64, a 400-digit number) is read in runs this long: the normalizer breaks it up
+# (misaki spends time quadratic in a run's length), and word counts count it so.
+LONGEST_RUN = 100
+# Such a run, matched from its first character only (the look-behind keeps the scan linear).
+_LONG_RUN = re.compile(rf"(?<!\S)\S{{{LONGEST_RUN + 1},}}")
 
 
 class BlockKind(str, Enum):
@@ -70,12 +77,21 @@ class Chapter:
 
     @property
     def words(self) -> int:
-        return sum(len(block.text.split()) for block in self.blocks)
+        """Words as they are read (see :func:`spoken_words`)."""
+        return sum(spoken_words(block.text) for block in self.blocks)
 
     @property
     def heading_only(self) -> bool:
         """Nothing but headings (a part's divider page: "PART ONE")."""
         return all(block.kind is BlockKind.HEADING for block in self.blocks)
+
+
+def spoken_words(text: str) -> int:
+    """The words of ``text`` as they are read: a run without a space longer than
+    :data:`LONGEST_RUN` counts as one word per LONGEST_RUN characters (a 2 MB line of base64
+    is 20,972 pieces to speak, not one word)."""
+    longer = sum((len(run.group()) - 1) // LONGEST_RUN for run in _LONG_RUN.finditer(text))
+    return len(text.split()) + longer
 
 
 @dataclass(frozen=True)

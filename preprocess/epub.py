@@ -13,6 +13,7 @@ table of contents is :mod:`preprocess.epub_toc`.
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
 from collections.abc import Iterable, Sequence
@@ -25,9 +26,9 @@ from ebooklib import epub
 
 from .document import (CODE_NOTICE, CODE_POLICIES, Block, BlockKind, Chapter, Cover, Document,
                        LanguageRun, fold_heading_only)
-from .epub_archive import LIMITS, ArchiveLimits, UnreadablePart, parse_xhtml, read_book
+from .epub_archive import LIMITS, ArchiveLimits, Book, UnreadablePart, parse_xhtml, read_book
 from .epub_toc import (MATTER_TITLES, MATTER_TYPES, TocEntry, chapter_entries, epub_types,
-                       local_name, read_toc, resolve_href)
+                       local_name, read_toc, resolve_href, unread_parts)
 from .errors import ParseError
 from .inline import Switch, collapse, declared_language, foreign_runs
 from .languages import Language, resolve_language
@@ -35,6 +36,7 @@ from .languages import Language, resolve_language
 __all__ = ["LIMITS", "PLS_MEDIA_TYPE", "ArchiveLimits", "lexicon_files", "parse_epub"]
 
 PLS_MEDIA_TYPE = "application/pls+xml"
+log = logging.getLogger(__name__)
 
 # Elements never read: notes and their markers, page numbers, navigation bars and lists, page
 # footers, hidden text.
@@ -96,7 +98,7 @@ def parse_epub(path: Path, *, keep_front_matter: bool = False, code: str = "skip
     path = Path(path)
     book = read_book(path)
     try:
-        chapters = _chapters(book, keep_front_matter, code)
+        chapters = _chapters(book, keep_front_matter, code, path.name)
     except UnreadablePart as exc:
         raise ParseError(f"{path.name} is not a readable EPUB: {exc}") from None
     return Document(
@@ -156,8 +158,9 @@ def _cover(book: epub.EpubBook) -> Cover | None:
 # --- spine walk -------------------------------------------------------------------------------
 
 
-def _chapters(book: epub.EpubBook, keep_front_matter: bool, code: str) -> tuple[Chapter, ...]:
-    """Walk the spine, cutting chapters at the TOC's start points."""
+def _chapters(book: Book, keep_front_matter: bool, code: str, name: str) -> tuple[Chapter, ...]:
+    """Walk the spine, cutting chapters at the TOC's start points; warn (naming ``name``, the
+    book) about each file or TOC entry that has nothing to read."""
     entries, landmark_matter = read_toc(book)
     level, starts = chapter_entries(entries)
     spine = list(_spine_documents(book))
@@ -184,6 +187,8 @@ def _chapters(book: epub.EpubBook, keep_front_matter: bool, code: str) -> tuple[
             elif not drafts:
                 drafts.append(_Draft(None, not keep_front_matter, language=language))
             drafts[-1].blocks.extend(blocks)
+    for problem in unread_parts(book, level, {draft.start for draft in drafts}):
+        log.warning("%s: %s", name, problem)
     return _finish(drafts)
 
 

@@ -28,8 +28,8 @@ from ebooklib import epub
 
 from .errors import InputError, ParseError
 
-__all__ = ["LIMITS", "ArchiveLimits", "UnreadablePart", "check_archive", "parse_strict_xml",
-           "parse_xhtml", "read_book", "reason"]
+__all__ = ["LIMITS", "ArchiveLimits", "Book", "UnreadablePart", "check_archive",
+           "parse_strict_xml", "parse_xhtml", "read_book", "reason"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ _NAMED_ENTITY = re.compile(rb"&([A-Za-z][A-Za-z0-9]{1,31});")
 _XML_ENTITIES = {b"amp", b"lt", b"gt", b"quot", b"apos"}
 
 
-def read_book(path: Path, limits: ArchiveLimits = LIMITS) -> epub.EpubBook:
+def read_book(path: Path, limits: ArchiveLimits = LIMITS) -> Book:
     """Check the archive (limits, entities, package), then let ebooklib read it.
 
     Raises :class:`InputError` when the file cannot be read and :class:`ParseError` when it
@@ -92,32 +92,68 @@ def read_book(path: Path, limits: ArchiveLimits = LIMITS) -> epub.EpubBook:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
+class Book(epub.EpubBook):
+    """ebooklib's book, plus where its package document is and which of the files its manifest
+    names the archive does not hold (:func:`read_book` returns one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.package_dir = ""  # the package document's folder in the archive
+        self.absent: set[str] = set()  # archive paths the manifest names and the archive lacks
+
+    def archive_path(self, path: str) -> str | None:
+        """The archive path of ``path`` (relative to the package document, as ebooklib and the
+        TOC name files), or None when it leads outside the archive."""
+        full = posixpath.normpath(posixpath.join(self.package_dir, path))
+        return None if full == ".." or full.startswith(("../", "/")) else full
+
+    def why_unread(self, path: str) -> str:
+        """Why the file ``path`` (relative to the package document) has nothing to read, in a
+        few words that follow its name: "points outside the archive", "is missing from the
+        archive" or "is empty"."""
+        full = self.archive_path(path)
+        if full is None:
+            return "points outside the archive"
+        return "is missing from the archive" if full in self.absent else "is empty"
+
+
 class _LenientReader(epub.EpubReader):
     """ebooklib's reader, except that a manifest item missing from the archive reads as empty.
 
     Real books list files that are not there (a stray image, or "chapter.xhtml#anchor" as an item
-    of its own); reading systems skip such items, so we do too instead of refusing the book.
+    of its own); reading systems skip such items, so we do too instead of refusing the book
+    (:class:`Book` keeps their names, for the parser's warnings).
     """
 
     _in_manifest = False
 
+    def __init__(self, file: BinaryIO, options: dict) -> None:
+        super().__init__(file, options=options)
+        self.book = Book()
+
     def _load_manifest(self) -> None:
         self._in_manifest = True
+        self.book.package_dir = self.opf_dir
         try:
             super()._load_manifest()
         finally:
             self._in_manifest = False
+
+    def _parse_nav(self, data: bytes, base_path: str, navtype: str = "toc") -> None:
+        if data:  # a nav document missing from the archive: the NCX or the spine order serves
+            super()._parse_nav(data, base_path, navtype)
 
     def read_file(self, name: str) -> bytes:
         try:
             return super().read_file(name)
         except KeyError:
             if self._in_manifest:
+                self.book.absent.add(posixpath.normpath(name))
                 return b""
             raise
 
 
-def _load(file: BinaryIO, name: str) -> epub.EpubBook:
+def _load(file: BinaryIO, name: str) -> Book:
     """ebooklib's reading of a checked archive; its failures become one :class:`ParseError`."""
     try:
         with warnings.catch_warnings():

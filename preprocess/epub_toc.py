@@ -15,15 +15,16 @@ from urllib.parse import unquote, urlsplit
 import lxml.etree as etree
 from ebooklib import epub
 
-from .epub_archive import parse_xhtml
+from .epub_archive import Book, parse_xhtml
 from .plaintext import is_part_label
 
 __all__ = [
     "MATTER_TITLES", "MATTER_TYPES", "TocEntry", "chapter_entries", "epub_types", "local_name",
-    "read_toc", "resolve_href",
+    "read_toc", "resolve_href", "unread_parts",
 ]
 
 _OPS_TYPE = "{http://www.idpf.org/2007/ops}type"
+_XHTML = "application/xhtml+xml"
 _NCX = "{http://www.daisy.org/z3986/2005/ncx/}"
 # Files (by epub:type, landmark/guide type or TOC title) that are front or back matter.
 MATTER_TYPES = frozenset(
@@ -71,7 +72,7 @@ def resolve_href(base: str, href: str) -> tuple[str, str | None] | None:
 def read_toc(book: epub.EpubBook) -> tuple[tuple[TocEntry, ...], set[str]]:
     """The TOC entries (EPUB 3 nav, else NCX) and the files the landmarks mark as matter."""
     for item in book.get_items():
-        if isinstance(item, epub.EpubNav):
+        if isinstance(item, epub.EpubNav) and item.content:  # an absent one: see unread_parts
             root = parse_xhtml(item.content)
             entries = _nav_entries(root, item.file_name)
             if entries:
@@ -176,3 +177,71 @@ def _promote(entries: Sequence[TocEntry]) -> list[TocEntry]:
     for entry in entries:
         out.extend([entry] if entry.path else _promote(entry.children))
     return out
+
+
+def unread_parts(book: Book, level: Sequence[TocEntry], reached: set[int]) -> list[str]:
+    """What the book names but has nothing to read at, one phrase each: a nav document, spine
+    entries and spine files missing from the manifest or the archive (or outside it, or empty),
+    and chapters of the TOC (``level``, from :func:`chapter_entries`) that start nowhere
+    (``reached``: the indexes of those that do), whose text, if any, runs on in the chapter
+    before."""
+    titles = {entry.path: entry.title for entry in reversed(level)}
+    navs = [item for item in book.get_items() if isinstance(item, epub.EpubNav)]
+    problems = [f"the contents ({_shown(book, nav.file_name)}) {book.why_unread(nav.file_name)}: "
+                f"chapters follow {'the NCX' if level else 'the spine'}"
+                for nav in navs if not nav.content]
+    # Files already named, or the contents page itself: a TOC entry pointing there says nothing.
+    told = {posixpath.normpath(nav.file_name) for nav in navs}
+    problems += _unread_spine(book, titles, told)
+    items = {posixpath.normpath(item.file_name): item for item in book.get_items()}
+    spine = {posixpath.normpath(item.file_name) for idref, _ in book.spine
+             if (item := book.get_item_with_id(idref)) is not None}
+    for index, entry in enumerate(level):
+        if index in reached or entry.path in told:
+            continue
+        where = _shown(book, entry.path or "") + (f"#{entry.fragment}" if entry.fragment else "")
+        why = _missing(book, entry, items.get(entry.path or ""), spine, level[:index])
+        problems.append(f'the contents entry "{entry.title}" points to {where}, which {why}; '
+                        "no chapter starts there")
+    return problems
+
+
+def _unread_spine(book: Book, titles: dict[str | None, str], told: set[str]) -> list[str]:
+    """Spine entries the manifest lacks, and spine files the archive lacks (or outside it,
+    or empty): each named once, by its TOC title too where it has one; adds them to ``told``."""
+    problems, unknown = [], set()
+    for idref, _ in book.spine:
+        item = book.get_item_with_id(idref)
+        if item is None and idref not in unknown:
+            unknown.add(idref)
+            problems.append(f'the spine names "{idref}", which the manifest does not have: '
+                            "skipped")
+        elif item is not None and item.media_type == _XHTML and not item.content:
+            path = posixpath.normpath(item.file_name)
+            if path not in told:
+                told.add(path)
+                title = titles.get(path)
+                shown = _shown(book, item.file_name)
+                label = f'chapter "{title}" ({shown})' if title else shown
+                problems.append(f"{label} {book.why_unread(item.file_name)}: skipped")
+    return problems
+
+
+def _missing(book: Book, entry: TocEntry, item: epub.EpubItem | None, spine: set[str],
+             before: Sequence[TocEntry]) -> str:
+    """Why a TOC entry's chapter starts nowhere, after "which"."""
+    if book.archive_path(entry.path or "") is None:
+        return "is outside the archive"
+    if item is None:
+        return "the book does not have"
+    if not item.content:
+        return book.why_unread(item.file_name)
+    if entry.path not in spine:
+        return "is not in the spine (the reading order)"
+    same = next((e for e in before if (e.path, e.fragment) == (entry.path, entry.fragment)), None)
+    return f'is where "{same.title}" starts' if same else "has no element with that id"
+
+
+def _shown(book: Book, path: str) -> str:
+    """A file of the book as a message names it: its archive path, else as the book wrote it."""
+    return book.archive_path(path) or path

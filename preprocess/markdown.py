@@ -101,6 +101,10 @@ def parse_markdown(
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(front_matter_plugin)
+    # Links are read as their text, never followed nor rendered, so every scheme is a link.
+    # markdown-it's own check (for HTML output) refuses file:, javascript:, vbscript: and data:
+    # links, and a refused reference definition ("[f]: file:///etc/passwd") would be read aloud.
+    md.validateLink = _any_link
     # Blocks may nest to MAX_NESTING; inline markup keeps the preset's limit (past it markup is
     # read as text, nothing is lost, and a higher one makes link labels like "[[[[" slow).
     inline_nesting = md.options["maxNesting"]
@@ -110,6 +114,10 @@ def _parser() -> MarkdownIt:
     md.block.ruler.before(md.block.ruler.__rules__[0].name, "work_limit", _block_limit)
     md.inline.ruler.before(md.inline.ruler.__rules__[0].name, "work_limit", _inline_limit)
     return md
+
+
+def _any_link(url: str) -> bool:
+    return True
 
 
 def _set_nesting(state: Any, levels: int) -> None:

@@ -19,6 +19,7 @@ import json
 import re
 from functools import cache
 
+from preprocess.document import LONGEST_RUN
 from preprocess.languages import ENGLISH, languages, resolve_language
 from preprocess.normalize_lang import language_data, language_rules
 from preprocess.normalize_rules import (FAMILIES, NormalizerOptions, PairedMarkup, Rule,
@@ -36,10 +37,9 @@ NORMALIZER_VERSION = "2"
 # Texts longer than this are normalized in pieces cut at sentence ends (see Normalizer): a
 # bound on what any rule can cost, far above a real paragraph.
 PIECE = 20_000
-# After the rules, a run of more than this many characters without a space (nobody's word: a
-# line of dashes, a blob of base64, a 400-digit number) is broken into runs this long. misaki
+# After the rules, a run of more than LONGEST_RUN characters without a space (nobody's word: a
+# line of dashes, a blob of base64, a 400-digit number) is broken into runs that long. misaki
 # spends time quadratic in a run's length and overflows on numbers past 10^303.
-LONGEST_RUN = 100
 _LONG_RUN = re.compile(rf"\S{{{LONGEST_RUN + 1},}}")
 
 

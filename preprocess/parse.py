@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from .document import Block, BlockKind, Chapter, Document, fold_heading_only
+from .encoding import decode_text
 from .epub import parse_epub
 from .errors import InputError
 from .inline import map_runs
 from .markdown import parse_markdown
-from .plaintext import (_SMALL_WORDS, _titlecase, clean_text, decode_text, is_part_label,
-                        parse_plaintext)
+from .plaintext import _SMALL_WORDS, _titlecase, clean_text, is_part_label, parse_plaintext
 
 __all__ = ["FORMATS", "MAX_TEXT_BYTES", "clean_text", "parse_bytes", "parse_file", "parse_text"]
 
@@ -81,8 +81,9 @@ def parse_text(text: str, *, fmt: str = "text", name: str = "stdin", **options: 
 
 
 def parse_bytes(data: bytes, *, fmt: str = "text", name: str = "stdin", **options: Any) -> Document:
-    """Parse undecoded Markdown or plain text (standard input, say): decoded as files are (UTF-8,
-    UTF-16 with a BOM, else Windows-1252), refused when binary or over :data:`MAX_TEXT_BYTES`."""
+    """Parse undecoded Markdown or plain text (standard input, say): decoded as files are
+    (:func:`~preprocess.encoding.decode_text`: UTF-8, UTF-16, else Windows-1252), refused when
+    binary or over :data:`MAX_TEXT_BYTES`."""
     if len(data) > MAX_TEXT_BYTES:
         raise InputError(_too_large(name, len(data)))
     return parse_text(decode_text(data, name=name), fmt=fmt, name=name, **options)
