@@ -4,10 +4,18 @@ Each file is a :func:`kokoro_common.atomic.atomic_path` (a temp name beside it, 
 renamed): :func:`staged` holds them all open so that none is renamed until every one was
 written. A run killed outright (SIGKILL, power loss) cannot remove its temp files;
 :func:`remove_stale_temps` clears them on the next write to the same paths.
+
+Two runs writing one output at once (different inputs, one ``-o``) are kept apart by
+:func:`claimed`, a lock beside the output held from before the stale temps are cleared until
+the files are renamed: the second run stops at once with :class:`OutputBusyError` (exit 6, as
+for a busy job) instead of removing the first one's live temp files or renaming its own over
+the first one's result. Under the claim, every temp file of the output is provably a dead
+run's: each writer holds the claim while its temps exist.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -15,9 +23,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from kokoro_cli.errors import OutputError
+from kokoro_common import ExitCode, KokoroError
 from kokoro_common.atomic import atomic_path
 
-__all__ = ["remove_stale_temps", "staged", "temp_pattern"]
+__all__ = ["OutputBusyError", "claim_path", "claimed", "remove_stale_temps", "staged",
+           "temp_pattern"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +48,70 @@ def staged(paths: Sequence[Path]) -> Iterator[list[Path]]:
         yield [stack.enter_context(atomic_path(path, suffix=path.suffix)) for path in paths]
 
 
+class OutputBusyError(KokoroError):
+    """Another live run is writing the same output: nothing of it was touched."""
+
+    exit_code = ExitCode.BUSY
+
+
+def claim_path(out: Path, *, folder: bool = False) -> Path:
+    """The lock file of the output ``out``: ``.NAME.lock`` beside a file, or ``.kokoro.lock``
+    inside a folder of files (``--split-chapters``)."""
+    return out / ".kokoro.lock" if folder else out.with_name(f".{out.name}.lock")
+
+
+@contextmanager
+def claimed(out: Path, *, folder: bool = False) -> Iterator[None]:
+    """Hold the output ``out``'s lock for the block: clear its stale temps and rename its
+    files under it. Raises OutputBusyError at once when a live run holds it. The OS drops the
+    lock when its holder dies, even by SIGKILL; the lock file is removed when the block ends
+    (a killed run's stays, empty, until the next write of the same output)."""
+    lock = claim_path(out, folder=folder)
+    fd = _lock(lock, out)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        # Removed while still held: a run that opened it meanwhile finds it gone once it gets
+        # the lock, and takes a new one (see _lock), so two runs never hold "the" lock at once.
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _lock(lock: Path, out: Path) -> int:
+    """An open file descriptor of ``lock``, exclusively locked."""
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot write {out}: cannot make its lock {lock}: "
+                              f"{exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f"another run (pid {owner})" if owner.isdigit() else "another run"
+            raise OutputBusyError(f"{who} is writing {out}; wait for it to finish, or write to "
+                                  "another file") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, lock):
+            return fd
+        os.close(fd)  # its holder removed it between our open and our lock: take the new one
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        on_disk = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino)
+
+
 def temp_pattern(dest: Path) -> re.Pattern[str]:
     """The names :func:`staged` (and earlier versions) give temp files for ``dest``."""
     name, ext = re.escape(dest.name), re.escape(dest.suffix)
@@ -46,8 +121,8 @@ def temp_pattern(dest: Path) -> re.Pattern[str]:
 def remove_stale_temps(paths: Sequence[Path]) -> list[Path]:
     """Remove the temp files that an interrupted write of ``paths`` left beside them: regular
     files whose names match :func:`temp_pattern` of one of ``paths``, nothing else. Returns
-    what was removed. (Two runs writing the same paths at once are kept apart by the job lock.)
-    """
+    what was removed. Call it holding the output's :func:`claimed` lock: a live writer's temp
+    files are then never among them."""
     removed: list[Path] = []
     by_folder: dict[Path, list[re.Pattern[str]]] = {}
     for path in paths:
