@@ -26,20 +26,18 @@ from typing import BinaryIO
 from kokoro_cli.output.ffmpeg import FfmpegError, probe, run_ffmpeg_log
 from kokoro_cli.output.formats import COVER_CODECS, OutputOptions
 from kokoro_cli.output.loudness import (
-    ENCODER_HEADROOM_DB,
     GainPlan,
     Levels,
     LoudnessError,
     Measurement,
     QCReport,
-    Trial,
     check_qc,
     combine_levels,
     plan_gain,
     qc_report,
     read_measurement,
-    settle,
     tap_graph,
+    with_makeup,
 )
 from kokoro_cli.output.metadata import (
     BookMeta,
@@ -218,29 +216,18 @@ def _sample_rate(path: Path) -> int:
 def _plan_gain(
     chapters: Sequence[ChapterAudio], options: OutputOptions, sample_rate: int
 ) -> GainPlan:
-    """Measure the whole book (one streaming pass) and plan the preset's gain. When the plan
-    limits, the limited book is measured as the encoder will get it (resampled to the output
-    rate) and the plan settled from what was measured: one more pass, or a few when the
-    limiter must work harder to reach the loudness under the ceiling."""
-    preset = options.preset
-    if not preset.active:
+    """Measure the whole book (one streaming pass) and plan the preset's gain."""
+    if not options.preset.active:
         return GainPlan()
-    headroom = ENCODER_HEADROOM_DB.get(options.codec.audio_codec, 0.0)
-    rate = options.output_rate(sample_rate)
-    resample = [f"aresample={rate}"] if rate != sample_rate else []
     with scratch_dir("measure") as tmp:
         concat = Path(tmp) / "chapters.ffconcat"
         concat.write_text(concat_list([c.path for c in chapters]), encoding="utf-8")
         try:
             levels = measure_input(concat_input(concat), sample_rate)
-            plan = plan_gain(preset, levels, headroom_db=headroom)
-            trials: list[Trial] = []
-            while plan.limit_dbfs is not None:
-                limited = measure_input(concat_input(concat), rate, [*plan.filters, *resample])
-                trials.append(Trial(plan, limited))
-                plan, final = settle(preset, trials, headroom_db=headroom)
-                if final:
-                    break
+            plan = plan_gain(options.preset, levels)
+            if plan.limit_dbfs is not None:  # one more pass, only when the limiter works
+                limited = measure_input(concat_input(concat), sample_rate, plan.filters)
+                plan = with_makeup(plan, options.preset, limited)
         except FfmpegError as exc:
             raise _explain(exc) from exc
     return plan
