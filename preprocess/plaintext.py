@@ -8,17 +8,15 @@ titles in a text that has no labelled headings ("Chapter IV") at all, or right a
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .document import Block, BlockKind, Chapter, Document, fold_heading_only
-from .errors import ParseError
 from .gutenberg import byline_author, split_gutenberg
 
 __all__ = [
-    "HEADING_PATTERNS", "classify_line", "clean_text", "decode_text", "is_part_label",
+    "HEADING_PATTERNS", "classify_line", "clean_text", "is_part_label",
     "parse_plaintext",
 ]
 
@@ -75,9 +73,6 @@ _TITLE_MAX_WORDS = 10
 _LONG_TITLE_WORDS = 30
 _LONG_TITLE_LINES = 3
 _WRAPPED_CHARS = 60
-# Share of control characters above which bytes are taken for binary data, not text.
-_MAX_CONTROL_SHARE = 0.01
-_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r\f\v")  # to delete
 
 
 # Characters that are never spoken and never shown: format characters (zero-width spaces and
@@ -103,34 +98,6 @@ class _Heading:
 
     title: str
     labelled: bool
-
-
-def decode_text(data: bytes, *, name: str) -> str:
-    """Decode a text file: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252.
-
-    Raises :class:`ParseError` for data that is evidently binary.
-    """
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        text = _decode(data, "utf-16", name)
-    elif b"\x00" in data:
-        raise ParseError(f"{name} looks like binary data, not text (it contains NUL bytes)")
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            # cp1252 leaves five bytes undefined; replacing them beats refusing the file.
-            text = data.decode("cp1252", errors="replace")
-    controls = len(text) - len(text.translate(_CONTROLS))
-    if text and controls / len(text) > _MAX_CONTROL_SHARE:
-        raise ParseError(f"{name} looks like binary data, not text (many control characters)")
-    return text
-
-
-def _decode(data: bytes, encoding: str, name: str) -> str:
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"{name} is not valid {encoding.upper()}: {exc.reason}") from None
 
 
 def classify_line(line: str) -> str | None:

@@ -28,7 +28,7 @@ from preprocess.epub import parse_epub
 from preprocess.markdown import parse_markdown
 from preprocess.normalize import Normalizer, PairedMarkup
 from preprocess.parse import parse_bytes, parse_text
-from preprocess.plaintext import decode_text
+from preprocess import decode_text
 from tests.hostile.make_corpus import _epub_files
 
 settings.register_profile("ci", max_examples=300, deadline=None, derandomize=True,

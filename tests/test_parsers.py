@@ -12,7 +12,8 @@ from preprocess.epub import parse_epub
 from preprocess.errors import InputError, ParseError
 from preprocess.markdown import parse_markdown
 from preprocess.parse import parse_file, parse_text
-from preprocess.plaintext import classify_line, decode_text, parse_plaintext
+from preprocess import decode_text
+from preprocess.plaintext import classify_line, parse_plaintext
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
