@@ -10,6 +10,7 @@ from kokoro_cli.errors import ExitCode, OutputError, UsageError, exit_code_for
 from kokoro_cli.jobs.job import Interrupted, JobError, JobStateError
 from kokoro_cli.output.ffmpeg import FfmpegError
 from kokoro_cli.output.loudness import LoudnessError, QCError
+from kokoro_cli.output.staging import OutputBusyError
 from kokoro_common import KokoroError, NotAFileError
 from preprocess import InputError, ParseError
 from preprocess.lexicon import DictionaryError
@@ -27,6 +28,7 @@ CODES: tuple[tuple[type[KokoroError], ExitCode], ...] = (
     (G2PError, ExitCode.ASSET),
     (Interrupted, ExitCode.INTERRUPTED),
     (JobError, ExitCode.BUSY),
+    (OutputBusyError, ExitCode.BUSY),  # another run is writing the same output
     (JobStateError, ExitCode.OUTPUT),  # an unwritable work area, not a busy job
     (FfmpegError, ExitCode.OUTPUT),
     (LoudnessError, ExitCode.OUTPUT),
