@@ -49,10 +49,11 @@ def say(
         config = config_of(ctx)
         kind = clip_format(output, fmt)
         speech = speech_settings(config, flags, "say", output)
-        spoken = read_stdin_text() if text in (None, "-") else text
+        messages = Messages()
+        with show_warnings(messages.warning):  # the decoder's (bad bytes on stdin)
+            spoken = read_stdin_text() if text in (None, "-") else text
         if not spoken.strip():
             raise InputError("nothing to say: give TEXT or pipe it on stdin")
-        messages = Messages()
         reading = choose_reading(parse_text(spoken, name="say"), speech.lang, speech.voice,
                                  speech.voice_given)
         for warning in reading.warnings:
