@@ -77,6 +77,13 @@ def _script() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
 
 
+def _start(log: Path, *args: str) -> subprocess.Popen:
+    """The installed command with ``args``, its stderr going to ``log``, no colours."""
+    with open(log, "w") as stderr:
+        return subprocess.Popen([*_script(), *args], stdout=subprocess.DEVNULL, stderr=stderr,
+                                env={**os.environ, "NO_COLOR": "1"})
+
+
 def _wait_for(predicate, what: str, proc: subprocess.Popen, log: Path, timeout: float = 180):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -100,12 +107,9 @@ def test_watch_narrates_new_and_edited_files_and_stops_cleanly_on_sigterm(tmp_pa
     assert runner.invoke(app, ["feed", str(out), "--base-url", "https://host/a/",
                                "--work-dir", str(tmp_path / "work")]).exit_code == 0
     log = tmp_path / "watch.log"
-    with open(log, "w") as stderr:
-        proc = subprocess.Popen(
-            [*_script(), "watch", str(inbox), "--out-dir", str(out), "--feed", "--settle", "0.3",
-             "--format", "mp3", "--progress", "plain", "--work-dir", str(tmp_path / "work"),
-             "--backend", "onnx"],
-            stdout=subprocess.DEVNULL, stderr=stderr, env={**os.environ, "NO_COLOR": "1"})
+    proc = _start(log, "watch", str(inbox), "--out-dir", str(out), "--feed", "--settle", "0.3",
+                  "--format", "mp3", "--progress", "plain", "--work-dir", str(tmp_path / "work"),
+                  "--backend", "onnx")
     try:
         report = inbox / "report.md"
         report.write_text("# Report\n\nThe build is green.\n")
@@ -154,12 +158,8 @@ def test_watch_lang_reads_a_text_file_in_that_language(tmp_path):
     inbox.mkdir()
     out.mkdir()
     log = tmp_path / "watch.log"
-    with open(log, "w") as stderr:
-        proc = subprocess.Popen(
-            [*_script(), "watch", str(inbox), "--out-dir", str(out), "--lang", "fr",
-             "--settle", "0.3", "--format", "m4b", "--progress", "plain", "--work-dir",
-             str(work)],
-            stdout=subprocess.DEVNULL, stderr=stderr, env={**os.environ, "NO_COLOR": "1"})
+    proc = _start(log, "watch", str(inbox), "--out-dir", str(out), "--lang", "fr", "--settle",
+                  "0.3", "--format", "m4b", "--progress", "plain", "--work-dir", str(work))
     try:
         text = "Il a 21 ans."
         (inbox / "note.txt").write_text(text + "\n", "utf-8")
@@ -193,12 +193,9 @@ def test_watch_loads_the_model_once_and_keeps_same_title_documents_apart(tmp_pat
     inbox.mkdir()
     out.mkdir()
     stderr_log = tmp_path / "watch.log"
-    with open(stderr_log, "w") as stderr:
-        proc = subprocess.Popen(
-            [*_script(), "--log-file", str(log), "watch", str(inbox), "--out-dir", str(out),
-             "--settle", "0.3", "--format", "wav", "--qc", "off", "--progress", "plain",
-             "--work-dir", str(tmp_path / "work")],
-            stdout=subprocess.DEVNULL, stderr=stderr, env={**os.environ, "NO_COLOR": "1"})
+    proc = _start(stderr_log, "--log-file", str(log), "watch", str(inbox), "--out-dir", str(out),
+                  "--settle", "0.3", "--format", "wav", "--qc", "off", "--progress", "plain",
+                  "--work-dir", str(tmp_path / "work"))
     try:
         for n, (name, title) in enumerate((("a", "Report"), ("b", "Report"), ("c", "Notes")), 1):
             (inbox / f"{name}.md").write_text(f"---\ntitle: {title}\n---\n\nDocument {name}.\n")
