@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from kokoro_cli.inputs import ParseSettings
     from kokoro_cli.jobs.render import RenderOptions
     from kokoro_cli.publish import FeedResult, FeedSettings
+    from kokoro_cli.settings import Setting
 
 __all__ = ["ConversionSettings", "SpeechSettings", "build_settings", "check_follow",
            "feed_settings", "refresh_feed", "speech_settings"]
@@ -90,7 +91,7 @@ class _Values:
         return self.config.get(key, self.flags.get(key)).source != "default"
 
 
-def _origin(declared: Any, source: str) -> str:
+def _origin(declared: Setting, source: str) -> str:
     """Where a value came from, as an error names it: ``--flag``, ``$VARIABLE`` or
     ``config file PATH: key``."""
     if source == "command line":
