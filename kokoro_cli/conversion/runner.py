@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, TypeVar
 
 from kokoro_cli.console import err, out
 from kokoro_cli.conversion.reading import choose_reading, show_warnings
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from preprocess import Document
 
 __all__ = ["Converter", "Prepared", "open_converter", "qc_summary"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,26 +80,27 @@ class Converter:
         failures: dict[int, int] = {}
         prepared: dict[int, Prepared] = {}
         for i, path in enumerate(inputs):  # every output named before any synthesis
-            code = self._guarded(path, batch, lambda: prepared.__setitem__(
-                i, self.prepare(path, output, taken)))
+            item, code = self._guarded(path, batch, lambda: self.prepare(path, output, taken))
             if code:
                 failures[i] = code
+            else:
+                prepared[i] = item
         for i, item in prepared.items():
-            if code := self._guarded(item.input, batch, lambda: self.convert(item)):
+            _, code = self._guarded(item.input, batch, lambda: self.convert(item))
+            if code:
                 failures[i] = code
         feed = self.settings.feed
         if feed is not None and len(failures) < len(inputs):
             refresh_feed(feed, self.messages.note, self.messages.warning)
         return failures[min(failures)] if failures else 0
 
-    def _guarded(self, path: Path, batch: bool, step) -> int:
-        """Run ``step`` for one input; in a batch, its error is reported and becomes its exit
-        code (a stop by signal ends the whole command)."""
+    def _guarded(self, path: Path, batch: bool, step: Callable[[], T]) -> tuple[T | None, int]:
+        """Run ``step`` for one input: (its result, 0); in a batch, an error is reported and
+        gives (None, its exit code). A stop by signal ends the whole command."""
         from kokoro_cli.jobs.job import Interrupted
 
         try:
-            step()
-            return 0
+            return step(), 0
         except Interrupted:
             raise
         except Exception as exc:
@@ -105,7 +108,7 @@ class Converter:
                 raise
             code = exit_code_for(exc)
             err.print(f"error: {path}: {message_for(exc)}", markup=False)
-            return int(code)
+            return None, int(code)
 
     def prepare(self, path: Path, output: Optional[Path], taken: set[Path]) -> Prepared:
         """Read ``path``, settle its language and voice, and claim its output (a name not
