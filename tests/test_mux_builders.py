@@ -302,10 +302,11 @@ def test_plan_gain_for_clips_too_short_to_gate(levels: Levels, plan: GainPlan) -
 
 
 def test_makeup_gain_of_a_short_clip_comes_from_its_rms() -> None:
-    from kokoro_cli.output.loudness import with_makeup
+    from kokoro_cli.output.loudness import Trial, settle
 
     limited = Levels(-70.0, -4.4, -4.6, -19.0, -19.0, 0.3)
-    assert with_makeup(GainPlan(2.0, -4.5), PRESETS["audiobook"], limited) == GainPlan(3.0, -4.5)
+    plan, final = settle(PRESETS["audiobook"], [Trial(GainPlan(2.0, -4.5), limited)])
+    assert final and plan == GainPlan(3.0, -3.5)  # 1 dB up, gain and limit alike
 
 
 def test_gain_plan_filters_literal() -> None:
@@ -368,8 +369,9 @@ def test_qc_report_json_and_strict_check() -> None:
         ({"room_tone_ms": -1}, ">= 0"),
         ({"max_part_hours": 0}, "> 0"),
         ({"split_chapters": True, "max_part_hours": 10}, "not both"),
-        ({"loudness": "acx", "split_chapters": True}, "use format 'mp3'"),
-        ({"loudness": "acx", "format": "mp3"}, "one file per chapter"),
+        ({"loudness": "acx", "split_chapters": True}, "per chapter: add --format mp3$"),
+        ({"loudness": "acx", "format": "mp3"}, "one mp3 file per chapter: add --split-chapters"),
+        ({"loudness": "acx"}, "add --format mp3 and --split-chapters"),
         ({"loudness": "acx", "format": "mp3", "split_chapters": True, "bitrate": "64k"}, "192k"),
     ],
 )
@@ -394,13 +396,13 @@ def test_output_options_derived_settings() -> None:
 
 
 @pytest.mark.parametrize("plan, limited, expected", [
-    (GainPlan(12.0, -4.5), Levels(-19.2, -4.4, -4.6, -22.0, -60.0, 9.0), GainPlan(13.2, -4.5)),
-    (GainPlan(12.0, -4.5), Levels(-18.05, -4.4, -4.6, -22.0, -60.0, 9.0), GainPlan(12.0, -4.5)),
-    (GainPlan(12.0), Levels(-19.2, -4.4, -4.6, -22.0, -60.0, 9.0), GainPlan(12.0)),  # no limiter
+    (GainPlan(12.0, -4.5), Levels(-19.2, -4.4, -4.6, -22.0, -60.0, 9.0), GainPlan(13.2, -3.3)),
+    (GainPlan(12.0, -4.5), Levels(-18.05, -4.4, -4.6, -22.0, -60.0, 9.0), GainPlan(12.05, -4.45)),
 ])
 def test_makeup_gain_restores_what_limiting_took(plan, limited, expected):
-    from kokoro_cli.output.loudness import PRESETS, with_makeup
+    from kokoro_cli.output.loudness import PRESETS, Trial, settle
 
-    result = with_makeup(plan, PRESETS["audiobook"], limited)
-    assert result.limit_dbfs == expected.limit_dbfs
+    result, final = settle(PRESETS["audiobook"], [Trial(plan, limited)])
+    assert final
+    assert result.limit_dbfs == pytest.approx(expected.limit_dbfs)
     assert result.gain_db == pytest.approx(expected.gain_db)

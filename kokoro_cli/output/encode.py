@@ -19,6 +19,7 @@ import io
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -26,18 +27,22 @@ from typing import BinaryIO
 from kokoro_cli.output.ffmpeg import FfmpegError, probe, run_ffmpeg_log
 from kokoro_cli.output.formats import COVER_CODECS, OutputOptions
 from kokoro_cli.output.loudness import (
+    ENCODER_HEADROOM_DB,
+    MEASURE_MARGIN_DB,
     GainPlan,
     Levels,
     LoudnessError,
     Measurement,
     QCReport,
+    Trial,
     check_qc,
     combine_levels,
+    overshoot,
     plan_gain,
     qc_report,
     read_measurement,
+    settle,
     tap_graph,
-    with_makeup,
 )
 from kokoro_cli.output.metadata import (
     BookMeta,
@@ -127,6 +132,7 @@ def write_book(
         remove_stale_temps(paths)
         with staged(paths) as temps:
             measured = [_encode(p, meta, encoding, temp) for p, temp in zip(parts, temps)]
+            measured, encoding = _hold_ceiling(chapters, parts, meta, encoding, temps, measured)
             report = _report(parts, encoding, measured, tuple(paths), meta)
             if check is not None:
                 check(report)
@@ -214,23 +220,67 @@ def _sample_rate(path: Path) -> int:
 
 
 def _plan_gain(
-    chapters: Sequence[ChapterAudio], options: OutputOptions, sample_rate: int
+    chapters: Sequence[ChapterAudio], options: OutputOptions, sample_rate: int,
+    extra_headroom: float = 0.0,
 ) -> GainPlan:
-    """Measure the whole book (one streaming pass) and plan the preset's gain."""
-    if not options.preset.active:
+    """Measure the whole book (one streaming pass) and plan the preset's gain. When the plan
+    limits, the limited book is measured as the encoder will get it (resampled to the output
+    rate) and the plan settled from what was measured: one more pass, or a few when the
+    limiter must work harder to reach the loudness under the ceiling. ``extra_headroom`` is
+    kept below the ceiling besides the encoder's usual headroom."""
+    preset = options.preset
+    if not preset.active:
         return GainPlan()
+    headroom = ENCODER_HEADROOM_DB.get(options.codec.audio_codec, 0.0) + extra_headroom
+    rate = options.output_rate(sample_rate)
+    resample = [f"aresample={rate}"] if rate != sample_rate else []
     with scratch_dir("measure") as tmp:
         concat = Path(tmp) / "chapters.ffconcat"
         concat.write_text(concat_list([c.path for c in chapters]), encoding="utf-8")
         try:
             levels = measure_input(concat_input(concat), sample_rate)
-            plan = plan_gain(options.preset, levels)
-            if plan.limit_dbfs is not None:  # one more pass, only when the limiter works
-                limited = measure_input(concat_input(concat), sample_rate, plan.filters)
-                plan = with_makeup(plan, options.preset, limited)
+            plan = plan_gain(preset, levels, headroom_db=headroom)
+            trials: list[Trial] = []
+            while plan.limit_dbfs is not None:
+                limited = measure_input(concat_input(concat), rate, [*plan.filters, *resample])
+                trials.append(Trial(plan, limited))
+                plan, final = settle(preset, trials, headroom_db=headroom)
+                if final:
+                    break
         except FfmpegError as exc:
             raise _explain(exc) from exc
     return plan
+
+
+def _hold_ceiling(chapters: Sequence[ChapterAudio], parts: Sequence[Part], meta: BookMeta,
+                  encoding: Encoding, temps: Sequence[Path], measured: list[Measurement | None]
+                  ) -> tuple[list[Measurement | None], Encoding]:
+    """A lossy encoder can push the true peak past what went into it, now and then past the
+    headroom the plan kept (MP3 at 64k by 1.7 dB on one short exclamation in 84): decode the
+    files written, and when one is over the ceiling, plan again with that much more headroom
+    (the limiter then gets back the loudness a plain cut would lose) and encode them all
+    again, once. The QC keeps the higher of the encoder's input and output true peaks, so a
+    file still over fails it."""
+    options = encoding.options
+    if options.preset.true_peak_dbtp is None or options.codec.audio_codec not in \
+            ENCODER_HEADROOM_DB:
+        return measured, encoding
+    peaks = [measure_file(temp).book.true_peak_dbtp for temp in temps]
+    over = max(overshoot(options.preset, peak) for peak in peaks)
+    if over > 0:
+        rate = encoding.source_rate
+        gain = _plan_gain(chapters, options, rate, extra_headroom=over + MEASURE_MARGIN_DB)
+        encoding = Encoding(options, gain, rate)
+        measured = [_encode(p, meta, encoding, temp) for p, temp in zip(parts, temps)]
+        peaks = [measure_file(temp).book.true_peak_dbtp for temp in temps]
+    return [None if m is None else _with_peak(m, peak)
+            for m, peak in zip(measured, peaks)], encoding
+
+
+def _with_peak(measured: Measurement, true_peak_dbtp: float) -> Measurement:
+    book = measured.book
+    peak = max(book.true_peak_dbtp, true_peak_dbtp)
+    return Measurement(dataclasses.replace(book, true_peak_dbtp=peak), measured.chapters)
 
 
 # --- encoding ---------------------------------------------------------------------------------

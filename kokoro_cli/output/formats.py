@@ -149,14 +149,21 @@ class OutputOptions:
         self._check_preset(self.preset)
 
     def _check_preset(self, preset: LoudnessPreset) -> None:
+        # Every flag the preset still needs, named in one message (ACX needs two).
+        missing = []
         if preset.format is not None and self.format != preset.format:
-            raise ValueError(
-                f"the {preset.name} preset delivers {preset.format}: use format {preset.format!r}"
-            )
+            missing.append(f"--format {preset.format}")
         if preset.split_chapters and not self.split_chapters:
-            raise ValueError(f"the {preset.name} preset delivers one file per chapter: split them")
+            missing.append("--split-chapters (with -o naming a folder)")
+        if missing:
+            kind = f"{preset.format} files" if preset.format else "files"
+            if preset.split_chapters:
+                kind = f"one {kind.removesuffix('s')} per chapter"
+            raise ValueError(f"the {preset.name} preset delivers {kind}: "
+                             f"add {' and '.join(missing)}")
         if preset.bitrate is not None and self.bitrate not in (None, preset.bitrate):
-            raise ValueError(f"the {preset.name} preset needs {preset.bitrate}: drop the bit rate")
+            raise ValueError(f"the {preset.name} preset needs {preset.bitrate}: drop --bitrate "
+                             f"{self.bitrate}")
 
     @property
     def codec(self) -> OutputFormat:

@@ -10,7 +10,12 @@ Normalization applies **one gain to the whole book**, computed from a measuremen
 book, so chapters keep their levels relative to one another and every boundary stays exactly
 where it was (a gain is sample-for-sample). When that gain would push the true peak over the
 preset's ceiling, a look-ahead limiter (``alimiter`` with latency compensation, which keeps the
-length and alignment) holds the sample peaks a margin below it.
+length and alignment) holds the sample peaks a margin below it. The limiter works on sample
+peaks, and the harder it works the further the true (inter-sample) peaks of its output overshoot
+them (2.5 dB measured on a short exclamation), so the limited book is measured as it will be
+encoded (after resampling, true peak from ffmpeg's 192 kHz oversampling) and the plan adjusted
+from what was measured (:func:`settle`); lossy encoders move the true peak a little more, so the
+plan keeps their measured :data:`ENCODER_HEADROOM_DB` below the ceiling as well.
 
 Presets (:data:`PRESETS`):
 
@@ -45,10 +50,10 @@ from dataclasses import asdict, dataclass, field
 from kokoro_common import ExitCode, KokoroError
 
 __all__ = [
-    "DEFAULT_PRESET", "PRESETS", "GainPlan", "Levels", "LevelsQC", "LoudnessError",
-    "LoudnessPreset", "Measurement", "QCError", "QCReport", "check_qc", "combine_levels",
-    "judge", "parse_levels", "plan_gain", "qc_report", "read_measurement", "with_makeup",
-    "tap_graph",
+    "DEFAULT_PRESET", "ENCODER_HEADROOM_DB", "PRESETS", "GainPlan", "Levels", "LevelsQC",
+    "LoudnessError", "LoudnessPreset", "Measurement", "QCError", "QCReport", "Trial",
+    "check_qc", "combine_levels", "judge", "overshoot", "parse_levels", "plan_gain",
+    "qc_report", "read_measurement", "settle", "tap_graph",
 ]
 
 SILENCE_LUFS = -70.0  # ebur128's absolute gate: what it reports for silence
@@ -58,6 +63,21 @@ SILENCE_LUFS = -70.0  # ebur128's absolute gate: what it reports for silence
 TRUE_PEAK_MARGIN_DB = 1.5
 # ebur128 prints one decimal; allow that much rounding before calling a ceiling exceeded.
 REPORT_SLACK_DB = 0.05
+# A limited book's true peak is aimed this far below its ceiling: the one decimal ebur128
+# prints, so a rounded-down reading cannot hide a peak over it.
+MEASURE_MARGIN_DB = 0.1
+# How far a lossy encoder moved the true peak of limited Kokoro speech (short exclamations
+# read by the 28 English voices, decoded and measured against the encoder's input): AAC at
+# 64k within +0.4 dB, Opus at 32k up to +1.0, MP3 at 64k mostly within +0.4 but 4 clips in 84
+# up to +1.7 (the encoder's output is checked for those; see kokoro_cli.output.encode). The
+# encoder's input is aimed this far below the ceiling.
+ENCODER_HEADROOM_DB: dict[str, float] = {"aac": 0.3, "libmp3lame": 0.5, "libopus": 1.0}
+# Limited passes over the book :func:`settle` may ask for, and how close to the loudness target
+# a pass must land to end the search.
+MAX_TRIALS = 4
+LOUDNESS_SLACK_LU = 0.2
+MIN_RUN_DB = 1.5  # trials closer in drive than this say nothing of the slope
+MAX_PUSH_DB = 6.0  # the most one trial drives the limiter harder than the last
 # Integrated loudness needs gating blocks; below this a chapter's LUFS is not judged.
 MIN_GATED_SECONDS = 3.0
 # BS.1770's gating block: audio shorter than one block has no integrated loudness (ebur128 then
@@ -332,39 +352,114 @@ class GainPlan:
         if abs(self.gain_db) >= 0.005:
             chain.append(f"volume={self.gain_db:.2f}dB")
         if self.limit_dbfs is not None:
-            limit = 10 ** (self.limit_dbfs / 20)
-            chain.append(f"alimiter=limit={limit:.6f}:level=0:latency=1:attack=5:release=50")
+            limit = min(10 ** (self.limit_dbfs / 20), 1.0)  # alimiter takes 0.0625 to 1
+            chain.append(f"alimiter=limit={max(limit, 0.0625):.6f}:level=0:latency=1:attack=5"
+                         ":release=50")
         return chain
 
+    @property
+    def drive_db(self) -> float:
+        """How hard the limiter works: the gain over its limit (what shapes its output)."""
+        return self.gain_db - (self.limit_dbfs if self.limit_dbfs is not None else 0.0)
 
-def with_makeup(plan: GainPlan, preset: LoudnessPreset, limited: Levels) -> GainPlan:
-    """Limiting lowers loudness: raise the gain by what the limited book (``limited``, measured
-    through ``plan``'s filters) still lacks; the limiter keeps the peaks where they were."""
-    if plan.limit_dbfs is None or preset.integrated_lufs is None or limited.silent:
-        return plan
-    deficit = preset.integrated_lufs - limited.loudness
-    if not math.isfinite(deficit):
-        return plan
-    return GainPlan(plan.gain_db + deficit, plan.limit_dbfs) if deficit > 0.1 else plan
+    def shifted(self, db: float) -> GainPlan:
+        """This plan with gain and limit both moved by ``db``: the same output ``db`` louder
+        (alimiter acts on the ratio of level to limit, so its output only scales)."""
+        limit = self.limit_dbfs + db if self.limit_dbfs is not None else None
+        return GainPlan(self.gain_db + db, limit)
 
 
-def plan_gain(preset: LoudnessPreset, measured: Levels) -> GainPlan:
+def _target(preset: LoudnessPreset) -> float:
+    """The level the preset aims at: integrated loudness, or for ACX the RMS level."""
+    target = preset.integrated_lufs if preset.integrated_lufs is not None else preset.rms_dbfs
+    assert target is not None, "an active preset has a target"
+    return target
+
+
+def _level(preset: LoudnessPreset, levels: Levels) -> float:
+    """What ``levels`` measure of the preset's target (see :attr:`Levels.loudness`)."""
+    return levels.loudness if preset.integrated_lufs is not None else levels.rms_dbfs
+
+
+def plan_gain(preset: LoudnessPreset, measured: Levels, *, headroom_db: float = 0.0) -> GainPlan:
     """The gain that brings ``measured`` (the whole book) to ``preset``'s target, plus a
-    limiter when the gained true peak would pass the ceiling. Silence gets no gain; audio too
-    short to gate (under 0.4 s) is aimed by its RMS level (see :attr:`Levels.loudness`)."""
+    limiter when the gained true peak would pass the ceiling (less ``headroom_db``, kept for
+    the encoder). Silence gets no gain; audio too short to gate (under 0.4 s) is aimed by its
+    RMS level (see :attr:`Levels.loudness`)."""
     if not preset.active or measured.silent:
         return GainPlan()
-    if preset.integrated_lufs is not None:
-        gain = preset.integrated_lufs - measured.loudness
-    else:
-        assert preset.rms_dbfs is not None
-        gain = preset.rms_dbfs - measured.rms_dbfs
+    gain = _target(preset) - _level(preset, measured)
     if not math.isfinite(gain):  # nothing measurable (no samples at all)
         return GainPlan()
-    ceiling = preset.true_peak_dbtp
-    if ceiling is not None and measured.true_peak_dbtp + gain > ceiling - REPORT_SLACK_DB:
+    if preset.true_peak_dbtp is None:
+        return GainPlan(gain)
+    ceiling = preset.true_peak_dbtp - headroom_db
+    if measured.true_peak_dbtp + gain > ceiling - REPORT_SLACK_DB:
         return GainPlan(gain, ceiling - TRUE_PEAK_MARGIN_DB)
     return GainPlan(gain)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A limited plan and the levels measured through its filters, as the encoder gets them."""
+
+    plan: GainPlan
+    levels: Levels
+
+
+def settle(preset: LoudnessPreset, trials: Sequence[Trial], *,
+           headroom_db: float = 0.0) -> tuple[GainPlan, bool]:
+    """From the limited passes measured so far: the plan to encode with (``True``), or the
+    next one to measure (``False``).
+
+    A trial's output moved by x dB is what its plan shifted by x dB gives (see
+    :meth:`GainPlan.shifted`), so each trial says exactly where its true peak and loudness
+    land when it is shifted to put the peak just under the ceiling, or the loudness on the
+    target, whichever comes first. The peak always holds; when the loudness falls short, the
+    next trial drives the limiter harder (by twice the shortfall, or along the secant of the
+    last two trials) until one lands within :data:`LOUDNESS_SLACK_LU`, driving harder stops
+    helping, or :data:`MAX_TRIALS` passes were made. The best trial wins."""
+    target = _target(preset)
+    ceiling = (preset.true_peak_dbtp if preset.true_peak_dbtp is not None else 0.0) \
+        - headroom_db - MEASURE_MARGIN_DB
+    landed = []
+    for trial in trials:
+        level, peak = _level(preset, trial.levels), trial.levels.true_peak_dbtp
+        if not (math.isfinite(level) and math.isfinite(peak)):
+            return trial.plan, True  # silence: nothing to shape
+        shift = min(ceiling - peak, target - level)
+        landed.append(_Landing(trial.plan.shifted(shift), trial.levels.shifted(shift),
+                               target - level - shift))
+    best = min(landed, key=lambda landing: landing.short)
+    last = landed[-1]
+    if best.short <= LOUDNESS_SLACK_LU or len(trials) >= MAX_TRIALS:
+        return best.plan, True
+    # Under a limiter a dB more drive gives about half a dB more loudness, less the growing
+    # overshoot; over a short run ebur128's rounding swamps the slope, so it is guessed.
+    push = 2 * last.short
+    if len(landed) > 1 and (run := last.plan.drive_db - landed[-2].plan.drive_db) >= MIN_RUN_DB:
+        slope = (_level(preset, last.levels) - _level(preset, landed[-2].levels)) / run
+        if slope <= 0.05:  # driving harder no longer makes it louder under the ceiling
+            return best.plan, True
+        push = last.short / slope
+    return GainPlan(last.plan.gain_db + min(push, MAX_PUSH_DB), last.plan.limit_dbfs), False
+
+
+def overshoot(preset: LoudnessPreset, true_peak_dbtp: float) -> float:
+    """How far a true peak (of an encoded file) is over the preset's ceiling less
+    :data:`MEASURE_MARGIN_DB`; 0 when it is under, or the preset has no ceiling."""
+    if preset.true_peak_dbtp is None or not math.isfinite(true_peak_dbtp):
+        return 0.0
+    return max(0.0, true_peak_dbtp - (preset.true_peak_dbtp - MEASURE_MARGIN_DB))
+
+
+@dataclass(frozen=True)
+class _Landing:
+    """A trial shifted to its ceiling or target: the plan, its levels then, the shortfall."""
+
+    plan: GainPlan
+    levels: Levels
+    short: float
 
 
 # --- QC ---------------------------------------------------------------------------------------
@@ -388,7 +483,8 @@ class QCReport:
     """Loudness QC of an output: the book and each chapter against a preset.
 
     Levels are measured on the audio as it went into the encoder (after gain, limiter and
-    resampling); a lossy codec can move the true peak by a few tenths of a dB.
+    resampling); a lossy codec can move the true peak by a few tenths of a dB, which the plan
+    leaves room for (:data:`ENCODER_HEADROOM_DB`).
     """
 
     preset: str
