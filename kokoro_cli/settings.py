@@ -182,6 +182,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s("feed_title", (), str, _str, None, "podcast title"),
     _s("feed_author", (), str, _str, None, "podcast author"),
     _s("feed_image", (), str, _str, None, "podcast artwork (URL or file)"),
+    _s("feed_category", (), str, _str, None, "Apple Podcasts category, e.g. Arts/Books"),
     # Where and how the work runs
     _s("work_dir", ("--work-dir",), Path, _path, None, "Work area for job state and the piece "
        "cache (default: the user cache).", file_okay=False),

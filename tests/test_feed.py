@@ -76,7 +76,7 @@ def test_feed_of_literal_episodes_has_every_required_field():
     assert older.published_parsed[:6] == (T0 + timedelta(days=1)).timetuple()[:6]
     items = ElementTree.fromstring(data).findall("channel/item")
     chapters = items[1].find(f"{{{PODCAST_NS}}}chapters")
-    assert chapters.attrib == {"url": BASE + "ep%201.chapters.json", "type": CHAPTERS_TYPE}
+    assert chapters.attrib == {"url": BASE + "ep%201.mp3.chapters.json", "type": CHAPTERS_TYPE}
     assert items[0].find(f"{{{PODCAST_NS}}}chapters") is None
     transcript = items[0].find(f"{{{PODCAST_NS}}}transcript")
     assert transcript.attrib == {"url": BASE + "ep%202.vtt", "type": "text/vtt"}
@@ -193,7 +193,7 @@ def test_feed_over_three_conversions_matches_the_files(converted, folder):
         assert entry.published_parsed[:6] == when.timetuple()[:6]
     alpha = next(e for e in parsed.entries if e.title == "Alpha report")
     assert alpha.author == "Ops Team" and "Opening; Details" in alpha.description
-    chapters = json.loads((folder / "Alpha report.chapters.json").read_text())
+    chapters = json.loads((folder / "Alpha report.mp3.chapters.json").read_text())
     assert [c["title"] for c in chapters["chapters"]] == ["Opening", "Details"]
 
 
@@ -229,7 +229,7 @@ def test_keep_lists_the_newest_and_prune_removes_the_rest(converted, folder):
     assert len(list(folder.glob("*.mp3"))) == 3  # without --prune nothing is deleted
     assert _feed(folder, converted / "work", "--keep", "2", "--prune").exit_code == 0
     assert sorted(p.name for p in folder.glob("*.mp3")) == ["beta.mp3", "gamma.mp3"]
-    assert not (folder / "Alpha report.chapters.json").exists()
+    assert not (folder / "Alpha report.mp3.chapters.json").exists()
 
 
 def test_unreadable_audio_is_skipped_with_a_warning(converted, folder):

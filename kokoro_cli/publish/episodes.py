@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 __all__ = ["AUDIO_TYPES", "TRANSCRIPT_TYPES", "Episode", "EpisodeChapter", "audio_files",
-           "chapters_name", "describe", "job_finish_times", "transcripts_of"]
+           "chapters_name", "describe", "job_finish_times", "legacy_chapters_name",
+           "transcripts_of"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Episode:
     author: str = ""
     chapters: tuple[EpisodeChapter, ...] = ()
     transcripts: tuple[tuple[str, str], ...] = ()
+    cover: int | None = None  # the index of the file's attached picture stream, if it has one
 
     def __post_init__(self) -> None:
         if self.pub_date.tzinfo is None:
@@ -72,7 +74,14 @@ class Episode:
 
 
 def chapters_name(episode_name: str) -> str:
-    """The Podcasting 2.0 chapters file beside an episode: ``STEM.chapters.json``."""
+    """The Podcasting 2.0 chapters file beside an episode, named after its whole file name
+    (``done.flac.chapters.json``), so ``done.flac`` and ``done.opus`` keep one each."""
+    return f"{episode_name}.chapters.json"
+
+
+def legacy_chapters_name(episode_name: str) -> str:
+    """What earlier versions named the chapters file: ``STEM.chapters.json``, one for all the
+    formats of a stem."""
     return f"{Path(episode_name).stem}.chapters.json"
 
 
@@ -113,7 +122,17 @@ def describe(path: Path, published: datetime) -> Episode:
         name=path.name, size=path.stat().st_size, mime=AUDIO_TYPES[path.suffix.lower()],
         duration=float(fmt["duration"]), title=title,
         description=_description(title, author, tags, chapters), guid=content_guid(path),
-        pub_date=published, author=author, chapters=chapters, transcripts=transcripts_of(path))
+        pub_date=published, author=author, chapters=chapters, transcripts=transcripts_of(path),
+        cover=_cover_stream(report.get("streams", [])))
+
+
+def _cover_stream(streams: list) -> int | None:
+    """The index of the attached picture (the cover we wrote) among ffprobe's streams."""
+    for stream in streams:
+        if stream.get("codec_type") == "video" and \
+                (stream.get("disposition") or {}).get("attached_pic") == 1:
+            return int(stream["index"])
+    return None
 
 
 def _chapter(probed: Mapping) -> EpisodeChapter:

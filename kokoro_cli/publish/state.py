@@ -1,13 +1,15 @@
 """The feed's state in the output folder, ``.kokoro-feed.json``, written atomically.
 
-It holds two things a later run needs and the audio files cannot say:
+It holds what a later run needs and the audio files cannot say:
 
 - ``channel``: the feed settings last given on the command line of ``kokoro-cli feed`` for this
   folder (base URL, title, author, image, ...), so ``convert --feed`` and ``watch --feed``
   rebuild the same feed without repeating them;
 - ``episodes``: each audio file as last described (by name, with its size and mtime), so an
   episode keeps its publication date once it has one, and an unchanged file is neither probed
-  nor hashed again.
+  nor hashed again;
+- ``artwork``: the artwork file taken from an episode's cover for the feed, so it is removed
+  when another replaces it.
 
 A file of the wrong shape is not trusted: its records are dropped and rebuilt from the files.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,13 +26,16 @@ from pathlib import Path
 
 from kokoro_cli.publish.episodes import Episode, EpisodeChapter
 
-__all__ = ["STATE_FORMAT", "STATE_NAME", "FeedState", "Known"]
+__all__ = ["ARTWORK_NAME", "STATE_FORMAT", "STATE_NAME", "FeedState", "Known"]
 
 log = logging.getLogger(__name__)
 
 STATE_NAME = ".kokoro-feed.json"
 STATE_FORMAT = 1
 MAX_STATE_BYTES = 64 << 20
+# The feed's artwork when it comes from an episode's cover: named by its content, so a new
+# cover is a new URL (podcast apps cache artwork by URL).
+ARTWORK_NAME = re.compile(r"artwork-[0-9a-f]{12}\.(?:jpg|png)")
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class FeedState:
 
     channel: Mapping[str, str] = field(default_factory=dict)
     episodes: Mapping[str, Known] = field(default_factory=dict)
+    artwork: str | None = None
 
     @classmethod
     def load(cls, folder: Path) -> FeedState:
@@ -79,11 +86,15 @@ class FeedState:
             known = _known(name, record)
             if known is not None:
                 episodes[name] = known
-        return cls(channel, episodes)
+        artwork = data.get("artwork")
+        # Only a name we make is trusted: the file it names may be removed.
+        trusted = isinstance(artwork, str) and ARTWORK_NAME.fullmatch(artwork)
+        return cls(channel, episodes, artwork if trusted else None)
 
     def to_json(self) -> bytes:
         data = {"format": STATE_FORMAT, "channel": dict(self.channel),
-                "episodes": {name: _record(k) for name, k in sorted(self.episodes.items())}}
+                "episodes": {name: _record(k) for name, k in sorted(self.episodes.items())},
+                "artwork": self.artwork}
         return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
     def save(self, folder: Path) -> None:
@@ -97,7 +108,7 @@ def _record(known: Known) -> dict:
     return {"size": known.size, "mtime_ns": known.mtime_ns, "mime": e.mime,
             "duration": e.duration, "title": e.title, "description": e.description,
             "guid": e.guid, "pub_date": e.pub_date.isoformat(), "author": e.author,
-            "chapters": [[c.start, c.end, c.title] for c in e.chapters]}
+            "chapters": [[c.start, c.end, c.title] for c in e.chapters], "cover": e.cover}
 
 
 def _known(name: object, record: object) -> Known | None:
@@ -105,8 +116,9 @@ def _known(name: object, record: object) -> Known | None:
     if not isinstance(name, str) or not isinstance(record, dict):
         return None
     try:
-        size, mtime = record["size"], record["mtime_ns"]
-        if type(size) is not int or type(mtime) is not int:
+        size, mtime, cover = record["size"], record["mtime_ns"], record["cover"]
+        if type(size) is not int or type(mtime) is not int or \
+                not (cover is None or type(cover) is int):
             return None
         chapters = tuple(EpisodeChapter(float(s), float(e), str(t))
                          for s, e, t in record["chapters"])
@@ -114,7 +126,8 @@ def _known(name: object, record: object) -> Known | None:
             name=name, size=size, mime=str(record["mime"]), duration=float(record["duration"]),
             title=str(record["title"]), description=str(record["description"]),
             guid=str(record["guid"]), pub_date=datetime.fromisoformat(record["pub_date"]),
-            author=str(record["author"]), chapters=chapters)
-    except (KeyError, TypeError, ValueError):
+            author=str(record["author"]), chapters=chapters, cover=cover)
+    except (KeyError, TypeError, ValueError):  # a record of an earlier version has no cover
         return None
     return Known(size, mtime, episode)
+

@@ -4,12 +4,15 @@ write it atomically, and (with ``prune``) remove episodes past the newest ``keep
 The feed settings come, first found wins, from the command line, then what the last
 ``kokoro-cli feed`` command line for this folder set (remembered in its state file), then the
 environment and config file (``feed_base_url``, ``feed_title``, ``feed_author``,
-``feed_image``), then the defaults (the folder's name as the title).
+``feed_image``, ``feed_category``), then the defaults: the folder's name as the title, Apple's
+"Arts/Books" as the category, and as artwork the cover of the newest episode that has one
+(Apple Podcasts refuses a feed without artwork or category).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,10 +21,11 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from kokoro_cli.errors import OutputError, UsageError
+from kokoro_cli.publish.categories import parse_category
 from kokoro_cli.publish.episodes import (Episode, audio_files, chapters_name, describe,
-                                         job_finish_times, transcripts_of)
+                                         job_finish_times, legacy_chapters_name, transcripts_of)
 from kokoro_cli.publish.feed import Channel, build_feed, chapters_json, check_url
-from kokoro_cli.publish.state import FeedState, Known
+from kokoro_cli.publish.state import ARTWORK_NAME, FeedState, Known
 from kokoro_common import write_atomic
 
 __all__ = ["CHANNEL_KEYS", "FeedResult", "FeedSettings", "check_settings", "prepare_image",
@@ -29,7 +33,7 @@ __all__ = ["CHANNEL_KEYS", "FeedResult", "FeedSettings", "check_settings", "prep
 
 log = logging.getLogger(__name__)
 
-CHANNEL_KEYS = ("base_url", "title", "author", "image", "description", "language")
+CHANNEL_KEYS = ("base_url", "title", "author", "image", "description", "language", "category")
 FEED_NAME = "feed.xml"
 IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": ".png", b"\xff\xd8\xff": ".jpg"}
 MAX_IMAGE_BYTES = 20 << 20
@@ -89,13 +93,23 @@ def update_feed(settings: FeedSettings, warn: Callable[[str], None] = log.warnin
     for episode in episodes:
         if episode.chapters:
             _write_if_changed(folder / chapters_name(episode.name), chapters_json(episode))
+    artwork = None  # an episode's cover, when no artwork was given
+    if channel.image_url is None:
+        artwork = _episode_artwork(folder, episodes, warn)
+        if artwork is not None:
+            channel = dataclasses.replace(channel, image_url=channel.url(artwork))
     written = _write_if_changed(settings.target, build_feed(channel, episodes))
+    if channel.image_url is None:
+        warn(f"{settings.target.name} has no artwork, which Apple Podcasts requires: give "
+             "'kokoro-cli feed --image FILE', set feed_image, or convert with --cover")
+    if state.artwork not in (None, artwork):  # the cover it was made from is gone or changed
+        (folder / state.artwork).unlink(missing_ok=True)
     pruned: list[str] = []
     if settings.prune:
         for gone in ordered[len(listed):]:
-            pruned += _remove_episode(folder, gone.episode)
+            pruned += _remove_episode(folder, gone.episode, [k.episode.name for k in listed])
         known = listed
-    FeedState(remembered, {k.episode.name: k for k in known}).save(folder)
+    FeedState(remembered, {k.episode.name: k for k in known}, artwork).save(folder)
     return FeedResult(settings.target, episodes, tuple(skipped), tuple(pruned), written)
 
 
@@ -118,9 +132,13 @@ def _channel(settings: FeedSettings, remembered: Mapping[str, str]) -> Channel:
         raise UsageError(f"no base URL for the feed of {settings.folder}: run 'kokoro-cli feed "
                          f"{settings.folder} --base-url https://HOST/PATH/' once (it is "
                          "remembered), or set feed_base_url in the config")
+    category = value("category")
     channel = Channel(base_url=base_url, title=value("title") or settings.folder.resolve().name,
                       author=value("author") or "", description=value("description") or "",
                       language=value("language") or "en")
+    if category:
+        category_pair = parse_category(category, "the feed category")
+        channel = dataclasses.replace(channel, category=category_pair)
     image = value("image")
     if image:
         url = image if image.startswith(("http://", "https://")) else channel.url(image)
@@ -157,6 +175,7 @@ def _scan(folder: Path, state: FeedState, work_root: Optional[Path]
     known: list[Known] = []
     skipped: list[str] = []
     times: dict | None = None
+    copies: dict = {}
     for path in audio_files(folder):
         old = state.episodes.get(path.name)
         if old is not None and old.matches(path):
@@ -165,8 +184,12 @@ def _scan(folder: Path, state: FeedState, work_root: Optional[Path]
             continue
         if times is None:
             times = job_finish_times(work_root or _default_work_root())
+            # A folder copied or moved with its files' times (cp -p, rsync -t) keeps them: the
+            # same name, size and nanosecond mtime are the same output.
+            copies = {(Path(p).name, size, mtime): t for (p, size, mtime), t in times.items()}
         stat = path.stat()
         published = times.get((str(path.resolve()), stat.st_size, stat.st_mtime_ns)) \
+            or copies.get((path.name, stat.st_size, stat.st_mtime_ns)) \
             or datetime.fromtimestamp(stat.st_mtime, timezone.utc)
         try:
             episode = describe(path, published)
@@ -177,6 +200,31 @@ def _scan(folder: Path, state: FeedState, work_root: Optional[Path]
             episode = dataclasses.replace(episode, pub_date=old.episode.pub_date)
         known.append(Known(stat.st_size, stat.st_mtime_ns, episode))
     return known, skipped
+
+
+def _episode_artwork(folder: Path, episodes: tuple[Episode, ...],
+                     warn: Callable[[str], None]) -> Optional[str]:
+    """The feed's artwork from the cover of the newest episode that has one: a JPEG or PNG
+    in the folder named by its content (written when missing), or None."""
+    from kokoro_cli.output.ffmpeg import FfmpegError, run_ffmpeg
+
+    for episode in episodes:  # newest first
+        if episode.cover is None:
+            continue
+        try:
+            data = run_ffmpeg(["-i", str(folder / episode.name), "-map", f"0:{episode.cover}",
+                               "-c", "copy", "-frames:v", "1", "-f", "image2pipe", "-"])
+        except FfmpegError as exc:
+            warn(f"cannot read the cover of {episode.name}: {exc}")
+            continue
+        suffix = next((s for magic, s in IMAGE_MAGIC.items() if data.startswith(magic)), None)
+        if suffix is None:  # Apple takes JPEG and PNG only
+            continue
+        name = f"artwork-{hashlib.sha256(data).hexdigest()[:12]}{suffix}"
+        assert ARTWORK_NAME.fullmatch(name)
+        _write_if_changed(folder / name, data)
+        return name
+    return None
 
 
 def _default_work_root() -> Path:
@@ -199,9 +247,12 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def _remove_episode(folder: Path, episode: Episode) -> list[str]:
-    """Delete an episode's audio and the files beside it that we made or list."""
+def _remove_episode(folder: Path, episode: Episode, kept: list[str]) -> list[str]:
+    """Delete an episode's audio and the files beside it that we made or list (the chapters
+    file of an earlier version too, unless a ``kept`` episode has the same stem)."""
     names = [episode.name, chapters_name(episode.name), *(n for n, _ in episode.transcripts)]
+    if all(Path(name).stem != episode.stem for name in kept):
+        names.append(legacy_chapters_name(episode.name))
     removed = []
     for name in names:
         path = folder / name
