@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +31,9 @@ LANGUAGES = {
 }
 GENDERS = {"f": "female", "m": "male"}
 PACK_SHAPE = (510, 1, 256)
-_SPEC_PART = re.compile(r"^\s*([a-z]{2}_[a-z]+)\s*(?::\s*([0-9]*\.?[0-9]+)\s*)?$")
+# A name is any word here, so a misspelt one is reported as unknown (with the nearest names),
+# not as a malformed spec; punctuation other than ``:`` and ``,`` is malformed.
+_SPEC_PART = re.compile(r"^\s*([\w.-]+)\s*(?::\s*([0-9]*\.?[0-9]+)\s*)?$")
 
 
 @dataclass(frozen=True)
@@ -79,12 +83,26 @@ def parse_spec(spec: str) -> list[tuple[str, float]]:
             raise VoiceError(f"malformed voice spec {spec!r}: use NAME or NAME:WEIGHT,NAME:WEIGHT")
         name, weight = match.group(1), float(match.group(2) or 1.0)
         if name not in known:
-            raise VoiceError(f"unknown voice {name!r}; run 'kokoro-cli voices' to list them")
+            raise VoiceError(unknown_voice(name, known))
         if not math.isfinite(weight) or weight <= 0:
             raise VoiceError(f"voice weight for {name} must be a positive number")
         parts.append((name, weight))
     total = sum(weight for _, weight in parts)
     return [(name, weight / total) for name, weight in parts]
+
+
+def unknown_voice(name: str, known: Iterable[str]) -> str:
+    """The message for a voice name that is not one of ``known``: the names nearest to it
+    (by difflib's ratio, asked as "did you mean" when they are close) and where to see all."""
+    names = sorted(known)
+    near = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.6)
+    if near:
+        names_or = near[0] if len(near) == 1 else f"{', '.join(near[:-1])} or {near[-1]}"
+        hint = f" (did you mean {names_or}?)"
+    else:
+        nearest = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.0)
+        hint = f" (the nearest are {', '.join(nearest)})" if nearest else ""
+    return f"unknown voice {name!r}{hint}; run 'kokoro-cli voices' to list them"
 
 
 def describe_spec(spec: str) -> tuple[str, VoiceInfo]:

@@ -44,7 +44,7 @@ class Cue:
 
 def timestamp(seconds: float, separator: str = ",") -> str:
     """``HH:MM:SS,mmm`` (SRT) or with ``.`` (WebVTT), rounded to the millisecond."""
-    ms = max(0, round(seconds * 1000))
+    ms = _ms(seconds)
     hours, ms = divmod(ms, 3_600_000)
     minutes, ms = divmod(ms, 60_000)
     secs, ms = divmod(ms, 1000)
@@ -144,12 +144,31 @@ def _timed_words(cue: Cue) -> str:
 
 
 def _per_word(cues: Sequence[Cue]) -> list[Cue]:
+    """One cue per word, each lasting until the next word starts. A word with no time of its
+    own (it starts, to the millisecond, with the word before it or at its cue's end; several
+    written words can share one spoken word) is shown with the word before it, never as a cue
+    of zero length."""
     out: list[Cue] = []
     for c in cues:
-        starts = [max(s, c.start) for s, _ in c.words] or [c.start]
-        ends = starts[1:] + [c.end]
-        out += [Cue(s, max(s, e), w) for (s, e), (_, w) in zip(zip(starts, ends), c.words)]
+        groups: list[tuple[float, list[str]]] = []
+        for start, word in c.words:
+            start = min(max(start, c.start), c.end)
+            untimed = _ms(start) >= _ms(c.end) or bool(groups) and \
+                _ms(start) <= _ms(groups[-1][0])
+            if untimed and groups:
+                groups[-1][1].append(word)
+            elif untimed and out:  # a cue with no time left at all (the next one starts)
+                out[-1] = Cue(out[-1].start, out[-1].end, f"{out[-1].text} {word}")
+            else:
+                groups.append((start, [word]))
+        ends = [start for start, _ in groups[1:]] + [c.end]
+        out += [Cue(start, end, " ".join(words)) for (start, words), end in zip(groups, ends)]
     return out
+
+
+def _ms(seconds: float) -> int:
+    """A time as :func:`timestamp` writes it, in milliseconds."""
+    return max(0, round(seconds * 1000))
 
 
 def _escape(text: str) -> str:

@@ -16,6 +16,10 @@ from kokoro_cli.output.plan import safe_filename
 
 __all__ = ["check_writable", "options_from_flags", "output_name", "resolve_target"]
 
+# Extensions a format may also be written under (besides its own), and what they are: an -o
+# with one of them names the format to ask for, rather than being taken for the default.
+OTHER_EXTENSIONS: dict[str, tuple[str, str]] = {".ogg": ("opus", "Ogg Opus")}
+
 
 def output_name(title: str, fallback: str) -> str:
     """A file name (without extension) from a document title, made safe for every common file
@@ -36,6 +40,10 @@ def options_from_flags(
     """OutputOptions from the command's flags; the format defaults to ``output``'s extension
     (WAV on stdout, ``-``), else M4B. Raises UsageError with the fix when they do not fit."""
     if fmt is None and output is not None and not split:
+        if output.suffix.lower() in OTHER_EXTENSIONS:
+            other, kind = OTHER_EXTENSIONS[output.suffix.lower()]
+            raise UsageError(f"output {output}: {output.suffix} output is {kind}; "
+                             f"add --format {other} (or name it .{FORMATS[other].extension})")
         ext = "wav" if str(output) == "-" else output.suffix.lstrip(".").lower()
         fmt = ext if ext in FORMATS else None
     try:
@@ -62,7 +70,8 @@ def resolve_target(
     suffix = "" if options.split_chapters else "." + options.codec.extension
     target = output if output is not None else (folder or Path(".")) / (
         output_name(title, input.stem or "audiobook") + suffix)
-    if not options.split_chapters and target.suffix.lower() != suffix:
+    if not options.split_chapters and target.suffix.lower() != suffix and \
+            OTHER_EXTENSIONS.get(target.suffix.lower(), ("",))[0] != options.format:
         raise UsageError(f"output {target} does not end in {suffix} for {options.format} "
                          "output; change -o or --format")
     if target.exists() and input.exists() and target.resolve() == input.resolve():
