@@ -7,6 +7,11 @@ children, and a part's divider page is read at the start of its first chapter. F
 matter (cover, title page, copyright, contents, index), notes, note references and page-break
 markers are not read by default.
 
+Text inside SVG (``<text>``, ``<tspan>``: inline SVG in XHTML pages, and SVG pages in the
+spine) is read in fixed-layout books, and in any book that has no other text; elsewhere an
+SVG is a picture and its labels are not read. A book with nothing to read says why where it
+can (its pages are images).
+
 The archive itself (limits, bombs, entities, safe XML) is :mod:`preprocess.epub_archive`; the
 table of contents is :mod:`preprocess.epub_toc`.
 """
@@ -28,8 +33,9 @@ from .document import (CODE_NOTICE, CODE_POLICIES, Block, BlockKind, Chapter, Co
                        LanguageRun, fold_heading_only)
 from .epub_archive import LIMITS, ArchiveLimits, Book, UnreadablePart, parse_xhtml, read_book
 from .epub_toc import (MATTER_TITLES, MATTER_TYPES, TocEntry, chapter_entries, epub_types,
-                       local_name, read_toc, resolve_href, unread_parts)
-from .errors import ParseError
+                       fixed_layout, hidden, local_name, read_toc, resolve_href, svg_lines,
+                       unread_parts, why_no_text)
+from .errors import InputError, ParseError
 from .inline import Switch, collapse, declared_language, foreign_runs
 from .languages import Language, resolve_language
 
@@ -72,6 +78,8 @@ _BLOCK_TAGS = frozenset(_BLOCK_KINDS) | frozenset(
     "tfoot hr address details summary center hgroup".split()
 )
 _COVER_TYPES = ("image/jpeg", "image/png")
+_PAGE_TYPES = frozenset(["application/xhtml+xml"])
+_SVG_PAGE_TYPES = _PAGE_TYPES | {"image/svg+xml"}
 _COVER_MAGIC = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
 
 
@@ -98,9 +106,17 @@ def parse_epub(path: Path, *, keep_front_matter: bool = False, code: str = "skip
     path = Path(path)
     book = read_book(path)
     try:
-        chapters = _chapters(book, keep_front_matter, code, path.name)
+        svg_text = fixed_layout(book)
+        chapters, problems = _chapters(book, keep_front_matter, code, svg_text)
+        if not chapters and not svg_text:  # text drawn in SVG only: read that
+            chapters, problems = _chapters(book, keep_front_matter, code, True)
+        pages = (parse_xhtml(item.content) for item, _ in _spine_documents(book, True))
+        if not chapters and (why := why_no_text(pages)):
+            raise InputError(f"{path.name} has no text to read: {why}")
     except UnreadablePart as exc:
         raise ParseError(f"{path.name} is not a readable EPUB: {exc}") from None
+    for problem in problems:
+        log.warning("%s: %s", path.name, problem)
     return Document(
         title=_meta(book, "title") or path.stem,
         chapters=chapters,
@@ -158,12 +174,14 @@ def _cover(book: epub.EpubBook) -> Cover | None:
 # --- spine walk -------------------------------------------------------------------------------
 
 
-def _chapters(book: Book, keep_front_matter: bool, code: str, name: str) -> tuple[Chapter, ...]:
-    """Walk the spine, cutting chapters at the TOC's start points; warn (naming ``name``, the
-    book) about each file or TOC entry that has nothing to read."""
+def _chapters(book: Book, keep_front_matter: bool, code: str,
+              svg_text: bool) -> tuple[tuple[Chapter, ...], list[str]]:
+    """Walk the spine, cutting chapters at the TOC's start points (``svg_text``: reading SVG
+    text and SVG pages too); return the chapters and, one phrase each, the files and TOC entries
+    that have nothing to read."""
     entries, landmark_matter = read_toc(book)
     level, starts = chapter_entries(entries)
-    spine = list(_spine_documents(book))
+    spine = list(_spine_documents(book, svg_text))
     targets = _targets(starts, [posixpath.normpath(item.file_name) for item, _ in spine])
     matter_paths = landmark_matter | _guide_matter(book)
     drafts: list[_Draft] = []
@@ -179,7 +197,8 @@ def _chapters(book: Book, keep_front_matter: bool, code: str, name: str) -> tupl
         if not level:
             # No usable TOC: every spine file is a chapter of its own.
             drafts.append(_Draft(None, is_matter and not keep_front_matter, language=language))
-        for start, blocks in _Walker(file_targets, code, file_language).segments(root):
+        walker = _Walker(file_targets, code, file_language, svg_text)
+        for start, blocks in walker.segments(root):
             if start is not None and (not drafts or drafts[-1].start != start):
                 title = level[start].title
                 skip = (is_matter or title.lower() in MATTER_TITLES) and not keep_front_matter
@@ -187,9 +206,7 @@ def _chapters(book: Book, keep_front_matter: bool, code: str, name: str) -> tupl
             elif not drafts:
                 drafts.append(_Draft(None, not keep_front_matter, language=language))
             drafts[-1].blocks.extend(blocks)
-    for problem in unread_parts(book, level, {draft.start for draft in drafts}):
-        log.warning("%s: %s", name, problem)
-    return _finish(drafts)
+    return _finish(drafts), unread_parts(book, level, {draft.start for draft in drafts})
 
 
 def _own_language(root: etree._Element, book: Language) -> str | None:
@@ -228,15 +245,18 @@ def _targets(starts: dict[TocEntry, int], spine: Sequence[str]) -> dict[str, dic
     return targets
 
 
-def _spine_documents(book: epub.EpubBook) -> Iterable[tuple[epub.EpubHtml, bool]]:
-    """The XHTML items of the spine, in reading order, with their linear flag; not the nav.
+def _spine_documents(book: epub.EpubBook,
+                     svg: bool = False) -> Iterable[tuple[epub.EpubHtml, bool]]:
+    """The XHTML items of the spine (and its SVG pages, with ``svg``), in reading order, with
+    their linear flag; not the nav.
 
     An item the spine lists again is read once (EPUB forbids repeats; a crafted book could
     otherwise make one file be read thousands of times)."""
     seen: set[str] = set()
     for idref, linear in book.spine:
         item = book.get_item_with_id(idref)
-        if item is None or item.media_type != "application/xhtml+xml" or not item.content:
+        types = _SVG_PAGE_TYPES if svg else _PAGE_TYPES
+        if item is None or item.media_type not in types or not item.content:
             continue
         if item.file_name in seen:
             continue
@@ -293,9 +313,10 @@ class _Walker:
     """
 
     def __init__(self, targets: dict[str | None, int], code: str,
-                 language: str | None = None) -> None:
+                 language: str | None = None, svg_text: bool = False) -> None:
         self._targets = targets
         self._code = code
+        self._svg_text = svg_text
         # The file's language: a block in another one (<p lang="fr">) carries its own.
         self._base = resolve_language(language)[0].tag
         self._buffer: list[str | Switch] = []
@@ -323,6 +344,10 @@ class _Walker:
 
     def _element(self, element: etree._Element, kind: BlockKind) -> None:
         tag = local_name(element.tag)
+        if tag == "svg" and self._svg_text and not hidden(element):
+            self._mark(element, kind)
+            self._svg(element, kind)
+            return
         if not tag or _skipped(element, tag):
             return
         self._mark(element, kind)
@@ -349,6 +374,17 @@ class _Walker:
                 self._switch(outer)
             if tag in _BLOCK_TAGS or tag in ("td", "th"):
                 self._buffer.append(" ")
+
+    def _svg(self, svg: etree._Element, kind: BlockKind) -> None:
+        """An SVG's text elements, in document order, as one paragraph: a fixed-layout page
+        draws a paragraph as one ``<text>`` a line (or a word), each placed by coordinates."""
+        if self._flat:
+            self._buffer.append(f" {' '.join(svg_lines(svg))} ")
+            return
+        self._flush(kind)
+        text = " ".join(" ".join(svg_lines(svg)).split())
+        if text:
+            self._emit(Block(BlockKind.PARAGRAPH, text))
 
     def _inline_language(self, element: etree._Element) -> str | None:
         return declared_language(_lang(element), self._warned)

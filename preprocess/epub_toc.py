@@ -3,6 +3,9 @@
 Its entries say where chapters start; :func:`chapter_entries` decides which entries are chapters
 (entries that only group chapters, such as one wrapping the whole book or parts, give way to
 their children). The landmarks say which files are front or back matter.
+
+What the pages are, where the spine has no text: :func:`fixed_layout`, :func:`svg_lines` (the
+text a fixed-layout page draws in SVG) and :func:`why_no_text`.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from .epub_archive import Book, parse_xhtml
 from .plaintext import is_part_label
 
 __all__ = [
-    "MATTER_TITLES", "MATTER_TYPES", "TocEntry", "chapter_entries", "epub_types", "local_name",
-    "read_toc", "resolve_href", "unread_parts",
+    "MATTER_TITLES", "MATTER_TYPES", "TocEntry", "chapter_entries", "epub_types", "fixed_layout",
+    "hidden", "local_name", "read_toc", "resolve_href", "svg_lines", "unread_parts", "why_no_text",
 ]
 
 _OPS_TYPE = "{http://www.idpf.org/2007/ops}type"
@@ -33,6 +36,12 @@ MATTER_TYPES = frozenset(
 MATTER_TITLES = frozenset(
     ["cover", "title page", "copyright", "copyright page", "contents", "table of contents", "index"]
 )
+# In an SVG: what is never shown, inside text elements or around them; shapes, which is what
+# text turned into outlines becomes.
+_SVG_UNREAD = frozenset("title desc metadata defs style script symbol clipPath mask pattern "
+                        "marker foreignObject".split())
+_SVG_SHAPES = frozenset("path polygon polyline".split())
+_PICTURES = frozenset("img image picture".split())
 
 
 @dataclass(frozen=True)
@@ -245,3 +254,69 @@ def _missing(book: Book, entry: TocEntry, item: epub.EpubItem | None, spine: set
 def _shown(book: Book, path: str) -> str:
     """A file of the book as a message names it: its archive path, else as the book wrote it."""
     return book.archive_path(path) or path
+
+
+# --- what the pages are -----------------------------------------------------------------------
+
+
+def fixed_layout(book: epub.EpubBook) -> bool:
+    """Whether the book is laid out as fixed pages: EPUB 3's ``rendition:layout`` of
+    ``pre-paginated``, or the older ``<meta name="fixed-layout" content="true">``."""
+    metadata = (getattr(book, "metadata", None) or {}).get(epub.NAMESPACES["OPF"], {})
+    for name, values in metadata.items():
+        for text, attrs in values:
+            if attrs.get("property") == "rendition:layout" and (text or "").strip() \
+                    == "pre-paginated":
+                return True
+            if name == "fixed-layout" and attrs.get("content", "").strip().lower() == "true":
+                return True
+    return False
+
+
+def hidden(element: etree._Element) -> bool:
+    """Whether an element says it is not shown (or not to assistive technology)."""
+    return element.get("aria-hidden") == "true" or element.get("hidden") is not None \
+        or element.get("display") == "none" or element.get("visibility") == "hidden"
+
+
+def svg_lines(svg: etree._Element) -> list[str]:
+    """The text of each ``<text>`` in an SVG, in document order (its ``<tspan>`` and
+    ``<textPath>`` runs included), leaving out what is never shown: titles, descriptions,
+    definitions, hidden elements."""
+    lines, stack = [], [svg]
+    while stack:  # iteratively: the archive limits bound the depth, not the stack
+        element = stack.pop()
+        tag = local_name(element.tag)
+        if not tag or tag in _SVG_UNREAD or hidden(element):
+            continue
+        if tag == "text":
+            lines.append(" ".join("".join(_shown_text(element)).split()))
+        else:
+            stack.extend(reversed([child for child in element if isinstance(child.tag, str)]))
+    return [line for line in lines if line]
+
+
+def _shown_text(element: etree._Element) -> Iterable[str]:
+    yield element.text or ""
+    for child in element:
+        tag = local_name(child.tag)
+        if tag and tag not in _SVG_UNREAD and not hidden(child):
+            # A run placed anew (x or y) starts a line or a word of its own: a space before it.
+            yield " " if child.get("x") is not None or child.get("y") is not None else ""
+            yield from _shown_text(child)
+        yield child.tail or ""
+
+
+def why_no_text(pages: Iterable[etree._Element]) -> str | None:
+    """Why a book whose spine (``pages``, parsed) gives no text has none, in a few words after
+    "has no text to read:", where the pages show it: pictures (``<img>``, SVG ``<image>``) or
+    drawings (SVG shapes: text turned into outlines cannot be read). None otherwise."""
+    names: set[str] = set()
+    for root in pages:
+        names |= {local_name(e.tag) for e in root.iter() if isinstance(e.tag, str)}
+    if names & _PICTURES:
+        return ("its pages are images with no text (a scanned or fixed-layout book needs its "
+                "text as text, not pictures)")
+    if names & _SVG_SHAPES:
+        return "its pages are drawings with no text (text turned into SVG outlines cannot be read)"
+    return None

@@ -13,7 +13,10 @@ EPUB 3 asks for is changed or added:
   kept; from the spine's documents when there is no NCX;
 - each XHTML document as HTML5-compatible XHTML: ``<!DOCTYPE html>`` instead of the XHTML 1.1
   or 1.0 DTD, HTML's named entities (``&nbsp;``) as numeric references (no DTD declares them
-  now), ``<a name>`` as ``id``, and the ``http-equiv`` content type as ``<meta charset>``.
+  now), ``<a name>`` as ``id``, and the ``http-equiv`` content type as ``<meta charset>``;
+- the other XML files (the NCX, SVG images) without a DOCTYPE naming a public or system
+  identifier: EPUB 3 forbids external identifiers (epubcheck's OPF-073), and nothing ever
+  loaded those DTDs (entity declarations are refused on input).
 
 The modification time is left to :func:`kokoro_cli.readalong.package.add_to_package`, which
 writes it for every read-along book. A document that is not well-formed XML cannot be rewritten
@@ -65,6 +68,8 @@ def upgrade_package(entries: dict[str, bytes], opf_path: str, opf: etree._Elemen
             root = content_xml(entries[path], path)
             _add_properties(item, _html5(root))
             entries[path] = xhtml_bytes(root)
+        elif path in entries and _is_xml(item.get("media-type") or ""):
+            entries[path] = _without_external_doctype(entries[path])
     _mark_cover(metadata, items)
     nav_path = posixpath.join(base, NAV_PATH)
     title = next(("".join(t.itertext()).strip() for t in metadata.iter(f"{_DC}title")), "")
@@ -98,6 +103,25 @@ def xhtml_bytes(root: etree._Element) -> bytes:
     doctype."""
     return etree.tostring(root.getroottree(), xml_declaration=True, encoding="utf-8",
                           doctype="<!DOCTYPE html>")
+
+
+def _is_xml(media_type: str) -> bool:
+    return media_type == NCX_TYPE or media_type.endswith(("+xml", "/xml"))
+
+
+def _without_external_doctype(data: bytes) -> bytes:
+    """An XML file without its DOCTYPE where that names a public or system identifier (the
+    NCX's and SVG's DTDs), written back as UTF-8; unchanged when it has none, or when it is not
+    well-formed (it cannot be rewritten safely, and epubcheck reports it either way)."""
+    try:
+        root = parse_strict_xml(data)
+    except InputError:
+        return data
+    docinfo = root.getroottree().docinfo
+    if not (docinfo.public_id or docinfo.system_url):
+        return data
+    # The root element alone: the DOCTYPE (and any comment beside it) stays behind.
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
 def _numeric_entities(data: bytes) -> bytes:
