@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import tempfile
 import threading
@@ -42,6 +41,7 @@ import numpy as np
 
 from engine.assets import AssetResolver, sha256_file
 from engine.errors import AssetError, BackendError, SettingError
+from engine.ray_connect import RAY_EXTRA, connect, import_ray, prepare_serializers
 from engine.synth import runtime_model
 from kokoro_common import made_once
 
@@ -49,24 +49,12 @@ __all__ = ["RAY_EXTRA", "RayExecutor", "RayPool", "import_ray"]
 
 log = logging.getLogger(__name__)
 
-RAY_EXTRA = "kokoro-audiobook[ray]"
 ACTOR_MEMORY = 1_200_000_000  # one actor on a 500-token piece, with headroom (as engine.pool)
 ACTOR_RESTARTS = 8  # per actor over the whole run: lost processes or nodes
 TASK_RETRIES = 3  # per piece: a piece that kills its actor three times is reported
-CONNECT_TIMEOUT_S = 5.0  # an address that does not answer a TCP connect in this is unreachable
 READY_TIMEOUT_S = 300.0  # for the first actor: a model load, or a fetch on a bare node
 
 Job = tuple[np.ndarray, np.ndarray, float]  # padded ids [0, *ids, 0], (1, 256) style, speed
-
-
-def import_ray() -> Any:
-    """The ``ray`` module, or BackendError (exit 4) naming the extra to install."""
-    try:
-        import ray
-    except ImportError as exc:
-        raise BackendError(f"--executor ray needs Ray, which is not installed ({exc}): "
-                           f"pip install '{RAY_EXTRA}'") from None
-    return ray
 
 
 class RayPool:
@@ -279,8 +267,9 @@ class RayExecutor:
         self._owns_connection = not ray.is_initialized()
         self._local = self._owns_connection and address is None
         if self._owns_connection:
-            _check_reachable(address)
-            _init(ray, address, num_cpus)
+            connect(ray, address, num_cpus)
+        else:
+            prepare_serializers(ray)
 
     def capacity(self) -> int:
         """Actors the cluster can hold now: per alive node, its CPUs or its memory at
@@ -305,10 +294,22 @@ class RayExecutor:
                 self._pool.terminate()
                 self._pool = None
             if self._pool is None:
-                # A Ray started here is this machine alone: every actor sees the file.
-                self._pool = RayPool(model_path, workers, resolver=self.resolver,
-                                     backend=self.backend, ship=not self._local)
+                self._pool = self._start(Path(model_path), workers)
             return _Lease(self._pool)
+
+    def _start(self, model_path: Path, workers: int) -> RayPool:
+        """A new pool (often in a render's background thread): any failure is BackendError,
+        in one line, so the command reports it rather than a traceback."""
+        try:  # a Ray started here is this machine alone: every actor sees the file
+            return RayPool(model_path, workers, resolver=self.resolver, backend=self.backend,
+                           ship=not self._local)
+        except (AssetError, BackendError, SettingError):
+            raise
+        except Exception as exc:  # noqa: BLE001 (Ray's kinds, or a bug of Ray's: in words)
+            log.debug("the Ray actors failed to start", exc_info=True)
+            text = str(exc).strip().splitlines()
+            raise BackendError(f"the Ray actors failed to start: {type(exc).__name__}"
+                               f"{': ' + text[0] if text else ''}") from None
 
     def close(self) -> None:
         """End the actors and leave the cluster (shutting down the instance started here).
@@ -346,65 +347,6 @@ class _Lease:
 
     def terminate(self) -> None:
         """As :meth:`close`: the actors stay for the next book."""
-
-
-def _check_reachable(address: str | None) -> None:
-    """Fail at once on an address that cannot work: Ray itself waits for minutes on a host
-    that does not answer. ``auto`` and None are Ray's to resolve (they fail fast)."""
-    if address is None or address == "auto":
-        return
-    hostport = address.removeprefix("ray://")
-    host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit():
-        raise SettingError(f"--ray-address {address!r}: use auto, HOST:PORT (the head's GCS "
-                           "port, 6379 by default) or ray://HOST:PORT (Ray Client, 10001)")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
-    except OSError as exc:
-        why = exc.strerror or str(exc) or type(exc).__name__
-        raise BackendError(f"cannot reach the Ray cluster at {address}: {why}") from None
-
-
-def _init(ray: Any, address: str | None, num_cpus: int | None) -> None:
-    """``ray.init`` quietly, keeping this process's SIGTERM handler (Ray installs one that
-    exits at once; a conversion stops after the piece in flight instead)."""
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.getsignal(signal.SIGTERM) if main else None
-    kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
-    if address is None:
-        kwargs.update(num_cpus=num_cpus, include_dashboard=False)
-    if address is not None and address.startswith("ray://"):
-        _client_token_auth()
-    try:  # "local": a new instance even where RAY_ADDRESS or a `ray start` cluster exists
-        ray.init(address=address or "local", **kwargs)
-    except Exception as exc:  # noqa: BLE001 (Ray raises ConnectionError, RuntimeError, ...)
-        text = str(exc).strip().splitlines()
-        where = f"at {address}" if address else "on this machine"
-        raise BackendError(f"cannot start or join the Ray cluster {where}: "
-                           f"{text[0] if text else type(exc).__name__}") from None
-    finally:
-        if main and previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _client_token_auth() -> None:
-    """Send this machine's Ray token (``~/.ray/auth_token``, ``$RAY_AUTH_TOKEN``) over Ray
-    Client as a driver does: Ray 2.60's client does not turn token authentication on by
-    itself, and a cluster that requires it then times out after 30 s instead of refusing.
-    ``$RAY_AUTH_MODE``, when set, decides instead."""
-    if "RAY_AUTH_MODE" in os.environ:
-        return
-    try:
-        from ray._private.authentication import authentication_token_setup as setup
-
-        quiet = logging.getLogger(setup.__name__)
-        level, quiet.level = quiet.level, logging.ERROR
-        try:
-            setup.maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
-        finally:
-            quiet.setLevel(level)
-    except (ImportError, AttributeError) as exc:  # another Ray: its own behaviour stands
-        log.debug("Ray token set-up not found: %s", exc)
 
 
 class KokoroSynthActor:

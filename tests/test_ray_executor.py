@@ -1,7 +1,8 @@
 """``convert --executor ray`` on a real local Ray cluster (2 CPUs, so 2 actors): the same PCM
 and the same job as the local executor; an actor killed mid-run is restarted by Ray and the
 run completes; a killed driver is resumed by the next run; a stopped run leaves no Ray
-process behind; bad input fails in one line before any work.
+process behind; bad input fails in one line before any work; starting the actors (in a
+render's background thread) imports nothing, and a failure there is one line, exit 4.
 
 One cluster, started in this process, serves the module; each conversion is the installed
 script in a subprocess that joins it with ``--ray-address``.
@@ -10,6 +11,7 @@ script in a subprocess that joins it with ``--ray-address``.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -273,6 +275,57 @@ def test_a_node_without_the_model_gets_it_once_through_the_object_store(cluster,
         _model_on_node(elsewhere, "0" * 64, None, b"")
 
 
+STARTS_A_POOL_IN_A_THREAD = """
+import sys, threading
+from pathlib import Path
+from engine.ray_pool import RayExecutor
+
+with RayExecutor(sys.argv[1]) as executor:
+    before = set(sys.modules)
+    starter = threading.Thread(target=executor.pool, args=(Path(sys.argv[2]), 1))
+    starter.start()
+    starter.join()
+    assert executor._pool is not None, "the pool did not start"
+    print(*sorted(set(sys.modules) - before))
+"""
+
+
+def test_starting_the_actors_imports_nothing(cluster, resolver):
+    """Joining the cluster imports what Ray loads on first use (pydantic, for its
+    serializers) in the joining thread, so the pool that a render starts in a background
+    thread imports nothing while the main thread goes on importing (#26: imports racing
+    across threads failed once with ``KeyError: 'pydantic.v1'``). Deterministic where the
+    race was not: any import left for the pool's thread is listed."""
+    from engine import runtime_model
+
+    model = runtime_model(resolver, "onnx-int8")
+    done = subprocess.run([sys.executable, "-c", STARTS_A_POOL_IN_A_THREAD, cluster,
+                           str(model)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == []
+
+
+def test_a_pool_that_fails_to_start_in_its_thread_is_one_line(cluster, book, tmp_path,
+                                                               monkeypatch):
+    """Whatever breaks while the actors start (in the render's background thread) is
+    BackendError: one line and exit 4, never a traceback."""
+    import engine.ray_pool
+    from kokoro_cli.app import app
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("pydantic.v1")
+
+    monkeypatch.setattr(engine.ray_pool, "RayPool", broken)
+    result = CliRunner().invoke(app, ["convert", str(book), "-o", str(tmp_path / "b.m4b"),
+                                      "--work-dir", str(tmp_path / "work"), *BACKEND,
+                                      "--progress", "plain", "--executor", "ray",
+                                      "--ray-address", cluster])
+    assert result.exit_code == 4, result.output
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1] == \
+        "error: the Ray actors failed to start: KeyError: 'pydantic.v1'"
+
+
 def test_an_unreachable_address_fails_in_one_line_before_any_work(book, tmp_path):
     pytest.importorskip("ray")
     work = tmp_path / "work"
@@ -282,6 +335,40 @@ def test_an_unreachable_address_fails_in_one_line_before_any_work(book, tmp_path
     assert done.stderr.strip().splitlines() == [
         "error: cannot reach the Ray cluster at 127.0.0.1:1: Connection refused"]
     assert not work.exists(), "job state was written"
+
+
+def test_a_gcs_port_given_as_ray_client_fails_in_one_line(cluster, book, tmp_path):
+    """A real GCS asked as a Ray Client server (``ray://``) answers "no such method": said
+    at once, where Ray Client would wait for 30 s."""
+    started = time.monotonic()
+    done = _run(book, tmp_path / "book.m4b", tmp_path / "work", "--executor", "ray",
+                "--ray-address", f"ray://{cluster}")
+    assert done.returncode == 4
+    assert done.stderr.strip().splitlines() == [
+        f"error: ray://{cluster} answers but is not a Ray Client server: give the head's GCS "
+        "port (6379 by default) or ray://HOST:PORT for Ray Client (10001)"]
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "work").exists(), "job state was written"
+
+
+def test_a_token_the_cluster_refuses_fails_in_one_line(cluster, book, tmp_path):
+    """Ray turns token authentication on for a cluster it starts; a wrong token is refused
+    at once, where Ray would retry for 20 s, printing a warning a second."""
+    from ray._private.authentication.authentication_utils import is_token_auth_enabled
+
+    if not is_token_auth_enabled():
+        pytest.skip("this Ray started its cluster without token authentication")
+    env = {**os.environ, "RAY_AUTH_TOKEN": "0123456789abcdef" * 2}
+    env.pop("RAY_AUTH_MODE", None)
+    started = time.monotonic()
+    done = subprocess.run(_cmd(book, tmp_path / "book.m4b", tmp_path / "work", "--executor",
+                               "ray", "--ray-address", cluster),
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 4
+    assert done.stderr.strip().splitlines() == [
+        f"error: the Ray cluster at {cluster} refused this machine's token (or it has none): "
+        "copy the head's ~/.ray/auth_token here, or set RAY_AUTH_TOKEN"]
+    assert time.monotonic() - started < 30
 
 
 def test_without_ray_installed_the_error_names_the_extra(book, tmp_path, monkeypatch):
