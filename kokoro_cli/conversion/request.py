@@ -191,7 +191,8 @@ def feed_settings(config: Config, folder: Path, keep: Optional[int] = None, prun
                         config.value("work_dir", work_dir), remember=given is not None)
 
 
-_CHANNEL_KEYS = frozenset({"feed_base_url", "feed_title", "feed_author", "feed_image"})
+_CHANNEL_KEYS = frozenset({"feed_base_url", "feed_title", "feed_author", "feed_image",
+                           "feed_category"})
 
 
 def refresh_feed(settings: FeedSettings, say: Callable[[str], None],
