@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from preprocess.document import Block, BlockKind, Chapter, LanguageRun
 from preprocess.inline import (CLOSING, OPENING, map_runs, mark, marked_text, read_mixed, scrub,
                                segments, unmark)
+from preprocess.phonemic import plain
 from preprocess.written import runs, spoken_counts, written_sentences
 
 __all__ = ["Chunk", "ChunkOptions", "Pauses", "Span", "chunk_chapter", "split_sentences"]
@@ -90,8 +91,9 @@ class Span:
 @dataclass(frozen=True)
 class Chunk:
     """One model call: the text as spoken, its phonemes and token count, the pause after, the
-    sentences it holds (for timing; not part of a chunk's identity), and the voice that speaks
-    it where it is not the book's (text in another language, with a voice for that language)."""
+    sentences it holds (for timing; not part of a chunk's identity), the voice that speaks
+    it where it is not the book's (text in another language, with a voice for that language;
+    SSML's ``<voice>``), and its speed relative to the job's where markup sets one."""
 
     text: str
     phonemes: str
@@ -99,6 +101,7 @@ class Chunk:
     pause_after_ms: int
     spans: tuple[Span, ...] = field(default=(), compare=False)
     voice: str | None = None
+    rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -158,13 +161,16 @@ def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
     for block in chapter.blocks:
         reader = ((normalize, g2p, language, voice) if block.language is None or read is None
                   else read(block.language))
+        if block.voice is not None:  # SSML <voice>
+            reader = (*reader[:3], block.voice)
         # phrases in another language (read as the block where nothing says how to read them)
         foreign = [r for r in block.runs or () if read and read(r.language)[2] != reader[2]]
         pieces, said = (_mixed_pieces(block, foreign, reader, read, count, options, sentences)
                         if foreign and read else _pieces(block, reader, count, options, sentences))
         sentences += said
         merged = list(_merge(pieces, options.target_tokens, options.max_tokens))
-        end_pause = (options.pauses.heading if block.kind is BlockKind.HEADING
+        end_pause = (block.pause_after_ms if block.pause_after_ms is not None else
+                     options.pauses.heading if block.kind is BlockKind.HEADING
                      else options.pauses.paragraph)
         for i, piece in enumerate(merged):
             pause = (end_pause if i == len(merged) - 1 else
@@ -172,8 +178,8 @@ def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
                      0 if merged[i + 1].voice != piece.voice else options.pauses.clause)
             if pending is not None:
                 yield pending
-            pending = Chunk(piece.text, piece.phonemes, piece.tokens, pause, piece.spans,
-                            piece.voice)
+            pending = Chunk(plain(piece.text), piece.phonemes, piece.tokens, pause, piece.spans,
+                            piece.voice, block.rate)
     if pending is not None:
         yield replace(pending, pause_after_ms=options.pauses.chapter)
 
@@ -184,7 +190,7 @@ def _pieces(block: Block, reader: Reading, count: Count, options: ChunkOptions,
     said, g2p, language, voice = reader
     spoken = split_sentences(said(block.text), language)
     written = written_sentences(block.text, spoken, said)
-    return [replace(p, spans=(Span(first + i, p.tokens, w, spoken_counts(w, said)),),
+    return [replace(p, spans=(Span(first + i, p.tokens, plain(w), spoken_counts(w, said)),),
                     voice=voice)
             for i, (s, w) in enumerate(zip(spoken, written))
             for p in _fit(s, g2p, count, options)], len(spoken)
@@ -206,7 +212,7 @@ def _mixed_pieces(block: Block, foreign: Sequence[LanguageRun], reader: Reading,
     spoken = split_sentences(normalize(text), language)
     pieces = []
     for i, (s, w) in enumerate(zip(spoken, written_sentences(text, spoken, normalize))):
-        span = Span(first + i, 0, unmark(w), spoken_counts(w, normalize))
+        span = Span(first + i, 0, plain(unmark(w)), spoken_counts(w, normalize))
         parts = list(_voiced_parts(s, voice, read))
         for k, (part, speaker) in enumerate(parts):
             last = k == len(parts) - 1  # a sentence cut where the voice changes goes on after

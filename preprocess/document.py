@@ -59,6 +59,11 @@ class Block:
     language: str | None = None  # a language tag where it differs from the chapter's
     # Phrases inside it in other languages, in order (None, not empty, where there are none).
     runs: tuple[LanguageRun, ...] | None = None
+    # From SSML: the voice that reads it instead of the chapter's, its speed relative to the
+    # job's (prosody rate), and the silence after it (a break) instead of the kind's pause.
+    voice: str | None = None
+    rate: float | None = None
+    pause_after_ms: int | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from preprocess.languages import ENGLISH, languages, resolve_language
 from preprocess.normalize_lang import language_data, language_rules
 from preprocess.normalize_rules import (FAMILIES, NormalizerOptions, PairedMarkup, Rule,
                                         build_rules)
+from preprocess.phonemic import protect
 from preprocess.plaintext import clean_text
 from preprocess.spoken import DATA_FILES, tables
 
@@ -78,11 +79,13 @@ class Normalizer:
 
     def __call__(self, text: str) -> str:
         text = clean_text(text)  # parsers did this already; text from elsewhere may need it
+        text, restore = protect(text)  # a word given its phonemes (SSML) is read as given
         if len(text) > PIECE:
             # A paragraph this long is cut at sentence ends and read piece by piece, which
             # bounds what any rule can cost; rules do not reach across a sentence end.
-            return " ".join(piece for piece in map(self._normalize, _pieces(text)) if piece)
-        return self._normalize(text)
+            return restore(" ".join(piece for piece in map(self._normalize, _pieces(text))
+                                    if piece))
+        return restore(self._normalize(text))
 
     def _normalize(self, text: str) -> str:
         for r in self.rules:

@@ -17,6 +17,7 @@ from .document import Chapter, Document
 from .languages import ENGLISH, Language, ScriptFilter, resolve_language
 from .lexicon import Lexicon
 from .normalize import Normalizer
+from .phonemic import with_markup
 
 __all__ = ["ChapterPlan", "LanguageG2P", "plan"]
 
@@ -104,11 +105,14 @@ class _Readers:
                    else choose(language.g2p_code(self.phonemize.lang_code)))
             self._made[language.tag] = (Normalizer(language=language.tag), language, g2p)
         normalizer, language, g2p = self._made[language.tag]
-        # The book's dictionary is for the book's language; text in another is read without it.
+        # Each language is read with its own entries of the dictionary ([lang.fr], xml:lang);
+        # a word given its phonemes (SSML, ssml:ph) becomes misaki markup, which both keep.
         own = resolve_language(self.document.language)[0].tag == language.tag
-        lexicon = self.lexicon if own else Lexicon(language=language.tag)
+        lexicon = self.lexicon.for_language(language.tag)
         voice = None if own else self.voices.get(language.tag)
         if language.family == ENGLISH:  # misaki hands what it cannot read to espeak-ng itself
-            return normalizer, (lambda text: g2p(lexicon.apply(text))), language.tag, voice
+            return (normalizer, (lambda text: g2p(lexicon.apply(with_markup(text)))),
+                    language.tag, voice)
         keep = self.filters.setdefault(language, ScriptFilter(language))
-        return normalizer, (lambda text: g2p(lexicon.apply(keep(text)))), language.tag, voice
+        return (normalizer, (lambda text: g2p(lexicon.apply(with_markup(text, keep)))),
+                language.tag, voice)

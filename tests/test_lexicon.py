@@ -89,7 +89,8 @@ def test_builtin_dictionary_loads_and_speaks_kokoro():
 
 MALFORMED_TOML = [
     ("[words]\nKokoro = \n", "words.toml: not valid TOML: Invalid value (at line 2, column 10)"),
-    ('lang = "en"\n', "words.toml: unknown key 'lang' (expected language, words)"),
+    ('lingo = "en"\n', "words.toml: unknown key 'lingo' (expected language, words, lang)"),
+    ('lang = "en"\n', "words.toml: [lang] holds one table of words per language, such as [lang.fr]"),
     ('words = "x"\n', "words.toml: 'language' must be a string and [words] a table"),
     ('[words]\nSQL = { respelling = "sequel", phonemes = "sˈikwəl" }\n',
      "words.toml: [words] 'SQL': give exactly one of respelling, phonemes or ipa as a string "
