@@ -173,19 +173,19 @@ class Synthesizer:
         A backend that batches (torch) takes up to ``LOOKAHEAD`` × its batch size pieces at a
         time and runs them in batches of similar length; each piece's samples match what
         :meth:`synthesize` gives it alone. Other backends speak one piece per step."""
-        return (samples for samples, _ in self._spoken_many(((p, voice) for p in pieces), speed))
+        return (samples for samples, _ in self._spoken_many((p, voice, speed) for p in pieces))
 
-    def _spoken_many(self, pieces: Iterable[tuple[str, Voice]], speed: float) -> Iterator[Spoken]:
-        """:meth:`synthesize_many` for (phonemes, voice) pairs, with each piece's token
+    def _spoken_many(self, pieces: Iterable[tuple[str, Voice, float]]) -> Iterator[Spoken]:
+        """:meth:`synthesize_many` for (phonemes, voice, speed) triples, with each piece's token
         durations (None where the backend has none)."""
         if not isinstance(self.backend, BatchBackend) or _batch_items(self.backend) <= 1:
-            yield from (self._infer(self.prepare(p, v, speed)) for p, v in pieces)
+            yield from (self._infer(self.prepare(p, v, s)) for p, v, s in pieces)
             return
         many = getattr(self.backend, "infer_many_timed", None)
         source = iter(pieces)
         window = LOOKAHEAD * _batch_items(self.backend)
         while chunk := list(islice(source, window)):
-            prepared = [self.prepare(p, v, speed) for p, v in chunk]
+            prepared = [self.prepare(p, v, s) for p, v, s in chunk]
             spoken = [i for i, (padded, _, _) in enumerate(prepared) if padded.size > 2]
             items = [prepared[i] for i in spoken]
             outs = many(items) if many else [(a, None) for a in self.backend.infer_many(items)]
@@ -201,19 +201,21 @@ class Synthesizer:
 
         With ``pool`` the pieces go to worker processes, which work ahead; otherwise this
         process's model speaks them (batched where the backend batches). A piece with a
-        ``voice`` of its own (text in another language) is spoken by that voice."""
+        ``voice`` of its own (text in another language) is spoken by that voice, and one with a
+        ``rate`` (SSML prosody) at that multiple of ``speed`` (kept within 0.5-2)."""
         taken: deque[P] = deque()  # pieces read ahead by the model or the pool, in order
 
-        def phonemes() -> Iterator[tuple[str, Voice]]:
+        def phonemes() -> Iterator[tuple[str, Voice, float]]:
             for piece in pieces:
                 taken.append(piece)
-                own = getattr(piece, "voice", None)
-                yield piece.phonemes, voice if own is None else self.voice(own)
+                own, rate = getattr(piece, "voice", None), getattr(piece, "rate", None)
+                yield (piece.phonemes, voice if own is None else self.voice(own),
+                       speed if rate is None else min(2.0, max(0.5, speed * rate)))
 
         if pool is None:
-            raw = self._spoken_many(phonemes(), speed)
+            raw = self._spoken_many(phonemes())
         else:
-            raw = pool.map_ordered((self.prepare(p, v, speed) for p, v in phonemes()),
+            raw = pool.map_ordered((self.prepare(p, v, s) for p, v, s in phonemes()),
                                    timed=True)
         for samples, durations in raw:
             start, end = trim_span(samples)
