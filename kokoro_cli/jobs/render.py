@@ -126,8 +126,9 @@ class ChapterRenderer:
 
     def chunk_key(self, chunk: Chunk) -> str:
         """The piece's cache key, by the voice that speaks it (its own, from --voice-for, or
-        the book's), so pieces of different voices never share an entry."""
-        return ChunkCache.key(self.model_id, chunk.voice or self.voice.spec, self.options.speed,
+        the book's) and its speed (SSML prosody rate), so such pieces never share an entry."""
+        speed = self.options.speed if chunk.rate is None else self.options.speed * chunk.rate
+        return ChunkCache.key(self.model_id, chunk.voice or self.voice.spec, speed,
                               chunk.phonemes)
 
     def fingerprint(self, plan: ChapterPlan) -> str:
