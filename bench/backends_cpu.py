@@ -14,7 +14,10 @@ Configurations (``--configs`` picks; the first named is the baseline):
   ort-float-decoder  the same with the decoder in float (engine/float_decoder.py;
                      --backend onnx-float)
   ort-vocoder-int8   the float decoder with its vocoder on static int8 kernels
-                     (engine/vocoder_int8.py; --backend onnx, the default)
+                     (engine/vocoder_int8.py; --backend onnx, the default), with the
+                     weight bits chosen for this CPU (engine/cpu.py)
+  ort-vocoder-int8-w8  ... with 8-bit weights (chosen where the CPU has VNNI)
+  ort-vocoder-int8-w7  ... with 7-bit weights (chosen elsewhere: exact without VNNI)
   ort-int8-ext       + graph_optimization_level ORT_ENABLE_EXTENDED (the default is ALL)
   ort-int8-nospin    + session.intra_op.allow_spinning 0
   ort-int8-noarena   + enable_cpu_mem_arena False, enable_mem_pattern False
@@ -89,9 +92,12 @@ def build(config: str):
     resolver = AssetResolver(**resolver_settings(None, None))
     started = time.perf_counter()
     backends = {"ort-int8": "onnx-int8", "ort-float-decoder": "onnx-float",
-                "ort-vocoder-int8": "onnx"}
+                "ort-vocoder-int8": "onnx", "ort-vocoder-int8-w8": "onnx",
+                "ort-vocoder-int8-w7": "onnx"}
     if name in backends:  # the timed models, as convert runs them
-        synth = Synthesizer.load(resolver, threads=threads, backend=backends[name])
+        bits = {"ort-vocoder-int8-w8": 8, "ort-vocoder-int8-w7": 7}.get(name)
+        synth = Synthesizer.load(resolver, threads=threads, backend=backends[name],
+                                 weight_bits=bits)
         backend = synth.backend.load()
         return time.perf_counter() - started, backend.infer_timed
     if name.startswith("ort-"):
@@ -215,6 +221,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from speed import pieces  # bench/speed.py: the pieces convert makes, planned as it plans them
+
+    from engine.cpu import cpu_info
+    print(f"CPU: {cpu_info().line()}", flush=True)
     jobs = pieces(args.text, args.voice)
     chosen = [int(i) for i in args.pieces.split(",")]
     configs = args.configs.split(",")

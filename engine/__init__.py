@@ -16,6 +16,7 @@ from engine.ray_pool import RAY_EXTRA, RayExecutor, RayPool
 from engine.runtime import Engine
 from engine.synth import (MAX_PHONEMES, SAMPLE_RATE, SynthOptions, Synthesizer, model_id,
                           resolve_backend, runtime_model, token_count, tokenize)
+from engine.tune import tune
 from engine.voices import Voice, VoiceInfo, catalogue, describe_spec, parse_spec
 
 __all__ = [
@@ -25,5 +26,5 @@ __all__ = [
     "SynthPool", "Synthesizer", "Voice", "VoiceError", "VoiceG2P", "VoiceInfo", "backend_help",
     "backend_names", "catalogue", "default_workers", "describe_spec", "model_id", "parse_spec",
     "phonemizer_for", "resolve_backend", "runtime_model", "silence", "to_pcm16", "token_count",
-    "tokenize", "voice_names",
+    "tokenize", "tune", "voice_names",
 ]

@@ -35,13 +35,15 @@ FLOAT_DECODER_VERSION = 2
 _SQUEEZE_AXES = "float_decoder_axis_2"
 
 
-def to_float_decoder(model: onnx.ModelProto, *, vocoder_ranges: dict | None = None) -> int:
+def to_float_decoder(model: onnx.ModelProto, *, vocoder_ranges: dict | None = None,
+                     weight_bits: int = 8) -> int:
     """Rewrite ``model``'s decoder in place (see the module docstring); the number of integer
     convolutions it replaced (0 for a graph that has none, such as a float export). Raises
     ValueError for an integer convolution that is not in the export's pattern.
 
     With ``vocoder_ranges`` (:func:`engine.vocoder_int8.load_vocoder_ranges`), the vocoder's
-    residual convolutions then run on int8 kernels instead (:mod:`engine.vocoder_int8`)."""
+    residual convolutions then run on int8 kernels instead (:mod:`engine.vocoder_int8`), with
+    ``weight_bits``-bit weights (:mod:`engine.cpu`)."""
     graph = model.graph
     made_by = {out: node for node in graph.node for out in node.output}
     users: dict[str, list] = {}
@@ -62,7 +64,7 @@ def to_float_decoder(model: onnx.ModelProto, *, vocoder_ranges: dict | None = No
     if vocoder_ranges is not None:
         from engine.vocoder_int8 import quantize_vocoder
 
-        quantize_vocoder(model, vocoder_ranges)
+        quantize_vocoder(model, vocoder_ranges, weight_bits)
     weights = {init.name: init for init in graph.initializer}  # with the new float kernels
     _keep_used(graph, _two_dimensional(list(graph.node), weights, graph))
     return len(replaced)

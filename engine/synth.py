@@ -20,17 +20,19 @@ import numpy as np
 from engine.assets import AssetResolver
 from engine.audio import AudioChunk, P, faded, trim_span
 from engine.backends import Backend, BatchBackend, OnnxBackend, choose_backend
+from engine.cpu import vocoder_weight_bits
 from engine.errors import BackendError, SettingError
 from engine.g2p import VoiceG2P
 from engine.timed_model import derivation, timed_model
-from engine.vocoder_int8 import load_vocoder_ranges
+from engine.vocoder_int8 import WEIGHT_BITS, load_vocoder_ranges
 from engine.voices import Voice, load_voice
 
 if TYPE_CHECKING:
     from engine.pool import SynthPool
 
 __all__ = ["MAX_PHONEMES", "SAMPLE_RATE", "SynthOptions", "Synthesizer", "model_id",
-           "resolve_backend", "runtime_model", "token_count", "tokenize", "vocab"]
+           "resolve_backend", "runtime_model", "token_count", "tokenize", "vocab",
+           "vocoder_bits"]
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +89,13 @@ class Synthesizer:
 
     @classmethod
     def load(cls, resolver: AssetResolver, *, backend: str = "onnx", device: str | None = None,
-             threads: int | None = None) -> Synthesizer:
+             threads: int | None = None, weight_bits: int | None = None) -> Synthesizer:
         """Resolve (and fetch on first use) the model, then start the runtime.
 
         ``backend``: a name of :data:`kokoro_common.backends.BACKEND_TABLE` (``onnx``: see
         :mod:`engine.vocoder_int8`; ``onnx-float``: :mod:`engine.float_decoder`; ``torch`` runs
-        on CUDA when present, or on ``device``)."""
+        on CUDA when present, or on ``device``). ``weight_bits``: the ``onnx`` vocoder's, 7 or 8;
+        None lets :func:`engine.cpu.vocoder_weight_bits` choose for this CPU."""
         backend = resolve_backend(resolver, backend)
         if backend == "torch":
             return cls._load_torch(resolver, device=device, threads=threads)
@@ -103,9 +106,9 @@ class Synthesizer:
         if explicit is not None and explicit.suffix in (".pth", ".pt"):
             raise SettingError(f"{explicit} holds PyTorch weights; use --backend torch "
                                "(or an ONNX model)")
-        model = runtime_model(resolver, backend)
+        model = runtime_model(resolver, backend, weight_bits)
         return cls(OnnxBackend(model, threads=threads), resolver, model,
-                   model_id(resolver, backend))
+                   model_id(resolver, backend, weight_bits))
 
     @classmethod
     def _load_torch(cls, resolver: AssetResolver, *, device: str | None,
@@ -223,20 +226,23 @@ class Synthesizer:
                              durations, start)
 
 
-def runtime_model(resolver: AssetResolver, backend: str = "onnx") -> Path:
+def runtime_model(resolver: AssetResolver, backend: str = "onnx",
+                  weight_bits: int | None = None) -> Path:
     """The ONNX file onnxruntime runs for ``backend`` (``onnx``, ``onnx-float`` or
     ``onnx-int8``): the model with its token durations as an output (:mod:`engine.timed_model`)
     and, for ``onnx-float``, its decoder in float; ``onnx`` is that with the vocoder's
     convolutions on int8 kernels where the model has calibrated ranges
-    (:mod:`engine.vocoder_int8`). Without ``onnx-int8``'s durations (no ``onnx`` package, a
-    read-only cache) the model itself, speaking without timing; the float decoder cannot be done
-    without, as the model id promises it."""
+    (:mod:`engine.vocoder_int8`), with ``weight_bits`` (None: :func:`vocoder_bits`). Without
+    ``onnx-int8``'s durations (no ``onnx`` package, a read-only cache) the model itself,
+    speaking without timing; the float decoder cannot be done without, as the model id
+    promises it."""
     model = resolver.model()
     float_decoder = backend in ("onnx", "onnx-float")
     ranges = load_vocoder_ranges(resolver.model_sha256()) if backend == "onnx" else None
     try:
         derived = timed_model(model, resolver.model_sha256(), resolver.cache_dir,
-                              float_decoder=float_decoder, vocoder_ranges=ranges)
+                              float_decoder=float_decoder, vocoder_ranges=ranges,
+                              weight_bits=vocoder_bits(resolver, weight_bits))
     except ValueError as exc:  # a graph whose decoder is not the one the rewrite knows
         raise BackendError(f"cannot rewrite {model.name}'s decoder ({exc}); "
                            "use --backend onnx-int8") from exc
@@ -268,10 +274,11 @@ def resolve_backend(resolver: AssetResolver, backend: str) -> str:
     return choose_backend(backend, torch_weights_given=resolver.torch_weights is not None)
 
 
-def model_id(resolver: AssetResolver, backend: str) -> str:
+def model_id(resolver: AssetResolver, backend: str, weight_bits: int | None = None) -> str:
     """What decides the samples besides voice, speed and phonemes, known before the model
     loads: the ONNX model's sha256 (``onnx-int8``), the same with the float decoder's version
-    (``onnx-float``) and the int8 vocoder's (``onnx``, where the model has calibrated ranges),
+    (``onnx-float``) and the int8 vocoder's with its weight bits (``onnx``, where the model has
+    calibrated ranges; ``weight_bits`` as :func:`vocoder_bits`),
     or ``torch:`` and the PyTorch weights' identity (never equal, so pieces from different
     backends never mix in caches)."""
     backend = resolve_backend(resolver, backend)
@@ -282,5 +289,15 @@ def model_id(resolver: AssetResolver, backend: str) -> str:
     sha = resolver.model_sha256()
     if backend in ("onnx", "onnx-float"):
         vocoder_int8 = backend == "onnx" and load_vocoder_ranges(sha) is not None
-        return f"{sha}:{derivation(True, vocoder_int8)}"
+        return f"{sha}:{derivation(True, vocoder_int8, vocoder_bits(resolver, weight_bits))}"
     return sha
+
+
+def vocoder_bits(resolver: AssetResolver, weight_bits: int | None = None) -> int:
+    """The ``onnx`` vocoder's weight bits: ``weight_bits`` when given (7 or 8), else the
+    choice for this CPU (:func:`engine.cpu.vocoder_weight_bits`)."""
+    if weight_bits is None:
+        return vocoder_weight_bits(resolver.cache_dir)
+    if weight_bits not in WEIGHT_BITS:
+        raise SettingError(f"vocoder weight bits {weight_bits}: use 7 or 8")
+    return weight_bits

@@ -44,29 +44,34 @@ def duration_tensor(graph) -> str | None:
     return None
 
 
-def derivation(float_decoder: bool, vocoder_int8: bool) -> str:
+def derivation(float_decoder: bool, vocoder_int8: bool, weight_bits: int = 8) -> str:
     """What a derived graph changes beyond the durations output, with the versions of those
-    rewrites: ``""``, ``float-decoder-v2`` or ``float-decoder-v2+vocoder-int8-v1``. It names the
-    derived file and is the model id's suffix (:func:`engine.synth.model_id`)."""
+    rewrites: ``""``, ``float-decoder-v2``, ``float-decoder-v2+vocoder-int8-v1`` (8-bit
+    weights) or ``float-decoder-v2+vocoder-int8-v1-w7`` (7-bit, :mod:`engine.cpu`). It names
+    the derived file and is the model id's suffix (:func:`engine.synth.model_id`)."""
     if not float_decoder:
         return ""
     label = f"float-decoder-v{FLOAT_DECODER_VERSION}"
-    return f"{label}+vocoder-int8-v{VOCODER_INT8_VERSION}" if vocoder_int8 else label
+    if not vocoder_int8:
+        return label
+    bits = "" if weight_bits == 8 else f"-w{weight_bits}"
+    return f"{label}+vocoder-int8-v{VOCODER_INT8_VERSION}{bits}"
 
 
 def timed_model(model: Path, model_sha256: str, cache_dir: Path, *,
-                float_decoder: bool = False, vocoder_ranges: dict | None = None) -> Path | None:
+                float_decoder: bool = False, vocoder_ranges: dict | None = None,
+                weight_bits: int = 8) -> Path | None:
     """The derived model with a ``durations`` output (and with ``float_decoder``, the decoder
-    in float; with ``vocoder_ranges`` as well, its vocoder on int8 kernels), made on first use
-    in ``cache_dir``; None when the ``onnx`` package is missing or the graph has nothing to
-    derive (synthesis then goes on with ``model`` as it is, without timing). Concurrent first
-    uses wait on a lock."""
-    label = derivation(float_decoder, vocoder_ranges is not None)
+    in float; with ``vocoder_ranges`` as well, its vocoder on int8 kernels with ``weight_bits``
+    bits of weights), made on first use in ``cache_dir``; None when the ``onnx`` package is
+    missing or the graph has nothing to derive (synthesis then goes on with ``model`` as it is,
+    without timing). Concurrent first uses wait on a lock."""
+    label = derivation(float_decoder, vocoder_ranges is not None, weight_bits)
     variant = f".{label}" if label else ""
     dest = cache_dir / f"{model.stem}.timed-{model_sha256[:16]}.v{TIMED_VERSION}{variant}.onnx"
 
     def make(tmp: Path) -> bool:
-        data = _derived(model, float_decoder, vocoder_ranges)
+        data = _derived(model, float_decoder, (vocoder_ranges, weight_bits))
         if data is not None:
             tmp.write_bytes(data)
         return data is not None
@@ -74,7 +79,8 @@ def timed_model(model: Path, model_sha256: str, cache_dir: Path, *,
     return dest if made_once(dest, make) else None
 
 
-def _derived(model: Path, with_float_decoder: bool, vocoder_ranges: dict | None) -> bytes | None:
+def _derived(model: Path, with_float_decoder: bool,
+             vocoder: tuple[dict | None, int]) -> bytes | None:
     try:
         import onnx
     except ImportError:
@@ -96,7 +102,8 @@ def _derived(model: Path, with_float_decoder: bool, vocoder_ranges: dict | None)
             onnx.helper.make_node("Identity", [name], [DURATIONS_OUTPUT]))
         graph_model.graph.output.append(
             onnx.helper.make_tensor_value_info(DURATIONS_OUTPUT, onnx.TensorProto.FLOAT, None))
-    rewritten = (to_float_decoder(graph_model, vocoder_ranges=vocoder_ranges)
+    rewritten = (to_float_decoder(graph_model, vocoder_ranges=vocoder[0],
+                                  weight_bits=vocoder[1])
                  if with_float_decoder else 0)
     if name is None and not rewritten:
         return None

@@ -5,8 +5,9 @@ vocoder's 48 residual convolutions (``resblocks`` and ``noise_res``: 128 and 256
 kernels 3 to 11, at up to 4,800 frames a second). onnxruntime's ``QLinearConv`` runs a
 convolution as uint8 × int8 on the CPU's VNNI instructions, about 2.7 times as fast as its best
 float kernel, where the export's own ``ConvInteger`` (uint8 × uint8) is no faster than float
-(measured on AVX-512 VNNI; CPUs without VNNI get onnxruntime's AVX2 integer kernels, not
-measured here).
+(measured on AVX-512 VNNI). CPUs without VNNI add pairs of products in int16, which
+saturates with 8-bit weights: there the weights have 7 bits (:data:`WEIGHT_BITS`,
+:mod:`engine.cpu`), a derived file and model id of their own.
 Each such convolution becomes ``QuantizeLinear → QLinearConv → DequantizeLinear`` with
 *static* ranges, measured once over many voices and texts (``bench/calibrate_vocoder.py``) and
 shipped per model in ``engine/data/vocoder-ranges-<sha256[:16]>.json``:
@@ -42,9 +43,9 @@ import numpy as np
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["INPUT_HEADROOM", "OUTPUT_HEADROOM", "VOCODER_INT8_VERSION", "activation_ranges",
-           "channel_gains", "load_vocoder_ranges", "quantize_vocoder", "quantized_range",
-           "vocoder_convolutions", "vocoder_ranges_file"]
+__all__ = ["INPUT_HEADROOM", "OUTPUT_HEADROOM", "VOCODER_INT8_VERSION", "WEIGHT_BITS",
+           "activation_ranges", "channel_gains", "load_vocoder_ranges", "quantize_vocoder",
+           "quantized_range", "vocoder_convolutions", "vocoder_ranges_file"]
 
 VOCODER_INT8_VERSION = 1  # part of the derived file's name and of the model id
 _SCOPES = ("/decoder/decoder/generator/resblocks.", "/decoder/decoder/generator/noise_res.")
@@ -55,6 +56,12 @@ _ZERO = 128  # QLinearConv's own (scalar) output zero point; each channel's is i
 # up to a quarter of a channel's reach). Clipping would distort; the room costs under half a bit.
 INPUT_HEADROOM = 0.15
 OUTPUT_HEADROOM = 0.1
+# Weight bits → the largest weight magnitude. onnxruntime multiplies uint8 activations by int8
+# weights; without VNNI (AVX2, AVX-512 without VNNI) its kernels add pairs of products into
+# int16 first (vpmaddubsw), which saturates when 2 · 255 · |w| > 32,767, i.e. for |w| > 64.
+# Seven-bit weights (±63, onnxruntime's ``reduce_range``) never saturate there; VNNI
+# (vpdpbusd) adds into int32 and takes the full eight bits (engine.cpu).
+WEIGHT_BITS = {8: 127, 7: 63}
 
 
 def vocoder_ranges_file(model_sha256: str) -> Path:
@@ -127,11 +134,14 @@ def activation_ranges(model: onnx.ModelProto, feeds: Iterable[dict],
             for node in convolutions}
 
 
-def quantize_vocoder(model: onnx.ModelProto, ranges: dict) -> int:
+def quantize_vocoder(model: onnx.ModelProto, ranges: dict, weight_bits: int = 8) -> int:
     """Rewrite ``model``'s vocoder convolutions (1-D float ``Conv`` nodes, as
     :func:`engine.float_decoder.to_float_decoder` makes them, and then prunes) in place as
-    described in the module docstring; the number rewritten. ValueError when ``ranges`` do not
-    fit the graph."""
+    described in the module docstring; the number rewritten. ``weight_bits`` 7 keeps every
+    weight within ±63 (see :data:`WEIGHT_BITS`). ValueError when ``ranges`` do not fit the
+    graph."""
+    if weight_bits not in WEIGHT_BITS:
+        raise ValueError(f"weight_bits {weight_bits}: use one of {sorted(WEIGHT_BITS)}")
     graph = model.graph
     convolutions = vocoder_convolutions(graph)
     if len(convolutions) != len(ranges) or any(_key(n) not in ranges for n in convolutions):
@@ -152,7 +162,8 @@ def quantize_vocoder(model: onnx.ModelProto, ranges: dict) -> int:
         measured = ranges[_key(conv)]
         scale = _fold_input_scale(graph, conv, measured["in"], (made_by, users, weights),
                                   inserted)
-        replaced[conv.output[0]] = _quantized(conv, measured, scale, weights, graph)
+        replaced[conv.output[0]] = _quantized(conv, (measured, WEIGHT_BITS[weight_bits]), scale,
+                                              weights, graph)
     nodes = []
     for node in graph.node:
         nodes.extend(inserted.get(node.output[0], []))
@@ -215,17 +226,19 @@ def _swap_input(node, old: str, new: str) -> None:
     node.input[list(node.input).index(old)] = new
 
 
-def _quantized(conv, measured: dict, input_scale: np.ndarray, weights, graph) -> list:
-    """``QuantizeLinear → QLinearConv → DequantizeLinear`` computing what ``conv`` did."""
+def _quantized(conv, how: tuple[dict, int], input_scale: np.ndarray, weights, graph) -> list:
+    """``QuantizeLinear → QLinearConv → DequantizeLinear`` computing what ``conv`` did;
+    ``how``: its calibrated ranges and the largest weight magnitude."""
     from onnx import helper, numpy_helper
 
+    measured, top = how
     kernel = numpy_helper.to_array(weights[conv.input[1]]).astype(np.float64)
     channels = kernel.shape[0]
     kernel = kernel / input_scale.reshape(1, -1, *([1] * (kernel.ndim - 2)))
-    w_scale = np.abs(kernel).reshape(channels, -1).max(axis=1) / 127.0
+    w_scale = np.abs(kernel).reshape(channels, -1).max(axis=1) / top
     w_scale[w_scale == 0] = 1e-12
     w_q = np.clip(np.round(kernel / w_scale.reshape(-1, *([1] * (kernel.ndim - 1)))),
-                  -127, 127).astype(np.int8)
+                  -top, top).astype(np.int8)
     low, high = (np.asarray(v, np.float64) * input_scale for v in measured["in"])
     x_scale, x_zero = _affine(*quantized_range(low.min(), high.max(), INPUT_HEADROOM))
     y_scales, y_zeros = _affine(*quantized_range(*measured["out"], OUTPUT_HEADROOM))

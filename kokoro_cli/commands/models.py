@@ -63,3 +63,29 @@ def models_status(
             err.print(f"{len(bad)} file(s) missing or corrupt: run kokoro-cli models fetch")
             raise typer.Exit(ExitCode.ASSET)
     run_guarded(action)
+
+
+@models_app.command("tune", epilog="Example: kokoro-cli models tune")
+def models_tune(
+    model: Optional[Path] = ModelOpt,
+    voices: Optional[Path] = VoicesOpt,
+) -> None:
+    """Measure the onnx backend's vocoder variants on this CPU (8-bit weights, exact with
+    VNNI; 7-bit, exact everywhere), print the table and record the choice in the model cache
+    for this CPU and onnxruntime; without a record, the choice follows the CPU's flags."""
+    def action() -> None:
+        from engine import tune
+
+        result = tune(resolver_for(model, voices))
+        out.print(f"CPU: {result.cpu}", markup=False)
+        out.print(f"onnxruntime {result.runtime}; one thread, best of 3", markup=False)
+        out.print(f"{'stack':<12} {'weights':>7} {'probe error':>12} {'RTF':>7}  exact")
+        inexact = f"no (over {result.bound:.0%})"
+        for row in result.rows:
+            bits = f"{row.weight_bits}-bit" if row.weight_bits else "float"
+            probe = f"{row.probe_error:.1%}" if row.probe_error is not None else "-"
+            out.print(f"{row.stack:<12} {bits:>7} {probe:>12} {row.rtf:7.3f}  "
+                      f"{'yes' if row.exact else inexact}", markup=False)
+        out.print(f"chosen: {result.weight_bits}-bit weights, recorded in {result.record}",
+                  markup=False)
+    run_guarded(action)
