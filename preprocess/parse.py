@@ -17,6 +17,7 @@ from .errors import InputError
 from .inline import map_runs
 from .markdown import parse_markdown
 from .plaintext import _SMALL_WORDS, _titlecase, clean_text, is_part_label, parse_plaintext
+from .ssml import parse_ssml
 
 __all__ = ["FORMATS", "MAX_TEXT_BYTES", "clean_text", "parse_bytes", "parse_file", "parse_text"]
 
@@ -25,6 +26,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "markdown": (".md", ".markdown"),
     "epub": (".epub",),
     "text": (".txt", ".text", ""),
+    "ssml": (".ssml",),
 }
 # A leading file-name word that only orders the files: "01", "ch03", "chapter-2" (with its number).
 _ORDER_PREFIX = re.compile(r"(?:ch|chap|chapter|part|sec|section)?\d+[a-z]?", re.IGNORECASE)
@@ -33,10 +35,12 @@ _OPTIONS: dict[str, frozenset[str]] = {
     "markdown": frozenset({"split_level", "code"}),
     "epub": frozenset({"keep_front_matter", "code"}),
     "text": frozenset(),
+    "ssml": frozenset(),
 }
 _TEXT_PARSERS: dict[str, Callable[..., Document]] = {
     "markdown": parse_markdown,
     "text": parse_plaintext,
+    "ssml": parse_ssml,
 }
 # The largest Markdown or text input read (a file, or stdin): about 2.7 million words, 280 hours
 # of audio. Parsing costs up to ~75 bytes of memory per input byte (many tiny paragraphs); the
@@ -73,7 +77,8 @@ def parse_file(path: Path, *, fmt: str | None = None, **options: Any) -> Documen
 def parse_text(text: str, *, fmt: str = "text", name: str = "stdin", **options: Any) -> Document:
     """Parse text that is already in memory (standard input, say) as Markdown or plain text."""
     if fmt not in _TEXT_PARSERS:
-        raise InputError(f"cannot parse {name} as {fmt!r}: text input is 'markdown' or 'text'")
+        raise InputError(f"cannot parse {name} as {fmt!r}: text input is 'markdown', 'text' "
+                         "or 'ssml'")
     if len(text) > MAX_TEXT_BYTES:
         raise InputError(_too_large(name, len(text)))
     document = _TEXT_PARSERS[fmt](text, name=name, **_options(fmt, options))
