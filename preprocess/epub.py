@@ -32,6 +32,7 @@ from ebooklib import epub
 from .document import (CODE_NOTICE, CODE_POLICIES, Block, BlockKind, Chapter, Cover, Document,
                        LanguageRun, fold_heading_only)
 from .epub_archive import LIMITS, ArchiveLimits, Book, UnreadablePart, parse_xhtml, read_book
+from .epub_ssml import ssml_pronunciation
 from .epub_toc import (MATTER_TITLES, MATTER_TYPES, TocEntry, chapter_entries, epub_types,
                        fixed_layout, hidden, local_name, read_toc, resolve_href, svg_lines,
                        unread_parts, why_no_text)
@@ -364,6 +365,9 @@ class _Walker:
             self._flush(inner)
             self._language, self._inline = outer
             self._buffer_language = self._inline
+        elif (said := ssml_pronunciation(element, self._inline or self._language or
+                                         self._base)) is not None:
+            self._buffer.append(said)  # EPUB 3 ssml:ph
         else:
             language = None if self._flat else self._inline_language(element)
             outer = self._inline
