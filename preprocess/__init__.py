@@ -5,6 +5,7 @@ The application imports only the names below. Importing this package stays cheap
 no spaCy, no model; the engine is reached only through the callables given to :func:`plan`.
 """
 
+from preprocess.cast import Cast, CastError, read_cast
 from preprocess.chunk import (Chunk, ChunkOptions, Pauses, Span, chunk_chapter,
                               split_sentences)
 from preprocess.document import (CODE_POLICIES, Block, BlockKind, Chapter, Cover, Document,
@@ -22,13 +23,13 @@ from preprocess.written import cue_texts
 from preprocess.planning import ChapterPlan, plan
 
 __all__ = [
-    "CODE_POLICIES", "FORMATS", "LEXICON_VERSION", "MAX_TEXT_BYTES", "NORMALIZER_VERSION",
+    "CODE_POLICIES", "Cast", "CastError", "FORMATS", "LEXICON_VERSION", "MAX_TEXT_BYTES", "NORMALIZER_VERSION",
     "Block", "BlockKind", "Chapter", "ChapterPlan", "Chunk", "ChunkOptions", "Cover",
     "DictionaryError", "Document", "InputError", "Language", "LanguageRun", "Lexicon",
     "Normalizer",
     "NormalizerOptions",
     "ParseError", "Pauses", "Span", "check_archive", "chunk_chapter", "cue_texts", "decode_text",
     "languages", "lexicon_for", "normalizer_identity", "parse_strict_xml",
-    "parse_bytes", "parse_file", "parse_text", "plan", "read_dictionary", "resolve_language",
+    "parse_bytes", "parse_file", "parse_text", "plan", "read_cast", "read_dictionary", "resolve_language",
     "split_sentences",
 ]

@@ -17,6 +17,7 @@ from preprocess.document import Block, BlockKind, Chapter, LanguageRun
 from preprocess.inline import (CLOSING, OPENING, map_runs, mark, marked_text, read_mixed, scrub,
                                segments, unmark)
 from preprocess.phonemic import plain
+from preprocess.voicing import ChapterVoicing, cast_reader, voiced_runs
 from preprocess.written import runs, spoken_counts, written_sentences
 
 __all__ = ["Chunk", "ChunkOptions", "Pauses", "Span", "chunk_chapter", "split_sentences"]
@@ -102,6 +103,8 @@ class Chunk:
     spans: tuple[Span, ...] = field(default=(), compare=False)
     voice: str | None = None
     rate: float | None = None
+    # Why the piece has its voice, under a cast ("character Alice (speech tag)"); not identity.
+    rule: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ class _Piece:
     ends_sentence: bool = True
     spans: tuple[Span, ...] = ()
     voice: str | None = None
+    rule: str | None = None
 
 
 def split_sentences(text: str, language: str = "en") -> list[str]:
@@ -150,23 +154,30 @@ def _split_at(text: str, ends: Iterator[re.Match[str]]) -> list[str]:
 def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
                   normalize: Callable[[str], str] = str.strip,
                   options: ChunkOptions = ChunkOptions(), language: str = "en",
-                  read: Reader | None = None, voice: str | None = None) -> Iterator[Chunk]:
+                  read: Reader | None = None, voice: str | None = None,
+                  voicing: ChapterVoicing | None = None) -> Iterator[Chunk]:
     """Yield the chapter's chunks in reading order; sentences end as ``language`` ends them.
     A block in another language is read with what ``read`` gives for it (else as the rest), and
     so is a phrase in another language inside a block (``Block.runs``): in the block's pieces,
     or in pieces of its own where its language has a voice of its own; ``voice`` speaks the
-    chapter where it is not the book's."""
+    chapter where it is not the book's. Under a cast, ``voicing`` gives the stretches of each
+    block (quotes) that other voices read, as runs of their own."""
     pending: Chunk | None = None
     sentences = 0
-    for block in chapter.blocks:
+    for b, block in enumerate(chapter.blocks):
         reader = ((normalize, g2p, language, voice) if block.language is None or read is None
                   else read(block.language))
         if block.voice is not None:  # SSML <voice>
             reader = (*reader[:3], block.voice)
         # phrases in another language (read as the block where nothing says how to read them)
         foreign = [r for r in block.runs or () if read and read(r.language)[2] != reader[2]]
-        pieces, said = (_mixed_pieces(block, foreign, reader, read, count, options, sentences)
-                        if foreign and read else _pieces(block, reader, count, options, sentences))
+        reads = read
+        if voicing is not None and voicing.blocks[b]:  # quotes in other voices (a cast)
+            reads = cast_reader(read, reader, voicing)
+            foreign = voiced_runs([replace(r, language=reads(r.language)[2]) for r in foreign],
+                                  voicing.blocks[b], len(block.text))
+        pieces, said = (_mixed_pieces(block, foreign, reader, reads, count, options, sentences)
+                        if foreign and reads else _pieces(block, reader, count, options, sentences))
         sentences += said
         merged = list(_merge(pieces, options.target_tokens, options.max_tokens))
         end_pause = (block.pause_after_ms if block.pause_after_ms is not None else
@@ -179,7 +190,8 @@ def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
             if pending is not None:
                 yield pending
             pending = Chunk(plain(piece.text), piece.phonemes, piece.tokens, pause, piece.spans,
-                            piece.voice, block.rate)
+                            piece.voice, block.rate,
+                            piece.rule or (voicing.rule if voicing is not None else None))
     if pending is not None:
         yield replace(pending, pause_after_ms=options.pauses.chapter)
 
@@ -214,30 +226,33 @@ def _mixed_pieces(block: Block, foreign: Sequence[LanguageRun], reader: Reading,
     for i, (s, w) in enumerate(zip(spoken, written_sentences(text, spoken, normalize))):
         span = Span(first + i, 0, plain(unmark(w)), spoken_counts(w, normalize))
         parts = list(_voiced_parts(s, voice, read))
-        for k, (part, speaker) in enumerate(parts):
+        why = getattr(read, "rule", lambda tag: None)  # a cast's reader says why
+        for k, (part, speaker, tag) in enumerate(parts):
             last = k == len(parts) - 1  # a sentence cut where the voice changes goes on after
             pieces += [replace(p, text=unmark(p.text), spans=(replace(span, tokens=p.tokens),),
-                               voice=speaker, ends_sentence=p.ends_sentence and last)
+                               voice=speaker, ends_sentence=p.ends_sentence and last,
+                               rule=why(tag))
                        for p in _fit(part, mixed, count, options)]
     return pieces, len(spoken)
 
 
 def _voiced_parts(sentence: str, voice: str | None,
-                  read: Reader) -> Iterator[tuple[str, str | None]]:
+                  read: Reader) -> Iterator[tuple[str, str | None, str | None]]:
     """A marked sentence cut where the voice changes: a phrase in a language that has a voice
-    other than ``voice`` (the block's) is a part of its own, in that voice."""
-    parts: list[tuple[str | None, str]] = []  # (voice, marked text)
+    other than ``voice`` (the block's) is a part of its own, in that voice; with the tag of
+    the run that gave the part its voice (None: the block's)."""
+    parts: list[tuple[str | None, str, str | None]] = []  # (voice, marked text, its run's tag)
     for tag, text in segments(sentence):
         own = read(tag)[3] if tag is not None else None
         speaker = own if own is not None and own != voice else voice
         marked = mark(tag, text) if tag is not None else text
         if parts and parts[-1][0] == speaker:
-            parts[-1] = (speaker, parts[-1][1] + marked)
+            parts[-1] = (speaker, parts[-1][1] + marked, parts[-1][2])
         else:
-            parts.append((speaker, marked))
-    for speaker, text in parts:
+            parts.append((speaker, marked, tag if speaker != voice else None))
+    for speaker, text, tag in parts:
         if text.strip():
-            yield text.strip(), speaker
+            yield text.strip(), speaker, tag
 
 
 def _piece(text: str, g2p: G2P, count: Count) -> _Piece:
@@ -294,7 +309,7 @@ def _merge(pieces: Sequence[_Piece], target: int, limit: int) -> Iterator[_Piece
         if joined <= target and joined <= limit and current.voice == piece.voice:
             current = _Piece(f"{current.text} {piece.text}",
                              f"{current.phonemes} {piece.phonemes}", joined, piece.ends_sentence,
-                             current.spans + piece.spans, piece.voice)
+                             current.spans + piece.spans, piece.voice, current.rule)
         else:
             yield current
             current = piece

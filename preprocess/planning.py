@@ -12,12 +12,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from .cast import Cast
 from .chunk import Chunk, ChunkOptions, chunk_chapter
 from .document import Chapter, Document
 from .languages import ENGLISH, Language, ScriptFilter, resolve_language
 from .lexicon import Lexicon
 from .normalize import Normalizer
 from .phonemic import with_markup
+from .voicing import chapter_voicing
 
 __all__ = ["ChapterPlan", "LanguageG2P", "plan"]
 
@@ -52,7 +54,8 @@ class ChapterPlan:
 def plan(document: Document, phonemize: Callable[[str], str],
          count_tokens: Callable[[str], int], options: ChunkOptions = ChunkOptions(),
          lexicon: Lexicon = Lexicon(),
-         voices: Mapping[str, str] | None = None) -> Iterator[ChapterPlan]:
+         voices: Mapping[str, str] | None = None,
+         cast: Cast | None = None) -> Iterator[ChapterPlan]:
     """Chunk every chapter exactly as it will be spoken (text and phonemes, no audio), lazily:
     one chapter is planned per step, so a consumer can start on the first before the last is
     phonemized.
@@ -69,12 +72,19 @@ def plan(document: Document, phonemize: Callable[[str], str],
     without a pause). Outside English, letters of scripts the G2P cannot read are skipped,
     with a warning (logged) that says how many. ``voices`` maps language tags to the voice for
     text in that language other than the book's (its chunks carry it in ``Chunk.voice``).
+
+    A ``cast`` (its ``narrator`` the book's voice) gives chapters their voices and its
+    characters their quotes (:mod:`preprocess.voicing`); each chunk says why in ``Chunk.rule``.
     """
     readers = _Readers(document, phonemize, lexicon, voices or {})
     for chapter in document.chapters:
         normalize, g2p, tag, voice = readers(chapter.language or document.language)
+        voicing = (None if cast is None else
+                   chapter_voicing(cast, chapter, tag, cast.narrator))
+        if voicing is not None and voicing.voice is not None:
+            voice = voicing.voice
         chunks = tuple(chunk_chapter(chapter, g2p, count_tokens, normalize, options, tag,
-                                     readers, voice))
+                                     readers, voice, voicing))
         for language, keep in readers.filters.items():
             if keep.skipped:
                 log.warning("chapter %d (%s): skipped %d letters in a script %s cannot read (%s)",
