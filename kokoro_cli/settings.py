@@ -132,6 +132,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("voice_for", ("--voice-for",), list[str], _pairs, (), "LANG=VOICE: text in LANG (an "
        "EPUB chapter or paragraph in another language) is spoken by VOICE, e.g. fr=ff_siwis; "
        "repeatable. Otherwise the book's voice reads it."),
+    _s("cast", ("--cast",), Path, _path, None, "A cast file (TOML): the narrator, a voice per "
+       "chapter (number, range or title pattern), a voice per character for their quoted "
+       "speech, and one for dialogue whose speaker is unknown; see samples/pride.cast.toml.",
+       dir_okay=False),
     _s("dict", ("--dict",), list[Path], _paths, (), "Pronunciation dictionary (.toml or .pls); "
        "repeat for more, later ones win.", _ALL, dir_okay=False),
     # Reading the input

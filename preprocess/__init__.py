@@ -19,6 +19,7 @@ from preprocess.lexicon import (LEXICON_VERSION, DictionaryError, Lexicon, lexic
 from preprocess.normalize import (NORMALIZER_VERSION, Normalizer, NormalizerOptions,
                                   normalizer_identity)
 from preprocess.parse import FORMATS, MAX_TEXT_BYTES, parse_bytes, parse_file, parse_text
+from preprocess.voicing import Speaker, speakers
 from preprocess.written import cue_texts
 from preprocess.planning import ChapterPlan, plan
 
@@ -28,8 +29,8 @@ __all__ = [
     "DictionaryError", "Document", "InputError", "Language", "LanguageRun", "Lexicon",
     "Normalizer",
     "NormalizerOptions",
-    "ParseError", "Pauses", "Span", "check_archive", "chunk_chapter", "cue_texts", "decode_text",
+    "ParseError", "Pauses", "Span", "Speaker", "check_archive", "chunk_chapter", "cue_texts", "decode_text",
     "languages", "lexicon_for", "normalizer_identity", "parse_strict_xml",
-    "parse_bytes", "parse_file", "parse_text", "plan", "read_cast", "read_dictionary", "resolve_language",
+    "parse_bytes", "parse_file", "parse_text", "plan", "read_cast", "read_dictionary", "resolve_language", "speakers",
     "split_sentences",
 ]

@@ -17,7 +17,8 @@ from .cast import Cast
 from .dialogue import Quote, attribute
 from .document import Chapter, LanguageRun
 
-__all__ = ["ChapterVoicing", "Voiced", "cast_reader", "chapter_voicing", "voiced_runs"]
+__all__ = ["ChapterVoicing", "Speaker", "Voiced", "cast_reader", "chapter_voicing", "speakers",
+           "voiced_runs"]
 
 # (normalize, G2P, canonical tag, voice or None): preprocess.chunk's Reading
 Reading = tuple[Callable[[str], str], Callable[[str], str], str, "str | None"]
@@ -123,3 +124,30 @@ class cast_reader:  # noqa: N801 (used as the chunker's ``read`` function)
         if tag is None or "@" not in tag:
             return None if tag is None or self(tag)[3] is None else f"language {tag}"
         return self.voicing.voices[int(tag.partition("@")[2])][1]
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """A candidate character: a name quotes are attributed to, how many, and the first."""
+
+    name: str
+    quotes: int
+    sample: str
+
+
+def speakers(chapters: Sequence[Chapter], language: str,
+             aliases: dict[str, str] | None = None) -> list[Speaker]:
+    """Everyone quotes are attributed to in ``chapters`` (each read in its own language, else
+    ``language``), most quoted first; the quotes nobody can be named for are left out."""
+    counts: dict[str, int] = {}
+    samples: dict[str, str] = {}
+    for chapter in chapters:
+        texts = [b.text for b in chapter.blocks]
+        for text, quotes in zip(texts, attribute(texts, chapter.language or language, aliases)):
+            for quote in quotes:
+                if quote.speaker is None:
+                    continue
+                counts[quote.speaker] = counts.get(quote.speaker, 0) + 1
+                samples.setdefault(quote.speaker, " ".join(text[quote.start:quote.end].split()))
+    ranked = sorted(counts, key=lambda name: (-counts[name], name.casefold()))
+    return [Speaker(name, counts[name], samples[name]) for name in ranked]

@@ -3,6 +3,7 @@ no model loaded."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from pathlib import Path
@@ -10,8 +11,9 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from kokoro_cli.commands.options import (ChaptersOpt, CodeOpt, DictOpt, FrontMatterOpt,
-                                         InputFormatOpt, LangOpt, SplitLevelOpt, VoiceForOpt)
+from kokoro_cli.commands.options import (CastOpt, ChaptersOpt, CodeOpt, DictOpt,
+                                         FrontMatterOpt, InputFormatOpt, LangOpt, SplitLevelOpt,
+                                         VoiceForOpt)
 from kokoro_cli.conversion.reading import choose_reading, show_warnings, voices_for
 from kokoro_cli.console import out, run_guarded
 from kokoro_cli.errors import UsageError
@@ -38,11 +40,18 @@ def inspect(
     split_level: Optional[int] = SplitLevelOpt,
     code: str = CodeOpt,
     keep_front_matter: bool = FrontMatterOpt,
+    speakers: bool = typer.Option(False, "--speakers", help="Instead, list who speaks: the "
+                                  "names quotes are attributed to, with counts and a sample "
+                                  "line (for writing a --cast file)."),
+    cast: Optional[Path] = CastOpt,
 ) -> None:
     """Show the chapter plan (metadata, chapters, words, estimated duration) without speaking."""
     def action() -> None:
         _, document = read_document(input, ParseSettings(input_format, split_level, code,
                                                          keep_front_matter, chapters))
+        if speakers:
+            _print_speakers(document, cast, as_json)
+            return
         rows = [{"index": c.index, "title": c.title, "words": c.words,
                  "est_seconds": round(_seconds(c), 1)} for c in document.chapters]
         if as_json:
@@ -58,6 +67,28 @@ def inspect(
             out.print(f"{c['index']:>4}. {c['title'][:60]:<60} {c['words']:>7} words "
                       f"~{c['est_seconds'] / 60:5.1f} min", markup=False)
     run_guarded(action)
+
+
+def _print_speakers(document, cast: Optional[Path], as_json: bool) -> None:
+    """``inspect --speakers``: the candidate characters, most quoted first (names a --cast
+    file gives aliases for are counted as one)."""
+    from kokoro_cli.conversion.request import read_cast_file
+    from preprocess import speakers
+
+    known = read_cast_file(cast) if cast is not None else None
+    found = speakers(document.chapters, document.language,
+                     known.aliases if known is not None else None)
+    if as_json:
+        out.print_json(json.dumps({"speakers": [
+            {"name": s.name, "quotes": s.quotes, "sample": s.sample,
+             **({"voice": known.role_of(s.name)} if known and known.role_of(s.name) else {})}
+            for s in found]}, ensure_ascii=False))
+        return
+    for s in found:
+        sample = s.sample if len(s.sample) <= 70 else s.sample[:69] + "…"
+        out.print(f"{s.quotes:>5}  {s.name:<24} {sample}", markup=False)
+    if not found:
+        out.print("no attributed quotes", markup=False)
 
 
 def _seconds(chapter: Chapter) -> float:
@@ -78,6 +109,7 @@ def preview(
                                         "language's default voice, af_heart for English)."),
     lang: Optional[str] = LangOpt,
     voice_for: Optional[list[str]] = VoiceForOpt,
+    cast: Optional[Path] = CastOpt,
     dictionaries: Optional[list[Path]] = DictOpt,
     chapters: Optional[str] = ChaptersOpt,
     input_format: Optional[str] = InputFormatOpt,
@@ -95,7 +127,14 @@ def preview(
         with show_warnings():  # the parser's (an inline language Kokoro does not speak)
             full, selected = read_document(input, ParseSettings(input_format, split_level, code,
                                                                 keep_front_matter, chapters))
-        reading = choose_reading(full, lang, voice or "af_heart", voice is not None)
+        from kokoro_cli.conversion.request import read_cast_file
+
+        chosen = read_cast_file(cast)
+        if chosen is not None:
+            chosen.check(full)
+        narrator = chosen.narrator if chosen is not None else None
+        reading = choose_reading(full, lang, narrator or voice or "af_heart",
+                                 narrator is not None or voice is not None)
         for warning in reading.warnings:
             err.print(f"warning: {warning}", markup=False)
         full, selected = reading.document, reading.with_language(selected)
@@ -103,7 +142,9 @@ def preview(
         g2p, lexicon = VoiceG2P(info.lang_code), lexicon_for(full, tuple(dictionaries or ()))
         with show_warnings():
             plans = list(plan(selected, g2p, token_count, lexicon=lexicon,
-                              voices=voices_for(voice_for)))
+                              voices=voices_for(voice_for),
+                              cast=None if chosen is None else
+                              dataclasses.replace(chosen, narrator=reading.voice)))
         if unknown_words:
             if info.lang_code not in ("a", "b"):
                 raise UsageError("--unknown-words needs an English voice (misaki's lexicon)")
@@ -112,13 +153,21 @@ def preview(
             out.print_json(json.dumps({"chapters": [
                 {"index": p.chapter.index, "title": p.chapter.title, "chunks": [
                     {"text": c.text, "phonemes": c.phonemes, "tokens": c.tokens,
-                     "pause_after_ms": c.pause_after_ms, **({"voice": c.voice} if c.voice else {}),
+                     "pause_after_ms": c.pause_after_ms, **_voice_of(c, reading.voice, chosen),
                      **({"rate": c.rate} if c.rate else {})}
                     for c in p.chunks]} for p in plans]},
                 ensure_ascii=False))
         else:
             _print_pieces(plans, phonemes)
     run_guarded(action)
+
+
+def _voice_of(chunk, book_voice: str, cast) -> dict[str, str]:
+    """A piece's voice in ``preview --json``: its own where it has one; under a cast, every
+    piece's voice and the rule that chose it."""
+    if cast is None:
+        return {"voice": chunk.voice} if chunk.voice else {}
+    return {"voice": chunk.voice or book_voice, "rule": chunk.rule or "narrator"}
 
 
 def _print_pieces(plans, phonemes: bool) -> None:

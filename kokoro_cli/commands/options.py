@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from kokoro_cli.config import Config
 
 __all__ = [
-    "BackendOpt", "ChaptersOpt", "CodeOpt", "DictOpt", "FrontMatterOpt", "GlobalOptions",
+    "BackendOpt", "CastOpt", "ChaptersOpt", "CodeOpt", "DictOpt", "FrontMatterOpt", "GlobalOptions",
     "InputFormatOpt", "LangOpt", "ModelOpt", "SplitLevelOpt", "VoiceForOpt", "VoicesOpt",
     "WorkDirOpt", "config_of", "option", "with_settings",
 ]
@@ -75,4 +75,5 @@ FrontMatterOpt = option("keep_front_matter", default=False)
 DictOpt = option("dict")
 LangOpt = option("lang")
 VoiceForOpt = option("voice_for")
+CastOpt = option("cast")
 WorkDirOpt = option("work_dir")

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     from kokoro_cli.jobs.render import RenderOptions
     from kokoro_cli.publish import FeedResult, FeedSettings
     from kokoro_cli.settings import Setting
+    from preprocess import Cast
 
 __all__ = ["ConversionSettings", "SpeechSettings", "build_settings", "check_follow",
-           "feed_settings", "refresh_feed", "speech_settings"]
+           "feed_settings", "read_cast_file", "refresh_feed",
+           "speech_settings"]
 
 QC_MODES = ("report", "strict", "off")
 MAX_COVER_BYTES = 20 << 20  # a cover is read into memory and into every output file
@@ -143,7 +145,8 @@ def build_settings(config: Config, flags: Mapping[str, Any], command: str = "con
                                   value("split_chapters"), value("max_part_hours"),
                                   value("bitrate"), value("room_tone_ms"),
                                   value("nero_chapters")),
-        cover=_read_cover(value("cover")), subtitles=speech.subtitles,
+        cover=_read_cover(value("cover")), cast=read_cast_file(value("cast")),
+        subtitles=speech.subtitles,
         subtitle_words=speech.subtitle_words, read_along=read_along)
     parse = ParseSettings(value("input_format"), value("split_level"), value("code"),
                           value("keep_front_matter"), chapters)
@@ -206,6 +209,23 @@ def refresh_feed(settings: FeedSettings, say: Callable[[str], None],
         + (f", {len(result.pruned)} old file(s) removed" if result.pruned else "")
         + ("" if result.written else "; unchanged"))
     return result
+
+
+def read_cast_file(path: Optional[Path]) -> Optional[Cast]:
+    """The --cast file with its voices checked and made canonical; an unknown voice or a
+    malformed file is one line, exit 2 (CastError), before any work."""
+    from engine import VoiceError, describe_spec
+    from preprocess import CastError, read_cast
+
+    if path is None:
+        return None
+    cast = read_cast(path)
+    for where, voice in cast.voices():
+        try:
+            describe_spec(voice)
+        except VoiceError as exc:
+            raise CastError(f"cast {path}: {where}: {exc}") from None
+    return cast.with_voices(lambda voice: describe_spec(voice)[0])
 
 
 def _read_cover(path: Optional[Path]) -> Optional[bytes]:

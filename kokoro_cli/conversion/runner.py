@@ -120,7 +120,12 @@ class Converter:
         with show_warnings(self.messages.warning):  # the parser's (an inline language…)
             full, selected = read_document(path, s.parse)
         speech = s.speech
-        reading = choose_reading(full, speech.lang, speech.voice, speech.voice_given)
+        cast = s.options.cast
+        if cast is not None:
+            cast.check(full)  # a chapter it names that the book lacks: exit 2, before any work
+        narrator = cast.narrator if cast is not None else None
+        reading = choose_reading(full, speech.lang, narrator or speech.voice,
+                                 narrator is not None or speech.voice_given)
         for warning in reading.warnings:
             self.messages.warning(warning)
         full = reading.document
@@ -144,6 +149,8 @@ class Converter:
         s, say = self.settings, self.messages.note
         options = dataclasses.replace(
             s.options, voice=item.voice, workers=self.engine.capacity(),
+            cast=None if s.options.cast is None else dataclasses.replace(s.options.cast,
+                                                                         narrator=item.voice),
             lexicon=lexicon_for(item.document, s.speech.dictionaries))
         request = ConvertRequest(item.document, item.selected,
                                  sys.stdout.buffer if item.target is None else item.target,

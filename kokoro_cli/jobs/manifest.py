@@ -19,6 +19,7 @@ from typing import Any
 __all__ = ["JOB_FORMAT", "PIPELINE_VERSION", "ChapterRecord", "FileRecord", "JobIdentity",
            "Manifest", "OutputRecord"]
 
+_OPTIONAL = frozenset({"voices", "cast"})  # JobIdentity fields left out when empty
 JOB_FORMAT = 1
 PIPELINE_VERSION = "1"  # bump when trimming, pauses or PCM conversion change the audio
 
@@ -40,6 +41,9 @@ class JobIdentity:
     # convert --voice-for: the voice per language as sorted JSON ({"fr": "ff_siwis"}); empty
     # without, and then left out of the key and the file, so earlier jobs keep their identity.
     voices: str = ""
+    # convert --cast: the cast's digest (preprocess.Cast.digest); empty without, and then left
+    # out like ``voices``. Pieces of unchanged voices are found in the shared cache.
+    cast: str = ""
 
     @property
     def key(self) -> str:
@@ -47,17 +51,18 @@ class JobIdentity:
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def to_dict(self) -> dict[str, Any]:
-        """The identity as JSON data; ``voices`` only when there are some."""
+        """The identity as JSON data; ``voices`` and ``cast`` only when there are some."""
         data = dataclasses.asdict(self)
-        if not self.voices:
-            del data["voices"]
+        for key in _OPTIONAL:
+            if not data[key]:
+                del data[key]
         return data
 
     @classmethod
     def from_dict(cls, data: object) -> JobIdentity | None:
         """The identity ``data`` describes, or None when it is not one."""
         names = {f.name for f in dataclasses.fields(cls)}
-        if not isinstance(data, dict) or set(data) not in (names, names - {"voices"}):
+        if not isinstance(data, dict) or not names - _OPTIONAL <= set(data) <= names:
             return None
         if not all(isinstance(v, str) for k, v in data.items() if k != "speed") \
                 or type(data["speed"]) not in (int, float):

@@ -31,7 +31,7 @@ from kokoro_cli.jobs.timing import ChapterTiming, TimingBuilder
 from kokoro_cli.output import (COVER_CODECS, BookMeta, ChapterAudio, OutputOptions, OutputReport,
                                TimedChapter, stream_book, write_book, write_subtitles)
 from kokoro_common import atomic_path
-from preprocess import ChapterPlan, Chunk, ChunkOptions, Document, Lexicon, plan
+from preprocess import Cast, ChapterPlan, Chunk, ChunkOptions, Document, Lexicon, plan
 
 __all__ = ["Counts", "Progress", "RenderOptions", "RenderResult", "book_meta",
            "output_fingerprint", "render_job"]
@@ -57,6 +57,8 @@ class RenderOptions:
     subtitles: str | None = None  # "srt" or "vtt": a subtitle file beside each output file
     subtitle_words: bool = False  # word-level subtitles (VTT word timestamps, SRT cue per word)
     read_along: Path | None = None  # an EPUB 3 with media overlays, beside the audio
+    # --cast: voices per chapter and character (its narrator is ``voice``), checked
+    cast: Cast | None = None
 
 
 class PoolSource(Protocol):
@@ -248,7 +250,7 @@ def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job
     with _pool_starting(renderer, document, job) as starting:
         phonemize = synth.phonemizer(voice)
         plans = plan(document, phonemize, token_count, options.chunking, options.lexicon,
-                     voices=dict(options.voices))
+                     voices=dict(options.voices), cast=options.cast)
         renderer.planner = planner = Planner(renderer.work(p, job) for p in plans)
         try:
             renderer.pool = starting.result() if starting is not None else None

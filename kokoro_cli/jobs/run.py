@@ -50,7 +50,8 @@ def identity_for(request: ConvertRequest, resolver: AssetResolver) -> JobIdentit
         backend=backend, voice=voice, speed=float(request.options.speed), language=info.lang_code,
         normalizer=normalizer_identity(), lexicon=request.options.lexicon.digest,
         chunking=json.dumps(dataclasses.asdict(request.options.chunking), sort_keys=True),
-        voices=_voices(request.options.voices))
+        voices=_voices(request.options.voices),
+        cast=request.options.cast.digest if request.options.cast is not None else "")
 
 
 def _voices(pairs: tuple[tuple[str, str], ...]) -> str:
