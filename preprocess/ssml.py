@@ -62,6 +62,8 @@ class _Builder:
     def text(self, text: str, state: _State) -> None:
         if not text:
             return
+        if self._said() and not any(ch.isalnum() for ch in text):
+            state = replace(state, voice=self.state.voice, rate=self.state.rate)  # "</voice>."
         if (state.voice, state.rate) != (self.state.voice, self.state.rate) and self._said():
             self.cut(0 if not _SENTENCE_END.search(self._joined()) else Pauses().sentence)
         if state.language != self.language:
