@@ -11,6 +11,7 @@ from engine.audio import AudioChunk, Piece, silence, to_pcm16
 from engine.backends import BACKENDS, backend_help, backend_names
 from engine.errors import AssetError, BackendError, G2PError, SettingError, VoiceError
 from engine.g2p import ExtraMissing, Phonemizer, VoiceG2P, phonemizer_for
+from engine.hearing import DEFAULT_WHISPER, VERIFY_EXTRA, Hearing, hear, locate_whisper
 from engine.pool import SynthPool, default_workers
 from engine.ray_pool import RAY_EXTRA, RayExecutor, RayPool
 from engine.runtime import Engine
@@ -20,7 +21,8 @@ from engine.tune import tune
 from engine.voices import Voice, VoiceInfo, catalogue, describe_spec, parse_spec
 
 __all__ = [
-    "BACKENDS", "MAX_PHONEMES", "RAY_EXTRA", "SAMPLE_RATE", "SOURCES", "AssetError",
+    "BACKENDS", "DEFAULT_WHISPER", "MAX_PHONEMES", "VERIFY_EXTRA", "Hearing", "hear",
+    "locate_whisper", "RAY_EXTRA", "SAMPLE_RATE", "SOURCES", "AssetError",
     "AssetResolver", "AudioChunk", "BackendError", "Engine", "ExtraMissing", "FileStatus",
     "G2PError", "Phonemizer", "Piece", "RayExecutor", "RayPool", "SettingError", "SynthOptions",
     "SynthPool", "Synthesizer", "Voice", "VoiceError", "VoiceG2P", "VoiceInfo", "backend_help",

@@ -83,6 +83,7 @@ class AudioChunk(Generic[P]):
     # samples trimming cut from the head: together they place every token in ``samples``.
     durations: np.ndarray | None = None
     offset: int = 0
+    heard: str | None = None  # what Whisper heard in it, where the listening check asked
 
     def token_bounds(self) -> np.ndarray | None:
         """Where each of the piece's tokens (the two pads left out) ends in ``samples``, as

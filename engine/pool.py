@@ -37,11 +37,14 @@ from types import TracebackType
 
 import numpy as np
 
-from engine.errors import BackendError
+from engine.errors import AssetError, BackendError
+from engine.hearing import Hearing, infer_heard
 
 __all__ = ["Job", "SynthPool", "default_workers", "jemalloc_env"]
 
-Job = tuple[np.ndarray, np.ndarray, float]  # padded ids [0, *ids, 0], (1, 256) style, speed
+# padded ids [0, *ids, 0], (1, 256) style, speed; a fourth item, a Hearing or None, asks the
+# worker to transcribe the piece too (map_ordered with timed=True)
+Job = tuple
 
 WORKER_PEAK_BYTES = 1_200_000_000  # one worker on a 500-token piece, with headroom
 PARENT_RESERVE_BYTES = 500_000_000  # the caller's own G2P, text and audio buffers
@@ -129,11 +132,15 @@ class SynthPool:
             _result(ping)
         return tuple(p.pid for p in self._processes)
 
-    def submit(self, padded_ids: np.ndarray, style: np.ndarray, speed: float, *,
-               timed: bool = False) -> Future:
+    def submit(self, padded_ids: np.ndarray, style: np.ndarray, speed: float,
+               hearing: Hearing | None = None, *, timed: bool = False) -> Future:
         """Queue one piece; the future's result is its float32 samples (with ``timed``: the
-        samples and the token durations, or None where the model has none)."""
+        samples and the token durations, or None where the model has none). With ``hearing``
+        (and ``timed``) the worker also transcribes the piece (the listening check, where the
+        audio is): what it heard comes as a third item."""
         try:
+            if hearing is not None and timed:
+                return self._executor.submit(_infer_heard, padded_ids, style, speed, hearing)
             return self._executor.submit(_infer_timed if timed else _infer, padded_ids, style,
                                          speed)
         except BrokenProcessPool as exc:
@@ -271,6 +278,17 @@ def _infer_timed(padded_ids: np.ndarray, style: np.ndarray,
     try:
         return _backend.infer_timed(padded_ids, style, speed)
     except BackendError:
+        raise
+    except Exception as exc:  # anything else may not pickle back: send its message
+        raise BackendError(f"worker {os.getpid()}: {type(exc).__name__}: {exc}") from None
+
+
+def _infer_heard(padded_ids: np.ndarray, style: np.ndarray, speed: float,
+                 hearing: Hearing) -> tuple:
+    _ready()
+    try:
+        return infer_heard(_backend, padded_ids, style, speed, hearing)
+    except (BackendError, AssetError):
         raise
     except Exception as exc:  # anything else may not pickle back: send its message
         raise BackendError(f"worker {os.getpid()}: {type(exc).__name__}: {exc}") from None

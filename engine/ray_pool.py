@@ -41,6 +41,7 @@ import numpy as np
 
 from engine.assets import AssetResolver, sha256_file
 from engine.errors import AssetError, BackendError, SettingError
+from engine.hearing import Hearing, infer_heard
 from engine.ray_connect import RAY_EXTRA, connect, import_ray, prepare_serializers
 from engine.synth import runtime_model
 from kokoro_common import made_once
@@ -54,7 +55,7 @@ ACTOR_RESTARTS = 8  # per actor over the whole run: lost processes or nodes
 TASK_RETRIES = 3  # per piece: a piece that kills its actor three times is reported
 READY_TIMEOUT_S = 300.0  # for the first actor: a model load, or a fetch on a bare node
 
-Job = tuple[np.ndarray, np.ndarray, float]  # padded ids [0, *ids, 0], (1, 256) style, speed
+Job = tuple  # padded ids, style, speed[, Hearing or None] (as engine.pool)
 
 
 class RayPool:
@@ -136,15 +137,15 @@ class RayPool:
                                     timeout=0)
         return self._admit(done)
 
-    def submit(self, padded_ids: np.ndarray, style: np.ndarray, speed: float, *,
-               timed: bool = False) -> Future:
+    def submit(self, padded_ids: np.ndarray, style: np.ndarray, speed: float,
+               hearing: Hearing | None = None, *, timed: bool = False) -> Future:
         """Queue one piece on the next ready actor; the future's result is its samples (with
         ``timed``: the samples and the token durations, or None where the model has none)."""
         with self._lock:
             self._poll_joining()
             actor = self._ready[self._next % len(self._ready)]
             self._next += 1
-        ref = actor.infer.remote(padded_ids, style, speed)
+        ref = actor.infer.remote(padded_ids, style, speed, hearing)
         future: Future = Future()
 
         def finish(_: object) -> None:
@@ -373,12 +374,14 @@ class KokoroSynthActor:
             raise BackendError(f"Ray actor on {socket.gethostname()}: {self.error}")
         return socket.gethostname(), os.getpid(), self.source
 
-    def infer(self, padded_ids: np.ndarray, style: np.ndarray,
-              speed: float) -> tuple[np.ndarray, np.ndarray | None]:
+    def infer(self, padded_ids: np.ndarray, style: np.ndarray, speed: float,
+              hearing: Hearing | None = None) -> tuple:
+        """(samples, token durations), and with ``hearing`` what Whisper heard in them (the
+        listening check runs here, on the node that holds the audio)."""
         self.ready()
         try:
-            return self.backend.infer_timed(padded_ids, style, speed)
-        except BackendError:
+            return infer_heard(self.backend, padded_ids, style, speed, hearing)
+        except (BackendError, AssetError):
             raise
         except Exception as exc:  # anything else may not pickle back: send its message
             raise BackendError(f"actor {os.getpid()}: {type(exc).__name__}: {exc}") from None

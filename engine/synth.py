@@ -7,7 +7,7 @@ import json
 import logging
 import math
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -23,6 +23,7 @@ from engine.backends import Backend, BatchBackend, OnnxBackend, choose_backend
 from engine.cpu import vocoder_weight_bits
 from engine.errors import BackendError, SettingError
 from engine.g2p import VoiceG2P
+from engine.hearing import Hearing, hear
 from engine.timed_model import derivation, timed_model
 from engine.vocoder_int8 import WEIGHT_BITS, load_vocoder_ranges
 from engine.voices import Voice, load_voice
@@ -197,7 +198,8 @@ class Synthesizer:
                 yield audio.get(i, (np.zeros(0, dtype=np.float32), None))
 
     def speak(self, pieces: Iterable[P], voice: Voice, speed: float = 1.0,
-              pool: SynthPool | None = None) -> Iterator[AudioChunk[P]]:
+              pool: SynthPool | None = None,
+              hearing: Callable[[P], Hearing | None] | None = None) -> Iterator[AudioChunk[P]]:
         """Each piece spoken, in reading order, lazily: its samples with the model's edge
         silence trimmed, and the piece itself (so its pause and text travel with it), with the
         token durations where the backend gives them (for timing: subtitles, read-along).
@@ -205,7 +207,11 @@ class Synthesizer:
         With ``pool`` the pieces go to worker processes, which work ahead; otherwise this
         process's model speaks them (batched where the backend batches). A piece with a
         ``voice`` of its own (text in another language) is spoken by that voice, and one with a
-        ``rate`` (SSML prosody) at that multiple of ``speed`` (kept within 0.5-2)."""
+        ``rate`` (SSML prosody) at that multiple of ``speed`` (kept within 0.5-2).
+
+        ``hearing`` (the listening check) says how to transcribe a piece, or None to leave it:
+        a worker or actor hears the piece it made, else this process does; the transcript is
+        the chunk's ``heard``."""
         taken: deque[P] = deque()  # pieces read ahead by the model or the pool, in order
 
         def phonemes() -> Iterator[tuple[str, Voice, float]]:
@@ -217,13 +223,20 @@ class Synthesizer:
 
         if pool is None:
             raw = self._spoken_many(phonemes())
-        else:
+        elif hearing is None:
             raw = pool.map_ordered((self.prepare(p, v, s) for p, v, s in phonemes()),
                                    timed=True)
-        for samples, durations in raw:
+        else:
+            raw = pool.map_ordered(((*self.prepare(p, v, s), hearing(taken[-1]))
+                                    for p, v, s in phonemes()), timed=True)
+        for samples, durations, *heard in raw:
+            piece = taken.popleft()
+            if not heard and hearing is not None and (asked := hearing(piece)) is not None:
+                heard = [hear(samples, self.sample_rate, asked.model, asked.language,
+                              asked.threads)]
             start, end = trim_span(samples)
-            yield AudioChunk(faded(samples[start:end]), self.sample_rate, taken.popleft(),
-                             durations, start)
+            yield AudioChunk(faded(samples[start:end]), self.sample_rate, piece, durations,
+                             start, heard[0] if heard else None)
 
 
 def runtime_model(resolver: AssetResolver, backend: str = "onnx",

@@ -19,6 +19,7 @@ from kokoro_cli.commands import (config, convert, feed, inspect, jobs, models, s
 from kokoro_cli.commands.options import GlobalOptions
 from kokoro_cli.console import err, one_line, out
 from kokoro_cli.errors import EXIT_CODES_HELP, ExitCode
+from kokoro_cli.settings import optional_values
 
 __all__ = ["app"]
 
@@ -26,6 +27,9 @@ __all__ = ["app"]
 class _OneLineErrors(typer.core.TyperGroup):
     """Click's own usage errors (a value that is not a number, a missing argument) as one line
     on stderr, like every other error, instead of a usage block and a framed panel."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, optional_values(args))
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         if not standalone_mode:

@@ -64,4 +64,4 @@ def _is_soundfile_error(error: BaseException) -> bool:
 
 EXIT_CODES_HELP = ("Exit codes: 0 ok, 2 usage error, 3 input error, 4 model/voice asset error, "
                    "5 output error (ffmpeg, disk, permissions), 6 job busy (another run holds "
-                   "it), 130 interrupted (run the same command again to resume).")
+                   "it), 7 listening check failed (--verify strict), 130 interrupted (run the same command again to resume).")

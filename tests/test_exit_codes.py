@@ -8,6 +8,7 @@ import typer
 from engine import AssetError, BackendError, ExtraMissing, G2PError, SettingError, VoiceError
 from kokoro_cli.errors import ExitCode, OutputError, UsageError, exit_code_for
 from kokoro_cli.jobs.job import Interrupted, JobError, JobStateError
+from kokoro_cli.jobs.verify import VerifyError
 from kokoro_cli.output.ffmpeg import FfmpegError
 from kokoro_cli.output.loudness import LoudnessError, QCError
 from kokoro_cli.output.staging import OutputBusyError
@@ -34,6 +35,7 @@ CODES: tuple[tuple[type[KokoroError], ExitCode], ...] = (
     (LoudnessError, ExitCode.OUTPUT),
     (QCError, ExitCode.OUTPUT),
     (OutputError, ExitCode.OUTPUT),
+    (VerifyError, ExitCode.VERIFY),  # --verify strict with pieces still failing
 )
 
 
@@ -75,4 +77,5 @@ def test_anything_else_is_a_bug_and_raised_again(error):
 
 def test_exit_code_numbers():
     assert {c.name: c.value for c in ExitCode} == {
-        "OK": 0, "USAGE": 2, "INPUT": 3, "ASSET": 4, "OUTPUT": 5, "BUSY": 6, "INTERRUPTED": 130}
+        "OK": 0, "USAGE": 2, "INPUT": 3, "ASSET": 4, "OUTPUT": 5, "BUSY": 6, "VERIFY": 7,
+        "INTERRUPTED": 130}

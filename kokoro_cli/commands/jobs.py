@@ -1,4 +1,4 @@
-"""``jobs``: list and remove conversion jobs in the work area."""
+"""``jobs``: list, show and remove conversion jobs in the work area."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from kokoro_cli.errors import UsageError
 
 __all__ = ["jobs_app"]
 
-jobs_app = typer.Typer(no_args_is_help=True, help="List and remove conversion jobs in the work area.")
+jobs_app = typer.Typer(no_args_is_help=True, help="List, show and remove conversion jobs in the "
+                       "work area.")
 
 
 def _work_root(work_dir: Optional[Path]) -> Path:
@@ -39,6 +40,32 @@ def jobs_list(as_json: bool = typer.Option(False, "--json", help="Print JSON."),
         for j in rows:
             out.print(f"{j.key}  {j.state:<10} {j.chapters_done:>4} ch  {j.size_bytes / 1e6:8.1f} MB  "
                       f"{j.label}", markup=False)
+    run_guarded(action)
+
+
+@jobs_app.command("show")
+def jobs_show(key: str = typer.Argument(..., help="Job key (as 'jobs list' shows)."),
+              as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+              work_dir: Optional[Path] = WorkDirOpt) -> None:
+    """Show one job: its state and, when it ran with --verify, the listening check."""
+    def action() -> None:
+        from kokoro_cli.jobs.job import list_jobs
+        from kokoro_cli.jobs.verify import stored_report
+
+        found = [j for j in list_jobs(_work_root(work_dir)) if j.key == key]
+        if not found:
+            raise UsageError(f"no such job: {key}")
+        j = found[0]
+        report = stored_report(j.path)
+        if as_json:
+            out.print_json(json.dumps({
+                "key": j.key, "path": str(j.path), "input": j.label, "state": j.state,
+                "chapters_done": j.chapters_done,
+                "verification": report.to_dict() if report is not None else None}))
+            return
+        out.print(f"{j.key}  {j.state}  {j.chapters_done} chapters  {j.label}", markup=False)
+        out.print(report.summary() if report is not None else "no listening check (run "
+                  "convert --verify)", markup=False)
     run_guarded(action)
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from kokoro_cli.config import Config
     from kokoro_cli.inputs import ParseSettings
     from kokoro_cli.jobs.render import RenderOptions
+    from kokoro_cli.jobs.verify import VerifyOptions
     from kokoro_cli.publish import FeedResult, FeedSettings
     from kokoro_cli.settings import Setting
     from preprocess import Cast
@@ -147,7 +148,7 @@ def build_settings(config: Config, flags: Mapping[str, Any], command: str = "con
                                   value("nero_chapters")),
         cover=_read_cover(value("cover")), cast=read_cast_file(value("cast")),
         subtitles=speech.subtitles,
-        subtitle_words=speech.subtitle_words, read_along=read_along)
+        subtitle_words=speech.subtitle_words, read_along=read_along, verify=_verify(value))
     parse = ParseSettings(value("input_format"), value("split_level"), value("code"),
                           value("keep_front_matter"), chapters)
     settings = ConversionSettings(
@@ -156,6 +157,14 @@ def build_settings(config: Config, flags: Mapping[str, Any], command: str = "con
         work_dir=value("work_dir"), out_dir=value("out_dir"), qc=value("qc"), qc_json=qc_json,
         warnings=tuple(voice_for_warnings(voice_map)))
     return _with_feed(settings, value, flags, output)
+
+
+def _verify(value: _Values) -> VerifyOptions:
+    """The listening check's options (``--verify`` and its companions)."""
+    from kokoro_cli.jobs.verify import VerifyOptions
+
+    return VerifyOptions(value("verify"), value("verify_model"), value("verify_threshold"),
+                         value("verify_tries"))
 
 
 def _with_feed(settings: ConversionSettings, value: _Values, flags: Mapping[str, Any],

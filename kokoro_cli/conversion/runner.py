@@ -27,6 +27,7 @@ from kokoro_cli.messages import Messages
 
 if TYPE_CHECKING:
     from engine import Engine
+    from kokoro_cli.jobs.verify import VerifyReport
     from kokoro_cli.output import OutputReport, QCReport
     from preprocess import Document
 
@@ -155,12 +156,13 @@ class Converter:
         request = ConvertRequest(item.document, item.selected,
                                  sys.stdout.buffer if item.target is None else item.target,
                                  options, s.work_dir, s.speech.backend)
-        mark = len(self.messages.warnings)
+        mark, heard = len(self.messages.warnings), []
         with show_warnings(self.messages.warning):
             result = run_convert(
                 request, self.engine, lambda: progress_for(err, s.progress),
                 check=lambda report: self._check(
-                    report, item.warnings + self.messages.since(mark)))
+                    report, item.warnings + self.messages.since(mark), heard),
+                verified=lambda report: self._verified(report, heard))
         if result is None:
             say(f"{item.target} is up to date (same input and settings); nothing to do")
             if item.target is not None:
@@ -172,25 +174,52 @@ class Converter:
             + (f"; real-time factor {result.real_time_factor:.2f}" if c.synthesized else ""))
         if result.report is not None and result.report.qc is not None and s.qc != "off":
             say(qc_summary(result.report.qc))
+        if result.verification is not None:
+            say(result.verification.summary())
         if item.target is not None:
             for path in result.report.files:
                 out.print(str(path), markup=False)
 
-    def _check(self, report: OutputReport, warnings: tuple[str, ...]) -> None:
+    def _check(self, report: OutputReport, warnings: tuple[str, ...],
+               heard: list[VerifyReport]) -> None:
         """Run on the staged output before it replaces anything: save the QC report (with the
-        input's warnings), and with --qc strict refuse an output out of spec (the earlier
-        output stays in place)."""
+        input's warnings and the listening check), and with --qc strict refuse an output out
+        of spec (the earlier output stays in place)."""
         from kokoro_cli.output import check_qc
+
+        qc = report.qc if self.settings.qc != "off" else None
+        if qc is None and not heard:
+            return
+        self._save_qc(json.loads(qc.to_json()) if qc is not None else {}, warnings, heard)
+        if qc is not None and self.settings.qc == "strict":
+            check_qc(qc)
+
+    def _save_qc(self, data: dict, warnings: tuple[str, ...],
+                 heard: list[VerifyReport]) -> None:
+        """Write --qc-json: the loudness QC, the warnings and the listening check."""
         from kokoro_common import write_atomic
 
-        if report.qc is None or self.settings.qc == "off":
+        if self.settings.qc_json is None:
             return
-        if self.settings.qc_json is not None:
-            data = {**json.loads(report.qc.to_json()), "warnings": list(warnings)}
-            write_atomic(self.settings.qc_json,
-                         (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
-        if self.settings.qc == "strict":
-            check_qc(report.qc)
+        data = {**data, "warnings": list(warnings)}
+        if heard:
+            data["verification"] = heard[-1].to_dict()
+        write_atomic(self.settings.qc_json,
+                     (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+    def _verified(self, report: VerifyReport, heard: list[VerifyReport]) -> None:
+        """The listening check is done, before the output stage: keep its report, and with
+        --verify strict and pieces still failing, keep the output back (the earlier one stays;
+        nothing is published) and end with exit 7, the QC report saved and the summary shown."""
+        from kokoro_cli.jobs.verify import VerifyError
+
+        heard.append(report)
+        if report.mode != "strict" or report.passed:
+            return
+        self._save_qc({}, (), heard)
+        self.messages.note(report.summary())
+        raise VerifyError(f"{report.failing} piece(s) still fail the listening check; the "
+                          "output was not written (any earlier output is kept)", report)
 
 
 def qc_summary(qc: QCReport) -> str:

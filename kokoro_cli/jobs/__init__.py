@@ -5,6 +5,8 @@
 - ``cache``: the content-addressed piece cache shared by every job.
 - ``planner``: chapters planned in a thread while earlier ones are spoken.
 - ``render``: pieces → chapter WAVs → the output stage.
+- ``verify``, ``listening``: the listening check (``--verify``): results, and pieces heard,
+  scored and re-rendered.
 - ``timing``: when each piece, sentence and word of a chapter is heard (kept with the chapter).
 - ``signals``: stopping after the piece in flight.
 - ``executor``: where pieces are spoken (``local``, or ``ray``: actors on a Ray cluster).

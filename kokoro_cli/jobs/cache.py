@@ -91,6 +91,15 @@ class ChunkCache:
                               hashlib.blake2b(raw, digest_size=16).digest())
         write_atomic(self._path(key).with_suffix(".t32"), header + raw)
 
+    def sidecar(self, key: str, suffix: str) -> Path:
+        """A file kept beside the entry ``key`` (``suffix`` such as ``.v1a2b.json``): what a
+        later stage stored about the piece, such as its listening check."""
+        return self._path(key).with_suffix(suffix)
+
+    def forget_bounds(self, key: str) -> None:
+        """Drop the token ends of ``key`` (its audio was replaced by a take without them)."""
+        self._path(key).with_suffix(".t32").unlink(missing_ok=True)
+
     def put(self, key: str, samples: np.ndarray) -> None:
         pcm = np.ascontiguousarray(samples, dtype="<i2").tobytes()
         header = _HEADER.pack(_MAGIC, len(pcm) // 2, hashlib.blake2b(pcm, digest_size=16).digest())

@@ -25,9 +25,12 @@ import soundfile as sf
 from engine import AudioChunk, Synthesizer, SynthPool, Voice, silence, to_pcm16, token_count
 from kokoro_cli.jobs.cache import ChunkCache
 from kokoro_cli.jobs.job import Job
+from kokoro_cli.jobs.listening import PieceChecker
 from kokoro_cli.jobs.planner import ChapterWork, Planner
 from kokoro_cli.jobs.signals import StopFlag
 from kokoro_cli.jobs.timing import ChapterTiming, TimingBuilder
+from kokoro_cli.jobs.verify import (ChapterCheck, VerifyOptions, VerifyReport,
+                                    save_chapter_checks, stored_checks)
 from kokoro_cli.output import (COVER_CODECS, BookMeta, ChapterAudio, OutputOptions, OutputReport,
                                TimedChapter, stream_book, write_book, write_subtitles)
 from kokoro_common import atomic_path
@@ -59,6 +62,7 @@ class RenderOptions:
     read_along: Path | None = None  # an EPUB 3 with media overlays, beside the audio
     # --cast: voices per chapter and character (its narrator is ``voice``), checked
     cast: Cast | None = None
+    verify: VerifyOptions = field(default_factory=VerifyOptions)  # the listening check
 
 
 class PoolSource(Protocol):
@@ -87,6 +91,7 @@ class RenderResult:
     counts: Counts = field(default_factory=Counts)
     report: OutputReport | None = None
     chapters: tuple[TimedChapter, ...] = ()  # the chapters' audio and timing, in order
+    verification: VerifyReport | None = None  # --verify: the listening check
 
     @property
     def real_time_factor(self) -> float:
@@ -115,6 +120,8 @@ class ChapterRenderer:
         self.synth, self.voice, self.options = synth, voice, options
         self.model_id, self.cache, self.progress, self.stop = model_id, cache, progress, stop
         self.pool = pool
+        self.checker: PieceChecker | None = None  # --verify
+        self.checks: dict[int, tuple[str, ChapterCheck]] = {}  # chapter: fingerprint, check
         self.planner: Planner | None = None
         self.counts = Counts()
         self._announced = False
@@ -147,6 +154,9 @@ class ChapterRenderer:
         fingerprint = self.fingerprint(plan)
         finished = None if self.options.force else job.finished_chapter(
             plan.chapter.index, fingerprint, timed=True)
+        checked = self.checks.get(plan.chapter.index, ("", None))[0] == fingerprint
+        if self.checker is not None and not checked:
+            finished = None  # rendered again from the cache, hearing the pieces not yet heard
         return ChapterWork(plan, fingerprint, finished,
                            tuple(self.is_missing(c) for c in plan.chunks))
 
@@ -154,19 +164,26 @@ class ChapterRenderer:
         """``chunks`` spoken in order: by the worker pool when there is one (it works ahead,
         across chapter ends, while chapters are written), else by the in-process model, which
         batches pieces of similar length where its backend can (torch)."""
-        return self.synth.speak(chunks, self.voice, self.options.speed, self.pool)
+        hearing = self.checker.hearing if self.checker is not None else None
+        return self.synth.speak(chunks, self.voice, self.options.speed, self.pool, hearing)
 
-    def piece(self, chunk: Chunk,
-              made: Iterator[AudioChunk[Chunk]] | None) -> tuple[np.ndarray, np.ndarray | None]:
-        """The trimmed 16-bit samples of one piece and where its tokens end in them (None when
-        unknown): from the cache, or the next of ``made`` (the pieces planned as missing), or
-        the model when a cache entry proved damaged."""
+    def retake(self, chunks: Iterator[Chunk], speed: float) -> Iterator[AudioChunk[Chunk]]:
+        """Another take of a piece that failed the listening check, at ``speed``, by the
+        pool when there is one (each piece heard where it is made)."""
+        return self.synth.speak(chunks, self.voice, speed, self.pool, self.checker.hearing)
+
+    def piece(self, chunk: Chunk, made: Iterator[AudioChunk[Chunk]] | None
+              ) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+        """The trimmed 16-bit samples of one piece, where its tokens end in them (None when
+        unknown) and what the listening check heard in it where it was made (else None):
+        from the cache, or the next of ``made`` (the pieces planned as missing), or the model
+        when a cache entry proved damaged."""
         key = self.chunk_key(chunk)
         cached = None if made is not None else self.cache.get(key)
         if cached is not None:
             self.counts.reused += 1
             self.progress.chunk_done(chunk, cached.size / self.synth.sample_rate, True)
-            return cached, self.cache.get_bounds(key, cached.size)
+            return cached, self.cache.get_bounds(key, cached.size), None
         self.stop.check()
         started = time.perf_counter()
         spoken = next(made if made is not None else self.made(iter([chunk])))
@@ -180,7 +197,7 @@ class ChapterRenderer:
         self.counts.synthesized += 1
         self.announce_plan()
         self.progress.chunk_done(chunk, samples.size / self.synth.sample_rate, False)
-        return samples, bounds
+        return samples, bounds, spoken.heard
 
     def render(self, work: ChapterWork, out: Path,
                made: Iterator[AudioChunk[Chunk]]) -> tuple[int, ChapterTiming]:
@@ -188,16 +205,34 @@ class ChapterRenderer:
         returns its length in samples and its timing."""
         written = 0
         timing = TimingBuilder(self.synth.sample_rate)
+        tally = self.checker.tally() if self.checker is not None else None
         with atomic_path(out, ".wav") as tmp, sf.SoundFile(
                 tmp, "w", samplerate=self.synth.sample_rate, channels=1, subtype="PCM_16") as wav:
             for chunk, miss in zip(work.plan.chunks, work.missing):
-                audio, bounds = self.piece(chunk, made if miss else None)
+                audio, bounds, heard = self.piece(chunk, made if miss else None)
+                if tally is not None:
+                    settled = self.checker.settle(chunk, self.chunk_key(chunk), audio, bounds,
+                                                  heard)
+                    audio, bounds = settled.audio, settled.bounds
+                    tally.add(chunk, settled.check, written / self.synth.sample_rate)
                 timing.add(chunk, written, audio.size, bounds)
                 pause = to_pcm16(silence(chunk.pause_after_ms))
                 wav.write(audio)
                 wav.write(pause)
                 written += audio.size + pause.size
+        if tally is not None:
+            check = tally.finish(work.plan.chapter.index, work.plan.chapter.title)
+            self.checks[work.plan.chapter.index] = (work.fingerprint, check)
         return written, timing.finish(written)
+
+    def verification(self, planned: Sequence[ChapterWork], job: Job) -> VerifyReport | None:
+        """The book's listening check (its chapters' checks, stored in the job), or None."""
+        if self.checker is None:
+            return None
+        verify = self.options.verify
+        save_chapter_checks(job.dir, verify, self.checks)
+        wanted = [self.checks[w.plan.chapter.index][1] for w in planned]
+        return VerifyReport(verify.model, verify.mode, tuple(wanted))
 
 
 def book_meta(document: Document, voice_spec: str, cover: bytes | None = None) -> BookMeta:
@@ -222,6 +257,8 @@ def output_fingerprint(job: Job, document: Document, meta: BookMeta,
         # The cover by its digest: the bytes can be megabytes, and only a change matters.
         "meta": {**dataclasses.asdict(meta), "cover": _sha256(meta.cover)},
         "output": dataclasses.asdict(options.output)}
+    if options.verify.on:  # absent when off, so outputs written before it stay current
+        described["verify"] = dataclasses.asdict(options.verify)
     if options.subtitles is not None or options.read_along is not None:
         # Absent otherwise, so outputs written before these options existed stay current.
         described["follow"] = [options.subtitles, options.subtitle_words,
@@ -236,10 +273,12 @@ def _sha256(data: bytes | None) -> str | None:
 def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job: Job,
                cache: ChunkCache, model_id: str, options: RenderOptions,
                progress: Progress = Progress(), stop: StopFlag | None = None,
-               check: Callable[[OutputReport], None] | None = None) -> RenderResult:
+               check: Callable[[OutputReport], None] | None = None,
+               verified: Callable[[VerifyReport], None] | None = None) -> RenderResult:
     """Render ``document`` into ``job`` and write it to ``out``: a path (files replaced only
     when complete, and only when ``check`` accepts their report) or a binary stream such as
-    stdout. The caller holds the job's lock.
+    stdout. The caller holds the job's lock. With ``options.verify`` on, ``verified`` sees
+    the listening check's report before the output stage, and may raise to keep it back.
 
     Three things overlap: worker processes start while G2P loads; chapters are planned in a
     thread while earlier ones are synthesized; and the pool is fed one stream of pieces for
@@ -247,6 +286,11 @@ def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job
     voice = synth.voice(options.voice)
     progress.started(len(document.chapters))
     renderer = ChapterRenderer(synth, voice, options, model_id, cache, progress, stop or StopFlag())
+    if options.verify.on:
+        renderer.checker = PieceChecker(options.verify, cache, voice.spec, options.speed,
+                                        synth.sample_rate, renderer.retake,
+                                        lambda: renderer.pool is not None)
+        renderer.checks = stored_checks(job.dir, options.verify)
     with _pool_starting(renderer, document, job) as starting:
         phonemize = synth.phonemizer(voice)
         plans = plan(document, phonemize, token_count, options.chunking, options.lexicon,
@@ -259,13 +303,16 @@ def render_job(document: Document, out: Path | BinaryIO, synth: Synthesizer, job
         finally:
             planner.close()
         renderer.announce_plan()
+    verification = renderer.verification(planner.all(), job)
+    if verification is not None and verified is not None:
+        verified(verification)
     progress.muxing()
     report = _write(timed, out, job, document, book_meta(document, voice.spec, options.cover),
                     options, check)
     return RenderResult(out if isinstance(out, Path) else None,
                         sum(ch.audio.samples for ch in timed) / synth.sample_rate,
                         sum(len(w.plan.chunks) for w in planner.all()), renderer.counts, report,
-                        tuple(timed))
+                        tuple(timed), verification)
 
 
 def _write(timed: Sequence[TimedChapter], out: Path | BinaryIO, job: Job, document: Document,

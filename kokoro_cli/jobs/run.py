@@ -17,6 +17,7 @@ from kokoro_cli.jobs.manifest import JobIdentity
 from kokoro_cli.jobs.render import (RenderOptions, RenderResult, book_meta, output_fingerprint,
                                     render_job)
 from kokoro_cli.jobs.signals import stop_on_signals
+from kokoro_cli.jobs.verify import VerifyReport
 from kokoro_cli.output import OutputReport, require_ffmpeg
 from preprocess import Document, normalizer_identity, resolve_language
 
@@ -66,11 +67,13 @@ def _voices(pairs: tuple[tuple[str, str], ...]) -> str:
 
 def run_convert(request: ConvertRequest, engine: Engine,
                 progress_factory: Callable[[], object],
-                check: Callable[[OutputReport], None] | None = None) -> RenderResult | None:
+                check: Callable[[OutputReport], None] | None = None,
+                verified: Callable[[VerifyReport], None] | None = None) -> RenderResult | None:
     """Convert, resuming the job if one exists, with the command's ``engine`` (its model and
     workers, loaded once for every conversion of the command). Returns None when the output is
     already up to date (nothing to do). ``check`` sees the output's report before it replaces
-    anything (to a stream: once written) and may raise to refuse it."""
+    anything (to a stream: once written) and may raise to refuse it; ``verified`` sees the
+    listening check's report (``--verify``) before the output stage, and may raise too."""
     root = request.work_root or default_work_root()
     job = Job(root, identity_for(request, engine.resolver),
               label=str(request.document.source or "stdin"))
@@ -87,4 +90,4 @@ def run_convert(request: ConvertRequest, engine: Engine,
             return render_job(request.selected, request.output, synth, job, cache,
                               job.identity.model_sha256,
                               dataclasses.replace(request.options, pools=engine), progress,
-                              stop, check)
+                              stop, check, verified)
