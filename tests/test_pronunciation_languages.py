@@ -129,3 +129,19 @@ def _toml(text: str) -> Lexicon:
     from preprocess.lexicon import _lexicon_from_toml
 
     return _lexicon_from_toml(text, "dict.toml")
+
+
+def test_unknown_words_are_asked_of_each_language(tmp_path: Path) -> None:
+    """English words are listed wherever they are, with their language and that language's
+    dictionary; French text (espeak-ng's rules, no word list) is named in a note instead."""
+    source = tmp_path / "mixed.md"
+    source.write_text('---\nlang: fr\n---\nLe Zorblatt dort. <span lang="en">The Zorblatt and '
+                      "the Quibbix waved.</span>\n", encoding="utf-8")
+    (tmp_path / "en.toml").write_text('[words]\nQuibbix = { phonemes = "kwˈɪbɪks" }\n', encoding="utf-8")
+    result = runner.invoke(app, ["preview", str(source), "--unknown-words", "--json",
+                                 "--dict", str(tmp_path / "en.toml")])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    rows = json.loads(text[text.index("{"):])["unknown_words"]
+    assert rows == [{"word": "Zorblatt", "count": 1, "language": "en"}]
+    assert "note: French text is read by its G2P's rules" in result.output

@@ -16,7 +16,6 @@ from kokoro_cli.commands.options import (CastOpt, ChaptersOpt, CodeOpt, DictOpt,
                                          VoiceForOpt)
 from kokoro_cli.conversion.reading import choose_reading, show_warnings, voices_for
 from kokoro_cli.console import out, run_guarded
-from kokoro_cli.errors import UsageError
 from kokoro_cli.inputs import ParseSettings, read_document
 
 if TYPE_CHECKING:
@@ -146,9 +145,7 @@ def preview(
                               cast=None if chosen is None else
                               dataclasses.replace(chosen, narrator=reading.voice)))
         if unknown_words:
-            if info.lang_code not in ("a", "b"):
-                raise UsageError("--unknown-words needs an English voice (misaki's lexicon)")
-            _print_unknown_words(plans, g2p, lexicon, as_json)
+            _print_unknown_words(selected, lexicon, as_json)
         elif as_json:
             out.print_json(json.dumps({"chapters": [
                 {"index": p.chapter.index, "title": p.chapter.title, "chunks": [
@@ -181,13 +178,34 @@ def _print_pieces(plans, phonemes: bool) -> None:
                 out.print(f"    /{c.phonemes}/", markup=False)
 
 
-def _print_unknown_words(plans, g2p, lexicon, as_json: bool) -> None:
-    counts = Counter(word for p in plans for c in p.chunks
-                     for word in g2p.unknown_words(lexicon.apply(c.text)))
-    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].lower()))
+def _print_unknown_words(document, lexicon, as_json: bool) -> None:
+    """The words misaki's English lexicon does not know, asked of the English text wherever it
+    is (an English book, English chapters or phrases in another), each with its language and
+    that language's dictionary entries applied. The other languages' G2P (espeak-ng) reads
+    every word by its rules and keeps no list of known words: a note names them."""
+    from engine import VoiceG2P
+    from kokoro_cli.console import err
+    from preprocess import resolve_language
+    from preprocess.by_language import spoken_by_language
+
+    counts: Counter[tuple[str, str]] = Counter()
+    unchecked: dict[str, None] = {}
+    g2ps: dict[str, VoiceG2P] = {}
+    for language, text in spoken_by_language(document, lexicon):
+        if language.family != "en":
+            unchecked[language.name] = None
+            continue
+        g2p = g2ps.setdefault(language.code, VoiceG2P(language.code))
+        counts.update((word, language.tag) for word in g2p.unknown_words(text))
+    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0].lower()))
+    if unchecked:
+        err.print(f"note: {', '.join(unchecked)} text is read by its G2P's rules, which keep no "
+                  "list of known words: only English words are listed", markup=False)
     if as_json:
-        out.print_json(json.dumps({"unknown_words": [{"word": w, "count": n} for w, n in rows]},
-                                  ensure_ascii=False))
+        out.print_json(json.dumps({"unknown_words": [
+            {"word": w, "count": n, "language": tag} for (w, tag), n in rows]},
+            ensure_ascii=False))
         return
-    for word, count in rows:
-        out.print(f"{count:>5}  {word}", markup=False)
+    for (word, tag), count in rows:
+        own = tag == resolve_language(document.language)[0].tag
+        out.print(f"{count:>5}  {word}" + ("" if own else f"  ({tag})"), markup=False)
