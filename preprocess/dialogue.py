@@ -180,7 +180,10 @@ def _pronoun(sex: str, speaker: str | None, narration: str, context: _Context) -
 def _alternation(context: _Context) -> str | None:
     """An untagged line in an exchange: the speaker before the last when the last two
     differ, else the latest other person named or heard."""
-    spoken = [n for n in context.history if n is not None]
+    history = context.history
+    if len(history) >= 2 and history[-2] is not None and history[-1] != history[-2]:
+        return history[-2]  # A, B (or someone unknown), A
+    spoken = [n for n in history if n is not None]
     if len(spoken) >= 2 and spoken[-1] != spoken[-2]:
         return spoken[-2]
     if not spoken:
