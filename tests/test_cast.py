@@ -137,9 +137,11 @@ def test_changing_one_characters_voice_resynthesizes_only_their_pieces(tmp_path:
     (tmp_path / "tiny.txt").write_text(TINY)
     cast = tmp_path / "cast.toml"
     cast.write_text(CAST.replace("STUBB", "bm_george"))
-    first = _convert(tmp_path / "tiny.txt", tmp_path, "--cast", str(cast))
+    first = _convert(tmp_path / "tiny.txt", tmp_path, "--cast", str(cast), "--subtitles", "srt")
     assert first.exit_code == 0, first.output
     assert "5 pieces: 5 synthesized, 0 reused" in first.stderr
+    # a sentence read by two voices is one cue, as written
+    assert "\n“Hello there,” said Ahab.\n" in (tmp_path / "book.srt").read_text()
     job, = list_jobs(tmp_path / "work")
     identity = Manifest.from_json((job.path / "manifest.json").read_bytes()).identity
     assert identity.cast == read_cast(cast).with_voices(str).digest
