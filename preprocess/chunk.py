@@ -191,7 +191,8 @@ def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
                 yield pending
             pending = Chunk(plain(piece.text), piece.phonemes, piece.tokens, pause, piece.spans,
                             piece.voice, block.rate,
-                            piece.rule or (voicing.rule if voicing is not None else None))
+                            piece.rule or ("ssml voice" if block.voice is not None else
+                                           voicing.rule if voicing is not None else None))
     if pending is not None:
         yield replace(pending, pause_after_ms=options.pauses.chapter)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .cast import Cast
@@ -78,6 +78,7 @@ def plan(document: Document, phonemize: Callable[[str], str],
     """
     readers = _Readers(document, phonemize, lexicon, voices or {})
     for chapter in document.chapters:
+        chapter = _roles(chapter, cast)
         normalize, g2p, tag, voice = readers(chapter.language or document.language)
         voicing = (None if cast is None else
                    chapter_voicing(cast, chapter, tag, cast.narrator))
@@ -92,6 +93,16 @@ def plan(document: Document, phonemize: Callable[[str], str],
                             ", ".join(sorted(keep.seen)).lower())
         readers.filters.clear()  # counted per chapter
         yield ChapterPlan(chapter, chunks)
+
+
+def _roles(chapter: Chapter, cast: Cast | None) -> Chapter:
+    """The chapter with each block voice (SSML ``<voice name>``) that names a role of ``cast``
+    (narrator, dialogue, a character) as that role's voice."""
+    if cast is None or not any(block.voice for block in chapter.blocks):
+        return chapter
+    return replace(chapter, blocks=tuple(
+        block if block.voice is None or cast.role(block.voice) is None
+        else replace(block, voice=cast.role(block.voice)) for block in chapter.blocks))
 
 
 class _Readers:

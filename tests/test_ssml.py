@@ -163,3 +163,18 @@ def test_break_is_that_much_silence_in_the_audio(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         gaps.append(_gap_ms(out))
     assert abs(gaps[0] - 300) <= 20 and abs(gaps[1] - 1500) <= 20, gaps
+
+
+def test_voice_may_name_a_role_of_the_cast(tmp_path: Path) -> None:
+    """With --cast, <voice name> may be a character, "narrator" or "dialogue"; without one,
+    such a name is no voice (exit 2)."""
+    body = ('<p>He said. <voice name="Mr. Bennet">No objection.</voice> '
+            '<voice name="dialogue">Who?</voice></p>')
+    source = _ssml(tmp_path, body)
+    cast = str(Path(__file__).parent.parent / "samples" / "pride.cast.toml")
+    pieces = _pieces(source, "--cast", cast)
+    assert [(p["text"], p["voice"]) for p in pieces] == [
+        ("He said.", "bf_emma"), ("No objection.", "bm_george"), ("Who?", "af_sky")]
+    assert pieces[1]["rule"] == "ssml voice"
+    result = runner.invoke(app, ["preview", str(source)])
+    assert result.exit_code == 2 and "<voice name='Mr. Bennet'>" in result.output

@@ -133,7 +133,7 @@ def preview(
             chosen.check(full)
         narrator = chosen.narrator if chosen is not None else None
         reading = choose_reading(full, lang, narrator or voice or "af_heart",
-                                 narrator is not None or voice is not None)
+                                 narrator is not None or voice is not None, chosen)
         for warning in reading.warnings:
             err.print(f"warning: {warning}", markup=False)
         full, selected = reading.document, reading.with_language(selected)

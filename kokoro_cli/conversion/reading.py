@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Optional
 from kokoro_cli.console import err, one_line
 
 if TYPE_CHECKING:
-    from preprocess import Document
+    from preprocess import Cast, Document
 
 __all__ = ["Reading", "check_markup_voices", "choose_reading", "show_warnings", "voice_for_warnings", "voices_for"]
 
@@ -55,14 +55,15 @@ def voice_for_warnings(voices: dict[str, str]) -> list[str]:
     return warnings
 
 
-def check_markup_voices(document: Document) -> None:
+def check_markup_voices(document: Document, cast: Cast | None = None) -> None:
     """Refuse, before any work, a voice that markup names (SSML ``<voice name>``) which is no
-    Kokoro voice or blend: a one-line VoiceError naming the nearest voices."""
+    Kokoro voice or blend, nor a role of ``cast``: a one-line VoiceError naming the nearest
+    voices."""
     from engine import VoiceError, describe_spec
 
     named = {block.voice for chapter in document.chapters for block in chapter.blocks
              if getattr(block, "voice", None)}
-    for name in sorted(named):
+    for name in sorted(n for n in named if cast is None or cast.role(n) is None):
         try:
             describe_spec(name)
         except VoiceError as exc:
@@ -85,14 +86,14 @@ class Reading:
 
 
 def choose_reading(document: Document, lang: Optional[str], voice: str,
-                   voice_given: bool) -> Reading:
+                   voice_given: bool, cast: Cast | None = None) -> Reading:
     """The language and voice for ``document``. ``voice`` is the voice setting and
     ``voice_given`` whether the user set it (flag, environment or config file) rather than it
-    being the built-in default."""
+    being the built-in default; the voices markup names must be voices or roles of ``cast``."""
     from engine import describe_spec, phonemizer_for
     from preprocess import resolve_language
 
-    check_markup_voices(document)
+    check_markup_voices(document, cast)
     voice_info = describe_spec(voice)[1] if voice_given else None
     if lang is not None:
         document = dataclasses.replace(document, language=lang, language_declared=True)

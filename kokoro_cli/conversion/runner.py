@@ -126,7 +126,7 @@ class Converter:
             cast.check(full)  # a chapter it names that the book lacks: exit 2, before any work
         narrator = cast.narrator if cast is not None else None
         reading = choose_reading(full, speech.lang, narrator or speech.voice,
-                                 narrator is not None or speech.voice_given)
+                                 narrator is not None or speech.voice_given, cast)
         for warning in reading.warnings:
             self.messages.warning(warning)
         full = reading.document
