@@ -54,6 +54,9 @@ class _Context:
     history: list[str | None] = field(default_factory=list)  # a speaker per dialogue paragraph
     mentions: list[str] = field(default_factory=list)  # people named in narration, in order
     genders: dict[str, str] = field(default_factory=dict)
+    # the speaker of a quote left open at the end of the last paragraph: the next paragraph's
+    # opening quote goes on with the same speech (a speech over several paragraphs)
+    speaking: str | None = None
 
     def canonical(self, name: str) -> str:
         """The name as the cast knows it, else as written without a leading article."""
@@ -95,12 +98,15 @@ def _block(text: str, context: _Context, label: tuple[str, int] | None) -> Itera
     if label is not None and label[0].lower() not in context.conv.stop:
         name = context.canonical(label[0])
         context.history.append(name)
+        context.speaking = None
         yield Quote(label[1], len(text), name, "script")
         return
     spans = find_quotes(text, context.conv)
     if not spans:
         context.mentions += _names(text, context, set(context.history))
+        context.speaking = None
         return
+    continued = context.speaking if not text[:spans[0][0]].strip() else None
     quotes: list[Quote] = []
     speaker: str | None = None  # the paragraph's, once known
     group = False
@@ -109,8 +115,11 @@ def _block(text: str, context: _Context, label: tuple[str, int] | None) -> Itera
         before = text[spans[k - 1][1] if k else 0:start]
         narration = _narration(text, spans[:k], start)
         found = _tagged(after, before, context)
-        who, rule = _decide(found, speaker, group, narration, context, tagged=k > 0 or bool(
-            before.strip()))
+        if k == 0 and found is None and continued is not None:
+            who, rule = continued, "continued"
+        else:
+            who, rule = _decide(found, speaker, group, narration, context,
+                                tagged=k > 0 or bool(before.strip()))
         if found == ("", "pronoun-group"):
             group = True
         if who is not None and speaker is None:
@@ -122,7 +131,16 @@ def _block(text: str, context: _Context, label: tuple[str, int] | None) -> Itera
     context.history.append(speaker)
     context.mentions += _names(_narration(text, spans, len(text)), context,
                                set(context.history))
+    context.speaking = quotes[-1].speaker if _left_open(text, spans[-1], context.conv) else None
     yield from quotes
+
+
+def _left_open(text: str, span: tuple[int, int], conv: Conventions) -> bool:
+    """Whether the quote ``span`` runs to the paragraph's end without its closing mark."""
+    start, end = span
+    close = dict(conv.quotes).get(text[start])
+    return end == len(text) and close is not None and (end - start < 2
+                                                       or not text.endswith(close))
 
 
 def _narration(text: str, spans: Sequence[tuple[int, int]], upto: int) -> str:

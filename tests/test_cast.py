@@ -46,6 +46,9 @@ CAST = 'narrator = "af_heart"\n[characters]\nAhab = "am_adam"\nStubb = "STUBB"\n
     ("en", ["HAMLET: To be, or not to be.", "OPHELIA: Good my lord."],
      [("To be, or not to be.", "HAMLET", "script"), ("Good my lord.", "OPHELIA", "script")]),
     ("en", ["Note: this is not a script."], []),
+    ("en", ["“Listen,” said Holmes. “It began in June.", "“A man came.”", "“Who?” I asked."],
+     [("“Listen,”", "Holmes", "tag"), ("“It began in June.", "Holmes", "paragraph"),
+      ("“A man came.”", "Holmes", "continued"), ("“Who?”", "narrator", "pronoun")]),
 ])
 def test_quotes_are_found_and_attributed_by_the_languages_conventions(
         language: str, blocks: list[str], expected: list) -> None:
