@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from engine.errors import BackendError, SettingError
+from engine.ort_session import open_session
 from kokoro_common.backends import BACKENDS, backend_help, backend_names
 
 __all__ = ["BACKENDS", "Backend", "BatchBackend", "OnnxBackend", "backend_help",
@@ -110,8 +111,7 @@ class OnnxBackend:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         try:
-            session = ort.InferenceSession(str(self.model), options,
-                                           providers=["CPUExecutionProvider"])
+            session = open_session(self.model, options)  # from a saved optimized graph
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise BackendError(f"cannot load {self.model.name} as an ONNX model: {exc}") from exc
         inputs = {i.name for i in session.get_inputs()}

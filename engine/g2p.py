@@ -5,6 +5,7 @@ extras. Heavy imports happen on first use, not at import."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import re
@@ -43,16 +44,18 @@ class EnglishG2P:
     """misaki's English G2P with offline spaCy and the espeak-ng fallback for unknown words."""
 
     def __init__(self, british: bool = False) -> None:
-        _import_spacy_without_torch()
-        from misaki import en
+        with _long_lived():
+            _import_spacy_without_torch()
+            from misaki import en
 
-        self.british = british
-        self._g2p = en.G2P.__new__(en.G2P)
-        # misaki's own __init__ would download en_core_web_sm from the internet when that exact
-        # package name is missing; set the same fields with the spaCy model found offline.
-        self._g2p.version, self._g2p.british, self._g2p.unk = None, british, ""
-        self._g2p.nlp = _spacy_pipeline()
-        self._g2p.lexicon = _lexicon(british)
+            self.british = british
+            self._g2p = en.G2P.__new__(en.G2P)
+            # misaki's own __init__ would download en_core_web_sm from the internet when that
+            # exact package name is missing; set the same fields with the spaCy model found
+            # offline.
+            self._g2p.version, self._g2p.british, self._g2p.unk = None, british, ""
+            self._g2p.nlp = _spacy_pipeline()
+            self._g2p.lexicon = _lexicon(british)
         self._fallback = _RecordingFallback(lambda: _espeak_fallback(british))
         self._g2p.fallback = self._fallback
 
@@ -185,18 +188,61 @@ class VoiceG2P:
 
 
 def _import_spacy_without_torch() -> None:
-    """Import spaCy (through misaki) while hiding torch from it.
+    """Import spaCy (through misaki) while hiding torch and spaCy's command line from it.
 
     thinc, under spaCy, imports torch at start-up when it is installed, only to offer PyTorch
     layers that the small English pipeline never uses; that costs about a second on every
-    `say`. torch stays importable afterwards for whoever needs it (the torch backend)."""
-    if "spacy" in sys.modules or "torch" in sys.modules:
+    `say`. ``spacy/__init__`` imports its command line (``spacy.cli``: weasel, httpx, requests,
+    typer; ~360 modules, 0.2-0.4 s) only for ``spacy.info``, which nothing here calls; a stand-in
+    takes its place while spaCy imports (``spacy.info`` then imports the real one when called).
+    torch and ``spacy.cli`` stay importable afterwards for whoever needs them."""
+    if "spacy" in sys.modules:
         return
-    sys.modules["torch"] = None  # makes `import torch` raise ImportError, which thinc handles
+    cli = _lazy_spacy_cli()
+    hidden = {"spacy.cli": cli, "spacy.cli.info": cli.info}
+    if "torch" not in sys.modules:
+        hidden["torch"] = None  # makes `import torch` raise ImportError, which thinc handles
+    sys.modules.update(hidden)
     try:
         import misaki.en  # noqa: F401  (imports spacy and thinc)
     finally:
-        del sys.modules["torch"]
+        for name in hidden:
+            del sys.modules[name]
+        spacy = sys.modules.get("spacy")
+        if spacy is not None:
+            spacy.__dict__.pop("cli", None)  # `import spacy.cli` loads the real one
+
+
+def _lazy_spacy_cli():
+    """A stand-in for ``spacy.cli`` whose ``info`` module's ``info`` imports the real one."""
+    import types
+
+    def info(*args, **kwargs):
+        from spacy.cli.info import info as real
+
+        return real(*args, **kwargs)
+
+    cli, module = types.ModuleType("spacy.cli"), types.ModuleType("spacy.cli.info")
+    module.info, cli.info = info, module
+    return cli
+
+
+@contextmanager
+def _long_lived() -> Iterator[None]:
+    """Build objects that live as long as the process (spaCy's modules and pipeline, misaki's
+    word lists of 365,000 entries: ~70,000 objects the collector tracks) without the garbage
+    collector, then move everything alive to its permanent generation (``gc.freeze``): the
+    collector would otherwise walk them over and over while they are built (0.2-0.3 s of a
+    cold ``say``) and at every full collection afterwards. Nothing is freed any later than it
+    would be: none of it is garbage."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.freeze()
 
 
 def _espeak_fallback(british: bool):

@@ -1,0 +1,62 @@
+"""What makes a cold start quicker (issue #29) changes nothing that is heard: the saved
+optimized graph gives the same samples, bit for bit; spaCy imported without its command line
+tags as before. Real model, real spaCy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine import Synthesizer, runtime_model
+from engine.backends import OnnxBackend
+from engine.ort_session import optimized_graph
+
+ort = pytest.importorskip("onnxruntime")
+
+
+def test_a_derived_model_starts_from_its_saved_optimized_graph_with_the_same_samples(resolver):
+    model = runtime_model(resolver, "onnx")
+    backend = OnnxBackend(model, threads=1).load()
+    saved = optimized_graph(model, ort.__version__)
+    assert saved is not None and saved.is_file()  # made by the first session, or this one
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.log_severity_level = 1, 3
+    fresh = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    synth = Synthesizer(backend, resolver)
+    voice = synth.voice("af_heart")
+    ids, style, speed = synth.prepare(synth.phonemizer(voice)("Good morning."), voice, 1.0)
+    expected = fresh.run(None, {"tokens": ids[None], "style": style.reshape(1, -1),
+                                "speed": np.array([speed], np.float32)})[0].reshape(-1)
+    assert np.array_equal(backend.infer(ids, style, speed), expected)
+
+
+def test_a_model_outside_the_cache_is_never_written_beside(resolver, tmp_path):
+    assert optimized_graph(resolver.model(), ort.__version__) is None  # the download itself
+    assert optimized_graph(tmp_path / "mine.onnx", ort.__version__) is None
+
+
+SPACY_LEAN = """
+import gc, sys
+from engine.g2p import EnglishG2P
+g2p = EnglishG2P()
+print(g2p("I read the book, and the wind will wind down."))
+print(sorted(m for m in ("weasel", "httpx", "requests", "spacy.cli") if m in sys.modules))
+print(gc.get_freeze_count() > 50_000)
+import spacy.cli
+print(callable(spacy.cli.download), callable(spacy.info))
+"""
+
+
+def test_spacy_imports_without_its_command_line_and_tags_as_before():
+    """In a fresh interpreter: the command line's modules are not loaded with spaCy (yet it
+    imports when asked), the long-lived G2P objects are frozen out of the collector's way, and
+    the homographs that need the tagger are still read by their part of speech."""
+    run = subprocess.run([sys.executable, "-c", SPACY_LEAN], capture_output=True, text=True,
+                         timeout=120, check=True)
+    phonemes, loaded, frozen, cli = run.stdout.splitlines()
+    assert loaded == "[]" and frozen == "True" and cli == "True True"
+    # "read" (past, VBD) is ɹˈɛd; "wind" the noun wˈɪnd, the verb wˈInd.
+    assert phonemes == "ˌI ɹˈɛd ðə bˈʊk, ænd ðə wˈɪnd wɪl wˈInd dˌWn."
