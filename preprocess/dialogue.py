@@ -29,6 +29,7 @@ __all__ = ["Quote", "attribute"]
 
 _WORD = re.compile(r"[^\W\d_][\w’'.-]*")
 _SENTENCE = re.compile(r"[.!?;:]\s")
+_LOWER = re.compile(r"(?<![\w’'])[^\W\d_A-Z][\w’'-]*")  # a word written in lower case
 _SCRIPT_LINES = 3  # paragraphs of "Name: ..." that make a chapter a script
 _INVERTED = frozenset({"il", "elle", "ils", "elles", "on"})
 _CLAUSES = re.compile(r"[.!?;:]\s|\s[—–]\s")
@@ -52,11 +53,13 @@ class _Context:
     conv: Conventions
     aliases: Mapping[str, str]
     history: list[str | None] = field(default_factory=list)  # a speaker per dialogue paragraph
-    mentions: list[str] = field(default_factory=list)  # people named in narration, in order
+    mentions: list[str] = field(default_factory=list)  # people named or heard, in order
+    common: frozenset[str] = frozenset()  # the chapter's words written in lower case
     genders: dict[str, str] = field(default_factory=dict)
     # the speaker of a quote left open at the end of the last paragraph: the next paragraph's
     # opening quote goes on with the same speech (a speech over several paragraphs)
     speaking: str | None = None
+    narrated: bool = False  # the last paragraph was narration naming someone ("Holmes laughed.")
 
     def canonical(self, name: str) -> str:
         """The name as the cast knows it, else as written without a leading article."""
@@ -83,7 +86,8 @@ class _Context:
 def attribute(blocks: Sequence[str], language: str = "en",
               aliases: Mapping[str, str] | None = None) -> list[tuple[Quote, ...]]:
     """The quotes of each block of a chapter (its paragraphs' texts, in order), attributed."""
-    context = _Context(conventions(language), {k.casefold(): v for k, v in (aliases or {}).items()})
+    context = _Context(conventions(language), {k.casefold(): v for k, v in (aliases or {}).items()},
+                       common=frozenset(w for text in blocks for w in _LOWER.findall(text)))
     for canonical in set(context.aliases.values()):
         context.learn(canonical, canonical)
     labels = [script_label(text) for text in blocks]
@@ -98,13 +102,15 @@ def _block(text: str, context: _Context, label: tuple[str, int] | None) -> Itera
     if label is not None and label[0].lower() not in context.conv.stop:
         name = context.canonical(label[0])
         context.history.append(name)
+        context.mentions.append(name)
         context.speaking = None
         yield Quote(label[1], len(text), name, "script")
         return
     spans = find_quotes(text, context.conv)
     if not spans:
-        context.mentions += _names(text, context, set(context.history))
-        context.speaking = None
+        named = _names(text, context, set(context.history))
+        context.mentions += named
+        context.speaking, context.narrated = None, bool(named)
         return
     continued = context.speaking if not text[:spans[0][0]].strip() else None
     quotes: list[Quote] = []
@@ -128,10 +134,13 @@ def _block(text: str, context: _Context, label: tuple[str, int] | None) -> Itera
     # a quote before the paragraph's tag ("‘No,’ she said. ‘Never.’" read in order) is its too
     quotes = [q if q.speaker is not None or group or speaker is None or q.rule != "unknown"
               else Quote(q.start, q.end, speaker, "paragraph") for q in quotes]
-    context.history.append(speaker)
+    if speaker is not None or not text[:spans[0][0]].strip():
+        context.history.append(speaker)  # (not narration quoting a word: a large "E")
     context.mentions += _names(_narration(text, spans, len(text)), context,
                                set(context.history))
+    context.mentions += [speaker] if speaker is not None else []
     context.speaking = quotes[-1].speaker if _left_open(text, spans[-1], context.conv) else None
+    context.narrated = False
     yield from quotes
 
 
@@ -189,7 +198,10 @@ def _pronoun(sex: str, speaker: str | None, narration: str, context: _Context) -
     for name in _names(narration, context, set(context.history)):
         if fits(name):
             return name
-    for name in reversed(context.mentions + [n for n in context.history if n]):
+    # a new paragraph is a new speaker: the last one is the last choice, unless narration
+    # named someone since ("The King took a bag... ‘Three hundred pounds,’ he said.")
+    last = context.history[-1] if context.history and not context.narrated else None
+    for name in [n for n in reversed(context.mentions) if n != last] + [last]:
         if fits(name):
             return name
     return None
@@ -206,8 +218,8 @@ def _alternation(context: _Context) -> str | None:
         return spoken[-2]
     if not spoken:
         return None
-    for name in reversed(context.mentions + spoken):
-        if name not in (spoken[-1], "narrator"):
+    for name in reversed(context.mentions):
+        if name != spoken[-1]:
             return name
     return None
 
@@ -355,7 +367,9 @@ def _names(narration: str, context: _Context, known: set[str | None]) -> list[st
             if got is None or got[0][1] != "tag":
                 continue
             name = got[0][0]
-            if (i == 0 or name in known) and name not in found and _plausible(name, context):
+            if name not in known and (i > 0 or name.split()[-1].lower() in context.common):
+                continue  # "From the lower part...": a common word, not a name
+            if name not in found and _plausible(name, context):
                 found.append(name)
     return found
 
