@@ -6,6 +6,7 @@ each key is optional:
 
     voice = "bf_emma"
     voice_for = ["fr=ff_siwis"]   # or {fr = "ff_siwis"}; environment: fr=ff_siwis,es=ef_dora
+    cast = "~/books/pride.cast.toml"   # narrator, chapter and character voices (convert, watch)
     speed = 1.05
     dict = ["~/words.toml"]
     work_dir = "~/audiobooks/.work"

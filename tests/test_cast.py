@@ -121,6 +121,23 @@ def test_preview_shows_each_pieces_voice_and_the_rule_that_chose_it() -> None:
     assert voices == {"bf_emma", "bm_george", "af_bella:0.6,af_sky:0.4"}
 
 
+def test_a_chapter_rule_gives_its_chapters_narration_a_voice(tmp_path: Path) -> None:
+    (tmp_path / "book.md").write_text("# One\n\nIt rained.\n\n# Two\n\nIt snowed. "
+                                      "“Cold,” said Ahab.\n")
+    (tmp_path / "cast.toml").write_text('narrator = "af_heart"\n[characters]\nAhab = '
+                                        '"am_adam"\n[[chapter]]\ntitle = "^two$"\n'
+                                        'voice = "bf_emma"\n')
+    result = runner.invoke(app, ["preview", str(tmp_path / "book.md"), "--json",
+                                 "--cast", str(tmp_path / "cast.toml")])
+    assert result.exit_code == 0, result.output
+    one, two = (ch["chunks"] for ch in json.loads(result.stdout)["chapters"])
+    assert {(c["voice"], c["rule"]) for c in one} == {("af_heart", "narrator")}
+    assert [(c["text"], c["voice"], c["rule"]) for c in two][1:] == [
+        ("It snowed.", "bf_emma", "title /^two$/"),
+        ("“Cold,”", "am_adam", "character Ahab (speech tag)"),
+        ("said Ahab.", "bf_emma", "title /^two$/")]
+
+
 def test_a_characters_line_sounds_as_that_voice_alone_reading_it(synth, english_g2p) -> None:
     cast = Cast("af_heart", characters=(dataclasses.replace(
         read_cast(SAMPLES / "pride.cast.toml").characters[1], name="Ahab"),))
