@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 # Bump when a rule or table changes what is spoken: it is part of every job's identity.
-NORMALIZER_VERSION = "2"
+NORMALIZER_VERSION = "3"
 # Texts longer than this are normalized in pieces cut at sentence ends (see Normalizer): a
 # bound on what any rule can cost, far above a real paragraph.
 PIECE = 20_000

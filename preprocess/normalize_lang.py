@@ -19,7 +19,8 @@ from importlib import resources
 from num2words import num2words
 
 from .languages import Language
-from .normalize_rules import NormalizerOptions, Rule, markdown_rules, rule
+from .normalize_rules import NormalizerOptions, Rule, insert_rules, markdown_rules, rule
+from .normalize_tech import READINGS, Decline, Reading, data_rules
 from .spoken import ROMAN, ROMAN_SMALL, either, roman_value
 
 __all__ = ["LanguageSpeech", "language_data", "language_rules"]
@@ -56,7 +57,10 @@ class LanguageSpeech:
         """A whole number in words, or as digits where the G2P reads digits itself."""
         if self.language.num2words is None:
             return str(n)
-        return num2words(n, lang=self.language.num2words)
+        words = num2words(n, lang=self.language.num2words)
+        for pattern, spoken in self.t.get("number_fixes", ()):  # Italian ventitré, not ventitre
+            words = re.sub(pattern, spoken, words)
+        return words
 
     def ordinal(self, n: int, feminine: bool = False) -> str:
         if self.language.num2words is None:
@@ -126,7 +130,51 @@ def language_rules(language: Language, options: NormalizerOptions) -> list[Rule]
                           lambda m: s.amount_words(m.group(0))))
     rules.append(rule("symbol", "symbols", rf"\s*(?P<sym>{either(t['symbols'])})\s*",
                       lambda m: f" {t['symbols'][m.group('sym')]} "))
-    return rules
+    # The language's own data rules ("rules" in its table: ranges, fractions, phone numbers...)
+    extra = data_rules(t.get("rules", []), {**READINGS, **_readings(s)},
+                       {"amount": s.amount, "roman": ROMAN})
+    return insert_rules(rules, extra)
+
+
+def _readings(s: LanguageSpeech) -> dict[str, Reading]:
+    """Readings for a language's data rules, in its own words (see normalize_tech.say)."""
+    t = s.t
+
+    def fraction(_text: str, m: re.Match[str]) -> str:
+        top, bottom = int(m.group("num")), m.group("den")
+        if bottom not in t.get("fractions", {}) or not 0 < top < int(bottom):
+            raise Decline
+        one, many = t["fractions"][bottom]
+        count = t.get("fraction_one", s.number(1)) if top == 1 else s.number(top)
+        return f"{count} {one if top == 1 else many}"
+
+    def duration(_text: str, m: re.Match[str]) -> str:
+        said = []
+        for group, name in (("h", "h"), ("min", "min"), ("s", "s")):
+            n = int(m.group(group) or 0)
+            if n:
+                one, many = t["duration_units"][name]
+                count = t.get("duration_numbers", {}).get(name, {}).get(str(n), s.number(n))
+                said.append(f"{count}{'' if count.endswith(chr(39)) else ' '}{one if n == 1 else many}")
+        if not said:
+            return f"{s.number(0)} {t['duration_units']['s'][1]}"
+        return f" {t['and']} ".join([", ".join(said[:-1]), said[-1]] if len(said) > 1 else said)
+
+    def pairs(text: str, _m: re.Match[str]) -> str:
+        groups = re.findall(r"\d+", text)
+        return ", ".join(" ".join(map(s.number, map(int, g))) if g[0] == "0" else s.number(int(g))
+                         for g in groups)
+
+    def amount_word(text: str, _m: re.Match[str]) -> str:
+        return t["amount_words"][text]
+
+    def phone(_text: str, m: re.Match[str]) -> str:  # digit by digit, after the word for "+"
+        groups = [m.group("cc"), *re.findall(r"\d+", m.group("rest"))]
+        return f"{t['symbols']['+']} " + ", ".join(" ".join(map(s.number, map(int, g))) for g in groups)
+
+    return {"fraction": fraction, "duration": duration, "phone": phone, "pairs": pairs, "amount_word": amount_word,
+            "roman_ordinal": lambda text, _m: s.ordinal(roman_value(text)),
+            "currency_plural": lambda text, _m: t["currencies"][text][1]}
 
 
 def _address_rules(s: LanguageSpeech) -> list[Rule]:
@@ -174,18 +222,23 @@ def _ordinal_rules(s: LanguageSpeech) -> list[Rule]:
     firsts = t.get("first_ordinal", {})
     short = t.get("shortened_ordinals", {})
 
-    def ordinal(value: int, suffix: str) -> str:
+    before_noun = t.get("ordinals_before_a_noun", {})
+
+    def ordinal(value: int, suffix: str, noun: bool = False) -> str:
         if value == 1 and suffix in firsts:
             return firsts[suffix]
         words = s.ordinal(value, suffix in feminine)
+        if noun:  # Spanish "1.º lugar": primer lugar
+            words = before_noun.get(words, words)
         return short.get(words, words) if "er" in suffix else words
 
     rules = []
     if t["ordinal_suffixes"]:
         suffixes = either(t["ordinal_suffixes"])
         rules += [
-            rule("ordinal", "numbers", rf"(?<![{s.wb}.,])(?P<n>\d+)(?P<suf>{suffixes})(?!{s.w})",
-                 lambda m: ordinal(int(m.group("n")), m.group("suf"))),
+            rule("ordinal", "numbers", rf"(?<![{s.wb}.,])(?P<n>\d+)(?P<suf>{suffixes})(?!{s.w})"
+                 rf"(?P<noun>(?=\s+[a-zà-ÿ]{{3,}}))?",
+                 lambda m: ordinal(int(m.group("n")), m.group("suf"), m.group("noun") is not None)),
             rule("roman ordinal", "roman_numerals", rf"\b(?P<n>(?=[IVX]){ROMAN_SMALL})(?P<suf>{suffixes})(?!\w)",
                  lambda m: ordinal(roman_value(m.group("n")), m.group("suf"))),
         ]
@@ -216,7 +269,9 @@ def _amount_rules(s: LanguageSpeech) -> list[Rule]:
     def unit(m: re.Match[str]) -> str:
         singular, plural = t["units"][m.group("unit")]
         whole, frac = s.split_amount(m.group("num"))
-        return f"{s.amount_words(m.group('num'))}{joiner}{singular if whole == 1 and not frac else plural}"
+        # "1 h" is "une heure": the number's form for this unit, where the table gives one
+        count = t.get("duration_numbers", {}).get(m.group("unit"), {}).get(m.group("num"))
+        return f"{count or s.amount_words(m.group('num'))}{joiner}{singular if whole == 1 and not frac else plural}"
 
     return [
         rule("negative", "numbers", r"(?<![\w.,)\]%/])[-−](?=\d)", f"{t['minus']} "),

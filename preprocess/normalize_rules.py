@@ -12,6 +12,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 
+from .normalize_tech import DataRule, technical_rules
 from .spoken import (
     AMOUNT, NUM, ROMAN, ROMAN_SMALL, Replace, VULGAR, abbreviation, abbreviation_before_number,
     acronym_as_word, call, clock_time, count_not_year, currency_amount, day_month, domain,
@@ -21,7 +22,8 @@ from .spoken import (
     two_way_abbreviation, unit, url, version, vulgar_fraction, words,
 )
 
-__all__ = ["FAMILIES", "NormalizerOptions", "PairedMarkup", "Rule", "build_rules", "rule"]
+__all__ = ["FAMILIES", "NormalizerOptions", "PairedMarkup", "Rule", "build_rules", "insert_rules",
+           "rule"]
 
 
 # The NormalizerOptions switches, one per rule family (see Rule.family).
@@ -267,8 +269,25 @@ def code_rules() -> list[Rule]:
     ]
 
 
+def insert_rules(rules: list[Rule], extra: list[DataRule]) -> list[Rule]:
+    """``rules`` with the data-driven rules ``extra`` (see preprocess.normalize_tech), each
+    placed right before the rule it names (``END``: after all)."""
+    out = list(rules)
+    for name, family, pattern, replace, before in extra:
+        names = [r.name for r in out]
+        at = names.index(before) if before in names else len(out)
+        if before not in names and before != "END":
+            raise ValueError(f"technical rule {name!r} goes before {before!r}, which no rule is named")
+        out.insert(at, rule(name, family, pattern, replace))
+    return out
+
+
 def build_rules(options: NormalizerOptions) -> list[Rule]:
     """The whole ordered rule table; the order is part of the behavior (see the module docstring)."""
+    return insert_rules(_base_rules(options), technical_rules())
+
+
+def _base_rules(options: NormalizerOptions) -> list[Rule]:
     versions = either(w for w in tables()["version_cue_words"] if w != "v")
     return [
         *markdown_rules(),

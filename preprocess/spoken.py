@@ -31,7 +31,7 @@ __all__ = [
     "unit", "url", "version", "vulgar_fraction", "words", "words_for",
 ]
 
-DATA_FILES = ("english.json", "units.json")
+DATA_FILES = ("english.json", "units.json", "technical.json")
 Replace = Callable[[re.Match[str]], str]
 
 # A number as written in running text: 5, 1,234, 3.5 (the G2P reads these itself).
