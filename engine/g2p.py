@@ -22,7 +22,7 @@ from engine.errors import G2PError, SettingError
 from kokoro_common.scratch import make_scratch
 
 __all__ = ["ESPEAK_LANGUAGES", "EXTRAS", "EnglishG2P", "EspeakG2P", "ExtraMissing",
-           "MisakiG2P", "Phonemizer", "SPACY_MODELS", "VoiceG2P", "phonemizer_for"]
+           "MisakiG2P", "Phonemizer", "SPACY_MODELS", "VoiceG2P", "phonemizer_for", "without_switches"]
 
 # Kokoro's one-letter language codes → espeak-ng language for the non-English espeak voices.
 ESPEAK_LANGUAGES = {"e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br"}
@@ -90,7 +90,19 @@ class _RecordingFallback:
         self.words.append(token.text)
         if self._fallback is None:
             self._fallback = self._make_fallback()
-        return self._fallback(token)
+        phonemes, rating = self._fallback(token)
+        return (without_switches(phonemes) if phonemes else phonemes), rating
+
+
+# espeak-ng marks a word it reads in another language's voice with that language's name,
+# "(hi)nəmˈʌstA(en-us)" (misaki maps the letters: "(An-us)"): names, not sounds, that the
+# model would read aloud.
+_SWITCH = re.compile(r"\([A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*\)")
+
+
+def without_switches(phonemes: str) -> str:
+    """``phonemes`` without espeak-ng's language-switch marks."""
+    return _SWITCH.sub("", phonemes) if "(" in phonemes else phonemes
 
 
 class ExtraMissing(SettingError):
@@ -126,6 +138,9 @@ class MisakiG2P:
 
 class EspeakG2P(MisakiG2P):
     """espeak-ng G2P (via misaki) for Spanish, French, Hindi, Italian and Portuguese."""
+
+    def _read(self, text: str) -> str:
+        return without_switches(super()._read(text))
 
     def __init__(self, language: str) -> None:
         from misaki import espeak

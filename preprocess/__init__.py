@@ -24,6 +24,7 @@ from preprocess.parse import FORMATS, MAX_TEXT_BYTES, parse_bytes, parse_file, p
 from preprocess.voicing import Speaker, speakers
 from preprocess.written import cue_texts
 from preprocess.planning import ChapterPlan, plan
+from preprocess.scripts import unreadable_script
 
 __all__ = [
     "CODE_POLICIES", "Cast", "CastError", "FORMATS", "LEXICON_VERSION", "MAX_TEXT_BYTES", "NORMALIZER_VERSION",
@@ -37,5 +38,5 @@ __all__ = [
     "whisper_language",
     "languages", "lexicon_for", "normalizer_identity", "parse_strict_xml",
     "parse_bytes", "parse_file", "parse_text", "plan", "read_cast", "read_dictionary", "resolve_language", "speakers",
-    "split_sentences",
+    "split_sentences", "unreadable_script",
 ]

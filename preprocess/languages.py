@@ -17,7 +17,7 @@ from functools import cache
 from importlib import resources
 
 __all__ = ["ENGLISH", "Language", "ScriptFilter", "language_table", "languages",
-           "resolve_language"]
+           "resolve_language", "script_of"]
 
 ENGLISH = "en"
 _TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
@@ -127,6 +127,12 @@ class ScriptFilter:
             else:
                 out.append(ch)
         return "".join(out)
+
+
+def script_of(ch: str) -> str | None:
+    """The script of a letter (the first word of its Unicode name: LATIN, DEVANAGARI...),
+    ``MARK`` for a combining mark, None for anything that is not a letter."""
+    return _script(ch)
 
 
 @cache

@@ -15,10 +15,11 @@ from typing import Protocol
 from .cast import Cast
 from .chunk import Chunk, ChunkOptions, chunk_chapter
 from .document import Chapter, Document
-from .languages import ENGLISH, Language, ScriptFilter, resolve_language
+from .languages import Language, ScriptFilter, resolve_language
 from .lexicon import Lexicon
 from .normalize import Normalizer
 from .phonemic import with_markup
+from .scripts import with_script_runs
 from .voicing import chapter_voicing
 
 __all__ = ["ChapterPlan", "LanguageG2P", "plan"]
@@ -69,7 +70,8 @@ def plan(document: Document, phonemize: Callable[[str], str],
     that language's G2P; so is a block in another language (``Block.language``) and a phrase
     inside a block (``Block.runs``: one sentence with the phonemes of both languages, or, where
     ``voices`` has a voice for the phrase's language, a piece of its own in that voice, joined
-    without a pause). Outside English, letters of scripts the G2P cannot read are skipped,
+    without a pause). Letters of a script the language does not read are read through the
+    language that reads them (Devanagari → Hindi, :mod:`preprocess.scripts`), else skipped,
     with a warning (logged) that says how many. ``voices`` maps language tags to the voice for
     text in that language other than the book's (its chunks carry it in ``Chunk.voice``).
 
@@ -80,6 +82,7 @@ def plan(document: Document, phonemize: Callable[[str], str],
     for chapter in document.chapters:
         chapter = _roles(chapter, cast)
         normalize, g2p, tag, voice = readers(chapter.language or document.language)
+        chapter = with_script_runs(chapter, tag)  # Devanagari in English is read as Hindi
         voicing = (None if cast is None else
                    chapter_voicing(cast, chapter, tag, cast.narrator))
         if voicing is not None and voicing.voice is not None:
@@ -131,9 +134,8 @@ class _Readers:
         own = resolve_language(self.document.language)[0].tag == language.tag
         lexicon = self.lexicon.for_language(language.tag)
         voice = None if own else self.voices.get(language.tag)
-        if language.family == ENGLISH:  # misaki hands what it cannot read to espeak-ng itself
-            return (normalizer, (lambda text: g2p(lexicon.apply(with_markup(text)))),
-                    language.tag, voice)
+        # Letters of a script the G2P cannot read (Hebrew in English, Cyrillic in French) are
+        # skipped and counted; misaki would spell Hebrew letters by their names.
         keep = self.filters.setdefault(language, ScriptFilter(language))
         return (normalizer, (lambda text: g2p(lexicon.apply(with_markup(text, keep)))),
                 language.tag, voice)

@@ -102,6 +102,7 @@ def choose_reading(document: Document, lang: Optional[str], voice: str,
         # Text that names no language, read by a voice the user chose: the voice's language.
         document = dataclasses.replace(document, language=voice_info.language)
     language, warning = resolve_language(document.language)
+    _refuse_unreadable(document)
     warnings = [warning] if warning else []
     if language.extra is not None:
         phonemizer_for(language.code)  # a missing extra is one line (exit 2) before any work
@@ -112,6 +113,19 @@ def choose_reading(document: Document, lang: Optional[str], voice: str,
                         f"{language.name}: it is read as {language.name} with that voice's "
                         f"accent (--lang sets the text's language)")
     return Reading(document, voice, tuple(warnings))
+
+
+def _refuse_unreadable(document: Document) -> None:
+    """A document mostly in letters no Kokoro language reads (Hebrew, Arabic) is refused in
+    one line (exit 2), not read as silence; a few such letters are skipped with a warning."""
+    from kokoro_cli.errors import UsageError
+    from preprocess import unreadable_script
+
+    script = unreadable_script(document)
+    if script is not None:
+        declared = f" (language {document.language!r})" if document.language_declared else ""
+        raise UsageError(f"the text is in {script.title()} letters{declared}, which no Kokoro "
+                         f"voice or G2P reads: nothing to convert")
 
 
 @contextmanager
