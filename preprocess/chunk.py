@@ -17,7 +17,7 @@ from preprocess.document import Block, BlockKind, Chapter, LanguageRun
 from preprocess.inline import (CLOSING, OPENING, map_runs, mark, marked_text, read_mixed, scrub,
                                segments, unmark)
 from preprocess.phonemic import plain
-from preprocess.voicing import ChapterVoicing, cast_reader, voiced_runs
+from preprocess.voicing import CastReader, ChapterVoicing, voiced_runs
 from preprocess.written import runs, spoken_counts, written_sentences
 
 __all__ = ["Chunk", "ChunkOptions", "Pauses", "Span", "chunk_chapter", "split_sentences"]
@@ -173,7 +173,7 @@ def chunk_chapter(chapter: Chapter, g2p: G2P, count: Count,
         foreign = [r for r in block.runs or () if read and read(r.language)[2] != reader[2]]
         reads = read
         if voicing is not None and voicing.blocks[b]:  # quotes in other voices (a cast)
-            reads = cast_reader(read, reader, voicing)
+            reads = CastReader(read, reader, voicing)
             foreign = voiced_runs([replace(r, language=reads(r.language)[2]) for r in foreign],
                                   voicing.blocks[b], len(block.text))
         pieces, said = (_mixed_pieces(block, foreign, reader, reads, count, options, sentences)

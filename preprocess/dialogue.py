@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .quotes import Conventions, conventions, find_quotes, script_label
 
@@ -99,6 +100,7 @@ def attribute(blocks: Sequence[str], language: str = "en",
 
 
 def _block(text: str, context: _Context, label: tuple[str, int] | None) -> Iterator[Quote]:
+    """The quotes of one paragraph, attributed; ``context`` learns from it."""
     if label is not None and label[0].lower() not in context.conv.stop:
         name = context.canonical(label[0])
         context.history.append(name)
@@ -112,28 +114,7 @@ def _block(text: str, context: _Context, label: tuple[str, int] | None) -> Itera
         context.mentions += named
         context.speaking, context.narrated = None, bool(named)
         return
-    continued = context.speaking if not text[:spans[0][0]].strip() else None
-    quotes: list[Quote] = []
-    speaker: str | None = None  # the paragraph's, once known
-    group = False
-    for k, (start, end) in enumerate(spans):
-        after = text[end:spans[k + 1][0] if k + 1 < len(spans) else len(text)]
-        before = text[spans[k - 1][1] if k else 0:start]
-        narration = _narration(text, spans[:k], start)
-        found = _tagged(after, before, context)
-        if k == 0 and found is None and continued is not None:
-            who, rule = continued, "continued"
-        else:
-            who, rule = _decide(found, speaker, group, narration, context,
-                                tagged=k > 0 or bool(before.strip()))
-        if found == ("", "pronoun-group"):
-            group = True
-        if who is not None and speaker is None:
-            speaker = who
-        quotes.append(Quote(start, end, who, rule))
-    # a quote before the paragraph's tag ("‘No,’ she said. ‘Never.’" read in order) is its too
-    quotes = [q if q.speaker is not None or group or speaker is None or q.rule != "unknown"
-              else Quote(q.start, q.end, speaker, "paragraph") for q in quotes]
+    quotes, speaker = _attributed(text, spans, context)
     if speaker is not None or not text[:spans[0][0]].strip():
         context.history.append(speaker)  # (not narration quoting a word: a large "E")
     context.mentions += _names(_narration(text, spans, len(text)), context,
@@ -142,6 +123,30 @@ def _block(text: str, context: _Context, label: tuple[str, int] | None) -> Itera
     context.speaking = quotes[-1].speaker if _left_open(text, spans[-1], context.conv) else None
     context.narrated = False
     yield from quotes
+
+
+def _attributed(text: str, spans: Sequence[tuple[int, int]],
+                context: _Context) -> tuple[list[Quote], str | None]:
+    """Each quote of a paragraph with its speaker, and the paragraph's speaker."""
+    continued = context.speaking if not text[:spans[0][0]].strip() else None
+    quotes: list[Quote] = []
+    speaker: str | None = None  # the paragraph's, once known
+    group = False
+    for k, (start, end) in enumerate(spans):
+        after = text[end:spans[k + 1][0] if k + 1 < len(spans) else len(text)]
+        before = text[spans[k - 1][1] if k else 0:start]
+        found = _tagged(after, before, context)
+        if k == 0 and found is None and continued is not None:
+            who, rule = continued, "continued"
+        else:
+            who, rule = _decide(found, speaker, group, _narration(text, spans[:k], start),
+                                context, tagged=k > 0 or bool(before.strip()))
+        group = group or found == ("", "pronoun-group")
+        speaker = speaker if speaker is not None else who
+        quotes.append(Quote(start, end, who, rule))
+    # a quote before the paragraph's tag ("‘No,’ she said. ‘Never.’" read in order) is its too
+    return [q if q.speaker is not None or group or speaker is None or q.rule != "unknown"
+            else Quote(q.start, q.end, speaker, "paragraph") for q in quotes], speaker
 
 
 def _left_open(text: str, span: tuple[int, int], conv: Conventions) -> bool:
@@ -295,7 +300,8 @@ def _verb_at(words: list[str], i: int, conv: Conventions) -> int:
     return 0
 
 
-def _name_at(words: list[str], i: int, context: _Context, with_end: bool = False):
+def _name_at(words: list[str], i: int, context: _Context,
+             with_end: bool = False) -> Any:
     """The speaker named at ``i``: a pronoun, "the captain", "his wife", "Mr. Bennet", "the
     March Hare", "Alice": ``((name or gender, kind), end)`` with ``with_end``, else the pair."""
     if i >= len(words):

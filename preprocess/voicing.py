@@ -17,7 +17,7 @@ from .cast import Cast
 from .dialogue import Quote, attribute
 from .document import Chapter, LanguageRun
 
-__all__ = ["ChapterVoicing", "Speaker", "Voiced", "cast_reader", "chapter_voicing", "speakers",
+__all__ = ["CastReader", "ChapterVoicing", "Speaker", "Voiced", "chapter_voicing", "speakers",
            "voiced_runs"]
 
 # (normalize, G2P, canonical tag, voice or None): preprocess.chunk's Reading
@@ -104,7 +104,7 @@ def voiced_runs(runs: Sequence[LanguageRun], voiced: Sequence[Voiced],
     return found
 
 
-class cast_reader:  # noqa: N801 (used as the chunker's ``read`` function)
+class CastReader:
     """The chunker's reader for a block with voiced runs: ``@K`` tags read like the block
     (``own``) or their language (``read``), in voice K; ``rule(tag)`` says why."""
 
