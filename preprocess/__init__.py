@@ -5,7 +5,9 @@ The application imports only the names below. Importing this package stays cheap
 no spaCy, no model; the engine is reached only through the callables given to :func:`plan`.
 """
 
+from preprocess.by_language import spoken_by_language
 from preprocess.cast import Cast, CastError, read_cast
+from preprocess.detect import detect_language
 from preprocess.chunk import (Chunk, ChunkOptions, Pauses, Span, chunk_chapter,
                               split_sentences)
 from preprocess.compare import (Comparison, compare, language_of_voice, threshold_for,
@@ -38,5 +40,5 @@ __all__ = [
     "whisper_language",
     "languages", "lexicon_for", "normalizer_identity", "parse_strict_xml",
     "parse_bytes", "parse_file", "parse_text", "plan", "read_cast", "read_dictionary", "resolve_language", "speakers",
-    "split_sentences", "unreadable_script",
+    "split_sentences", "spoken_by_language", "unreadable_script",
 ]

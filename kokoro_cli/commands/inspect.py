@@ -185,8 +185,7 @@ def _print_unknown_words(document, lexicon, as_json: bool) -> None:
     every word by its rules and keeps no list of known words: a note names them."""
     from engine import VoiceG2P
     from kokoro_cli.console import err
-    from preprocess import resolve_language
-    from preprocess.by_language import spoken_by_language
+    from preprocess import resolve_language, spoken_by_language
 
     counts: Counter[tuple[str, str]] = Counter()
     unchecked: dict[str, None] = {}
