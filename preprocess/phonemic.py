@@ -20,6 +20,8 @@ _OPEN, _MID, _CLOSE, _SPACE = "\ue004", "\ue005", "\ue006", "\ue007"
 PHONEMIC = re.compile(f"{_OPEN}([^{_OPEN}{_MID}{_CLOSE}]{{1,400}}){_MID}"
                       f"([^{_OPEN}{_MID}{_CLOSE}]{{1,800}}){_CLOSE}")
 _STRAY = re.compile(f"[{_OPEN}-{_SPACE}]")
+# Characters that would end misaki's "[word](/phonemes/)" early.
+_BREAKERS = frozenset("()[]/")
 # Placeholders for protected runs: characters of the supplementary private-use plane.
 _HOLD = 0xF0000
 
@@ -36,7 +38,7 @@ def plain(text: str) -> str:
     """``text`` with each marked word as the word itself."""
     if _OPEN not in text and _SPACE not in text:
         return text
-    return _STRAY.sub("", PHONEMIC.sub(lambda m: m.group(1), text)).replace(_SPACE, " ")
+    return _STRAY.sub("", PHONEMIC.sub(lambda m: m.group(1), text).replace(_SPACE, " "))
 
 
 def with_markup(text: str, outside: Callable[[str], str] = str) -> str:
@@ -48,7 +50,9 @@ def with_markup(text: str, outside: Callable[[str], str] = str) -> str:
     for m in PHONEMIC.finditer(text):
         out.append(outside(_STRAY.sub("", text[last:m.start()])))
         word, phonemes = (part.replace(_SPACE, " ") for part in m.groups())
-        out.append(f"[{word}](/{phonemes}/)")
+        # Markers typed into a document (not made by a parser) must not break misaki's markup.
+        safe = not set(word + phonemes) & _BREAKERS
+        out.append(f"[{word}](/{phonemes}/)" if safe else outside(word))
         last = m.end()
     out.append(outside(_STRAY.sub("", text[last:])))
     return "".join(out)

@@ -199,3 +199,15 @@ def test_what_whisper_hears(tmp_path: Path, synth, english_g2p, paragraph: str, 
     letters = "".join(ch for ch in said.lower() if ch.isalpha())  # "F.B.K." or "FBK": fbk
     assert heard in letters, said
     assert not_heard is None or not_heard not in letters, said
+
+
+def test_marked_words_survive_the_normalizer_and_become_misaki_markup() -> None:
+    from preprocess import Normalizer
+    from preprocess.phonemic import plain, pronounce, with_markup
+
+    text = f"DR. Who met {pronounce('New York', 'nˈu jˈɔɹk')} on 3/4."
+    said = Normalizer()(text)
+    assert plain(said) == "DR. Who met New York on three quarters."  # the word kept whole
+    assert "[New York](/nˈu jˈɔɹk/)" in with_markup(said)
+    # markers typed into a document cannot break the markup
+    assert with_markup("a \ue004x)\ue005k)(\ue006 b") == "a x) b"
