@@ -109,16 +109,20 @@ class Lexicon:
         the layers of each other language are layered the same way into :attr:`others`.
         """
         flat = [layer for lex in lexicons for layer in (lex, *lex.others)]
-        chosen = [lex for lex in flat if same_language(lex.language, language)]
-        entries = tuple(entry for lex in chosen for entry in lex.entries)
         tags: dict[str, str] = {}  # primary language -> the first tag seen for it
         for lex in flat:
             if not same_language(lex.language, language):
                 tags.setdefault(lex.language.split("-")[0].lower(), lex.language)
-        others = tuple(cls.layered(*[lex for lex in flat if same_language(lex.language, tag)],
-                                   language=tag) for tag in tags.values())
-        return cls(entries, language, tuple(note for lex in chosen for note in lex.notes),
-                   tuple(other for other in others if other.entries))
+        others = tuple(cls._merged(flat, tag) for tag in tags.values())
+        return cls._merged(flat, language, tuple(other for other in others if other.entries))
+
+    @classmethod
+    def _merged(cls, layers: Sequence[Lexicon], language: str,
+                others: tuple[Lexicon, ...] = ()) -> Lexicon:
+        """The entries and notes of the ``layers`` in ``language``, in order, as one lexicon."""
+        chosen = [lex for lex in layers if same_language(lex.language, language)]
+        return cls(tuple(entry for lex in chosen for entry in lex.entries), language,
+                   tuple(note for lex in chosen for note in lex.notes), others)
 
     def for_language(self, tag: str) -> Lexicon:
         """The entries that read text in ``tag``: this lexicon's where that is its language,
