@@ -26,15 +26,16 @@ def models_fetch(
     voices: Optional[Path] = VoicesOpt,
 ) -> None:
     """Download the model and all 54 voices into the cache, verifying every file by sha256,
-    and derive the model the default (onnx) backend runs, so the first conversion need not."""
+    and derive the model the default (onnx) backend runs for this CPU, with its optimized
+    graph, so the first conversion need not."""
     def action() -> None:
-        from engine import SOURCES, runtime_model
+        from engine import SOURCES, Synthesizer
 
         if source is not None and source not in SOURCES:
             raise UsageError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
         resolver = resolver_for(model, voices)
         resolver.fetch(source=source)
-        runtime_model(resolver, "onnx")
+        Synthesizer.load(resolver, backend="onnx", threads=1).ready()  # saves the graph too
         err.print(f"all files verified in {resolver.cache_dir}")
     run_guarded(action)
 
