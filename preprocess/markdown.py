@@ -24,7 +24,7 @@ from .document import (CODE_NOTICE, CODE_POLICIES, Block, BlockKind, Chapter, Do
                        LanguageRun, fold_heading_only)
 from .errors import ParseError
 from .inline import Switch, collapse, declared_language, foreign_runs
-from .plaintext import is_part_label
+from .plaintext import is_part_label, titlecase
 
 __all__ = ["CODE_POLICIES", "parse_markdown"]
 
@@ -89,7 +89,7 @@ def parse_markdown(
     meta = _front_matter(tokens, name)
     pieces = list(_pieces(tokens, code, meta.language or "en"))
     level, wrapping_title = _chapter_level(pieces, split_level, chapter_file)
-    title = meta.title or wrapping_title or name
+    title = meta.title or (wrapping_title and titlecase(wrapping_title)) or name
     # A chapter of nothing but headings ("Part One" before "Chapter 1") opens the next one.
     chapters = fold_heading_only(_group(pieces, level, title))
     return Document(
@@ -337,7 +337,7 @@ def _with_final_punctuation(text: str) -> str:
 def _chapter_level(
     pieces: Sequence[_Piece], forced: int | None, chapter_file: bool = False
 ) -> tuple[int, str | None]:
-    """The heading level that starts chapters, and the text of an H1 that wraps the whole text.
+    """The heading level that starts chapters, and the text of an H1 that leads the whole text.
 
     Parts are not chapters: when every top-level heading is a part label ("Part One") and deeper
     headings exist, chapters start at the next level (the part headings still start one each,
@@ -351,8 +351,9 @@ def _chapter_level(
         return levels[1], None
     if chapter_file:
         return levels[0], None
-    if levels[0] == 1 and len(top) == 1 and len(levels) > 1 and _leads(pieces, top[0]):
-        return levels[1], top[0].block.text
+    if levels[0] == 1 and len(top) == 1 and _leads(pieces, top[0]):
+        # One leading H1 titles the document; it starts chapters only when nothing is deeper.
+        return (levels[1] if len(levels) > 1 else 1), top[0].block.text
     return levels[0], None
 
 

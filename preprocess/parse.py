@@ -16,7 +16,7 @@ from .epub import parse_epub
 from .errors import InputError
 from .inline import map_runs
 from .markdown import parse_markdown
-from .plaintext import _SMALL_WORDS, _titlecase, clean_text, is_part_label, parse_plaintext
+from .plaintext import _SMALL_WORDS, clean_text, is_part_label, parse_plaintext, titlecase
 from .ssml import parse_ssml
 
 __all__ = ["FORMATS", "MAX_TEXT_BYTES", "clean_text", "parse_bytes", "parse_file", "parse_text"]
@@ -241,7 +241,7 @@ def _finish(document: Document, label: str) -> Document:
     # All-caps titles ("CHAPTER IV. THE STORM") are typography; every format gets title case.
     # A title that is the document's own name (a file called README) stays as it is.
     titled = [
-        c if c.title in (document.title, label) else replace(c, title=_titlecase(c.title))
+        c if c.title in (document.title, label) else replace(c, title=titlecase(c.title))
         for c in spoken
     ]
     chapters = tuple(
@@ -293,7 +293,7 @@ def _qualify_repeats(chapters: list[Chapter]) -> list[Chapter]:
             if block.kind is not BlockKind.HEADING:
                 break
             if is_part_label(block.text):
-                part = _titlecase(block.text.strip().rstrip(".:"))
+                part = titlecase(block.text.strip().rstrip(".:"))
         if part and not is_part_label(chapter.title):
             chapter = dataclasses.replace(chapter, title=f"{part}, {chapter.title}")
         out.append(chapter)

@@ -16,7 +16,7 @@ from .document import Block, BlockKind, Chapter, Document, fold_heading_only
 from .gutenberg import byline_author, split_gutenberg
 
 __all__ = [
-    "HEADING_PATTERNS", "classify_line", "clean_text", "is_part_label",
+    "HEADING_PATTERNS", "classify_line", "clean_text", "is_part_label", "titlecase",
     "parse_plaintext",
 ]
 
@@ -273,7 +273,7 @@ def _title_and_authors(
         if author and titles and all(_is_title_line(t) for t in titles):
             while used < len(head) and _YEAR.fullmatch(head[used]):
                 used += 1
-            return _titlecase(" ".join(titles)), (author,), _drop_lines(paragraphs, used)
+            return titlecase(" ".join(titles)), (author,), _drop_lines(paragraphs, used)
     return None, (), paragraphs
 
 
@@ -307,9 +307,9 @@ def _heading_at(
         follower = paragraphs[index + 1] if index + 1 < len(paragraphs) else []
         if len(follower) == 1 and _bare_label(label) and _is_title_line(follower[0]):
             return _Heading(_combine(label, follower[0]), True), 2
-        return _Heading(_titlecase(label), True), 1
+        return _Heading(titlecase(label), True), 1
     if role == "caps" and len(lines) == 1 and caps_ok:
-        return _Heading(_titlecase(lines[0]), False), 1
+        return _Heading(titlecase(lines[0]), False), 1
     return None, 1
 
 
@@ -328,7 +328,7 @@ def _wrapped_heading(
         return None
     if not (_runs_on(first, blank) and _ends_title(rest)):
         return None
-    return _Heading(_titlecase(f"{first} {rest}"), True), used
+    return _Heading(titlecase(f"{first} {rest}"), True), used
 
 
 def _runs_on(line: str, blank_after: bool) -> bool:
@@ -368,7 +368,7 @@ def _long_heading(
         return None
     if match.group("title"):
         whole = f"{match.group('title')} {joined}"
-        heading = _titlecase(f"{lines[0]} {joined}")
+        heading = titlecase(f"{lines[0]} {joined}")
     else:
         whole, heading = joined, _combine(lines[0], joined)
     if not _reads_as_title(whole, _LONG_TITLE_WORDS):
@@ -407,12 +407,12 @@ def _bare_label(line: str) -> bool:
 
 
 def _combine(label: str, title: str) -> str:
-    label = _titlecase(label.strip())
+    label = titlecase(label.strip())
     joiner = " " if label[-1] in ".:" else ". "
-    return f"{label}{joiner}{_titlecase(title.strip())}"
+    return f"{label}{joiner}{titlecase(title.strip())}"
 
 
-def _titlecase(text: str) -> str:
+def titlecase(text: str) -> str:
     """Title case for all-caps text ("THE KEEPER'S LAMP" -> "The Keeper's Lamp"), else unchanged.
 
     Roman numerals after a label or before a stop stay upper case ("Chapter IV", "IV."); small

@@ -208,6 +208,12 @@ MARKDOWN_CHAPTERS = [
     ("## A\n\nx\n\n### A.1\n\nz\n\n## B\n\ny\n", None, ["A", "B"], "notes"),
     # one H1 wrapping everything is the title, chapters split at the next level
     ("# Guide\n\n## A\n\nx\n\n## B\n\ny\n", None, ["A", "B"], "Guide"),
+    # one leading H1 and nothing deeper: the document's title and its one chapter
+    ("# Quarterly Report\n\nx\n", None, ["Quarterly Report"], "Quarterly Report"),
+    # (capitals are typography: the title is title-cased here, chapters by parse_file)
+    ("# QUARTERLY REPORT\n\nx\n", None, ["QUARTERLY REPORT"], "Quarterly Report"),
+    # text before the H1: the H1 does not lead, so the file names the document
+    ("Intro.\n\n# Late\n\nx\n", None, ["notes", "Late"], "notes"),
     ("# One\n\nx\n\n# Two\n\ny\n", None, ["One", "Two"], "notes"),
     # an explicit split level
     ("# One\n\nx\n\n## One.a\n\nz\n\n# Two\n\ny\n", 2, ["One", "One.a", "Two"], "notes"),

@@ -113,7 +113,7 @@ def test_watch_narrates_new_and_edited_files_and_stops_cleanly_on_sigterm(tmp_pa
     try:
         report = inbox / "report.md"
         report.write_text("# Report\n\nThe build is green.\n")
-        _wait_for(lambda: len(_summaries(log)) == 1 and (out / "report.mp3").exists(),
+        _wait_for(lambda: len(_summaries(log)) == 1 and (out / "Report.mp3").exists(),
                   "the first conversion", proc, log)
         assert "2 synthesized, 0 reused" in _summaries(log)[0]
         _wait_for(lambda: "feed " in log.read_text(), "the feed update", proc, log)
@@ -137,7 +137,7 @@ def test_watch_narrates_new_and_edited_files_and_stops_cleanly_on_sigterm(tmp_pa
     assert leftovers in ([], [".kokoro-feed.json"])  # no half-written temporary files
     from kokoro_cli.output import probe_format
 
-    assert float(probe_format(out / "report.mp3")["duration"]) > 1.0
+    assert float(probe_format(out / "Report.mp3")["duration"]) > 1.0
 
 
 @pytest.mark.slow
