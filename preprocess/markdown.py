@@ -351,9 +351,10 @@ def _chapter_level(
         return levels[1], None
     if chapter_file:
         return levels[0], None
-    if levels[0] == 1 and len(top) == 1 and _leads(pieces, top[0]):
-        # One leading H1 titles the document; it starts chapters only when nothing is deeper.
-        return (levels[1] if len(levels) > 1 else 1), top[0].block.text
+    if levels[0] == 1 and len(top) == 1 and len(levels) > 1 and _leads(pieces, top[0]):
+        return levels[1], top[0].block.text
+    if levels == [1] and len(top) == 1 and pieces[0] is top[0]:
+        return 1, top[0].block.text  # "# Report" opening the text titles it (and its chapter)
     return levels[0], None
 
 
