@@ -233,7 +233,7 @@ class Synthesizer:
             piece = taken.popleft()
             if not heard and hearing is not None and (asked := hearing(piece)) is not None:
                 heard = [hear(samples, self.sample_rate, asked.model, asked.language,
-                              asked.threads)]
+                              asked.threads, asked.max_tokens)]
             start, end = trim_span(samples)
             yield AudioChunk(faded(samples[start:end]), self.sample_rate, piece, durations,
                              start, heard[0] if heard else None)

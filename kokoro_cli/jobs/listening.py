@@ -108,7 +108,8 @@ class PieceChecker:
         if unchecked_reason(tag) is not None:
             return None
         threads = (os.cpu_count() or 1) if here or not self.in_pool() else 1
-        return Hearing(self.options.model, whisper_language(tag), threads)
+        return Hearing(self.options.model, whisper_language(tag), threads,
+                       max_tokens=min(400, 24 + 2 * len(chunk.text)))
 
     def tally(self) -> ChapterTally:
         return ChapterTally(self.threshold)
@@ -126,7 +127,8 @@ class PieceChecker:
         check = kept
         if check is None or check.audio != digest:
             if heard is None:
-                heard = hear(audio, self.rate, hearing.model, hearing.language, hearing.threads)
+                heard = hear(audio, self.rate, hearing.model, hearing.language, hearing.threads,
+                             hearing.max_tokens)
             check = self._score(chunk, digest, heard)
         if check.score > self.threshold(chunk) and (kept is None or kept != check):
             audio, bounds, check = self._retry(chunk, key, audio, bounds, check)
