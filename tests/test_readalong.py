@@ -79,7 +79,7 @@ def _check_overlay(book: Path) -> tuple[int, int]:
     with zipfile.ZipFile(book) as archive:
         names = set(archive.namelist())
         smils = [n for n in names if n.endswith(".smil")]
-        referenced, spans = [], 0
+        referenced, spans, gaps = [], 0, []
         for name in smils:
             root = etree.fromstring(archive.read(name))
             last: dict[str, float] = {}
@@ -93,12 +93,15 @@ def _check_overlay(book: Path) -> tuple[int, int]:
                 assert f'id="{fragment}"'.encode() in archive.read(path)
                 begin, end = (float(audio.get(k)[:-1]) for k in ("clipBegin", "clipEnd"))
                 assert last.get(audio.get("src"), -1) <= begin < end
+                gaps.append(begin - last.get(audio.get("src"), begin))
                 last[audio.get("src")] = end
                 referenced.append((path, fragment))
         for name in names:
             if name.endswith((".xhtml", ".html")):
                 spans += len(re.findall(rb'id="ra-s\d+"', archive.read(name)))
     assert len(referenced) == len(set(referenced)) == spans
+    # a clip runs on to the next one in its audio: going clip to clip skips no pause
+    assert max(gaps, default=0) < 0.0015, max(gaps)
     return spans, len(referenced)
 
 

@@ -15,6 +15,7 @@ document that is not well-formed XML cannot be rewritten without changing it, an
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import posixpath
 import uuid
@@ -143,6 +144,7 @@ def _overlay(source: Source, timed: Sequence[TimedChapter], audio: Sequence[Path
              for i, n in enumerate(names, 1)] + [("ra-css", relative(css, source.opf_path),
                                                   "text/css")]
     overlays, cursor, ids = {}, 0, (f"ra-s{i}" for i in itertools.count(1))
+    documents: list[tuple[str, int, str, list[tuple[int, Clip]]]] = []
     for number, (item_id, doc) in enumerate(source.spine, 1):
         root = _content(source, doc)
         body = next(root.iter("{*}body"), None)
@@ -152,18 +154,35 @@ def _overlay(source: Source, timed: Sequence[TimedChapter], audio: Sequence[Path
         if not found:
             continue
         smil_path = posixpath.join(home, f"overlay-{number:03d}.smil")
-        clips = [_clip(sentences[cursor + i], doc, span, names, smil_path, timed, head)
+        clips = [(sentences[cursor + i][0],
+                  _clip(sentences[cursor + i], doc, span, names, smil_path, timed, head))
                  for i, span in found.items()]
         cursor += used
         _link_css(root, relative(css, doc))
         source.entries[doc] = xhtml_bytes(root)
-        source.entries[smil_path] = smil(clips)
+        documents.append((item_id, number, smil_path, clips))
+    ends = [head + t.timing.samples / t.timing.sample_rate for t in timed]
+    joined = iter(_run_on([clip for *_, clips in documents for clip in clips], ends))
+    for item_id, number, smil_path, clips in documents:
+        mine = [next(joined) for _ in clips]
+        source.entries[smil_path] = smil(mine)
         smil_id = f"ra-smil-{number}"
         items.append((smil_id, relative(smil_path, source.opf_path), "application/smil+xml"))
-        overlays[item_id] = (smil_id, sum(c.end - c.begin for c in clips))
+        overlays[item_id] = (smil_id, sum(c.end - c.begin for c in mine))
     add_to_package(source.opf, items, overlays)
     source.entries[source.opf_path] = etree.tostring(source.opf.getroottree(),
                                                      xml_declaration=True, encoding="utf-8")
+
+
+def _run_on(clips: Sequence[tuple[int, Clip]], ends: Sequence[float]) -> list[Clip]:
+    """Each clip (with its chapter) runs on to the next clip of its chapter's audio, the last to
+    the audio's end: the pause after a sentence, and any sentence the text did not show, go
+    with the clip before them, so a player going from clip to clip leaves nothing out."""
+    out = []
+    for (chapter, clip), following in zip(clips, [*clips[1:], None]):
+        until = following[1].begin if following and following[0] == chapter else ends[chapter]
+        out.append(dataclasses.replace(clip, end=max(clip.end, until)))
+    return out
 
 
 def _clip(found, doc: str, span: str, names: Sequence[str], smil_path: str,
