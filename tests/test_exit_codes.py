@@ -14,6 +14,7 @@ from kokoro_cli.output.loudness import LoudnessError, QCError
 from kokoro_cli.output.staging import OutputBusyError
 from kokoro_common import KokoroError, NotAFileError
 from preprocess import InputError, ParseError
+from preprocess.cast import CastError
 from preprocess.lexicon import DictionaryError
 
 CODES: tuple[tuple[type[KokoroError], ExitCode], ...] = (
@@ -24,6 +25,7 @@ CODES: tuple[tuple[type[KokoroError], ExitCode], ...] = (
     (InputError, ExitCode.INPUT),
     (ParseError, ExitCode.INPUT),
     (DictionaryError, ExitCode.INPUT),
+    (CastError, ExitCode.USAGE),  # a cast file naming an unknown voice or chapter
     (AssetError, ExitCode.ASSET),
     (BackendError, ExitCode.ASSET),
     (G2PError, ExitCode.ASSET),
