@@ -69,6 +69,14 @@ def _query(text: str, _m: re.Match[str]) -> str:
     return " with " + " and ".join(said) if said else ""
 
 
+def _with_query(_text: str, m: re.Match[str]) -> str:
+    """A URL with a query or a fragment; one with neither is left to the URL rule."""
+    if m.group("query") is None and m.group("frag") is None:
+        raise Decline
+    return (_address(m.group("base"), m) + _query(m.group("query") or "", m)
+            + _fragment(m.group("frag") or "", m))
+
+
 def _fragment(text: str, _m: re.Match[str]) -> str:
     return f", section {_words(text, _m)}" if text else ""
 
@@ -225,7 +233,7 @@ def _symbol_name(text: str, _m: re.Match[str]) -> str:
 
 READINGS: dict[str, Reading] = {
     "spell": _spell, "digits": _digits, "dotted": _dotted, "words": _words, "snake": _snake,
-    "address": _address, "query": _query, "fragment": _fragment, "point": _point,
+    "address": _address, "query": _query, "with_query": _with_query, "fragment": _fragment, "point": _point,
     "hex4": _hex4, "path": _path, "keys": _keys, "weekday": _lookup("weekday_names"),
     "month": _lookup("month_names"), "decade": _decade, "power": _power, "formula": _formula,
     "phone": _phone, "duration": _duration, "zone": _zone, "clock": _clock,

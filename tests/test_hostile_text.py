@@ -118,7 +118,8 @@ def test_markdown_with_a_bad_byte_keeps_its_accents(tmp_path: Path, caplog) -> N
 def test_cli_warns_of_the_bad_byte(tmp_path: Path) -> None:
     path = tmp_path / "story.txt"
     path.write_bytes(ACCENTED.encode() + b"\xff" + b"Fin.\n")
-    result = runner.invoke(app, ["preview", str(path)])
+    # French, and said so: a text that names no language would also be told French (#30)
+    result = runner.invoke(app, ["preview", str(path), "--lang", "fr"])
     assert result.exit_code == 0, result.stderr
     assert result.stderr.splitlines() == [f"warning: story.txt: 1 byte is not UTF-8 (at byte "
                                           f"{BAD_AT:,}), replaced by U+FFFD and not read; the rest "
