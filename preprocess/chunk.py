@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from preprocess.document import Block, BlockKind, Chapter, LanguageRun
-from preprocess.inline import (CLOSING, OPENING, map_runs, mark, marked_text, read_mixed, scrub,
-                               segments, unmark)
+from preprocess.inline import (CLOSING, OPENING, carry_runs, map_runs, mark, marked_text,
+                               read_mixed, scrub, segments, unmark)
 from preprocess.phonemic import plain
 from preprocess.voicing import CastReader, ChapterVoicing, voiced_runs
 from preprocess.written import runs, spoken_counts, written_sentences
@@ -222,7 +222,7 @@ def _mixed_pieces(block: Block, foreign: Sequence[LanguageRun], reader: Reading,
     # text without the markers' own characters (a book may hold them: private-use letters).
     text = marked_text(*map_runs(block.text, [replace(r, language=read(r.language)[2])
                                               for r in foreign], scrub))
-    spoken = split_sentences(normalize(text), language)
+    spoken = carry_runs(split_sentences(normalize(text), language))
     pieces = []
     for i, (s, w) in enumerate(zip(spoken, written_sentences(text, spoken, normalize))):
         span = Span(first + i, 0, plain(unmark(w)), spoken_counts(w, normalize))

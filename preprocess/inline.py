@@ -21,8 +21,9 @@ from .languages import resolve_language
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CLOSING", "OPENING", "Switch", "collapse", "declared_language", "foreign_runs",
-           "map_runs", "mark", "marked_text", "read_mixed", "scrub", "segments", "unmark"]
+__all__ = ["CLOSING", "OPENING", "Switch", "carry_runs", "collapse", "declared_language",
+           "foreign_runs", "map_runs", "mark", "marked_text", "read_mixed", "scrub", "segments",
+           "unmark"]
 
 # A run is "\ue000fr\ue001...\ue002fr\ue003": the tag between each pair of markers.
 _OPEN, _OPENED, _CLOSE, _CLOSED = "\ue000", "\ue001", "\ue002", "\ue003"
@@ -149,6 +150,19 @@ def scrub(text: str) -> str:
 def unmark(text: str) -> str:
     """``text`` without markers."""
     return _STRAY.sub("", _MARKER.sub("", text))
+
+
+def carry_runs(sentences: Sequence[str]) -> list[str]:
+    """Marked sentences cut from one text, each whole sentence inside a run (the middle of a
+    quote of three sentences) marked as that run: a sentence that starts or ends inside a run
+    shows it by a marker of its own (see :func:`segments`), one with no marker could not."""
+    out, inside = [], None
+    for sentence in sentences:
+        markers = list(_MARKER.finditer(sentence))
+        out.append(mark(inside, sentence) if inside and not markers else sentence)
+        if markers:
+            inside = markers[-1].group(1)  # None where the last marker closes a run
+    return out
 
 
 def segments(text: str) -> list[tuple[str | None, str]]:

@@ -117,6 +117,9 @@ def test_preview_shows_each_pieces_voice_and_the_rule_that_chose_it() -> None:
     answer = said['"You want to tell me, and I have no objection to hearing it."']
     assert (answer["voice"], answer["rule"]) == ("bm_george",
                                                  "character Mr. Bennet (alternation)")
+    # every sentence of a quote is the speaker's, its middle ones (no quote mark) too
+    middle = next(c for c in chunks if "A single man of large fortune;" in c["text"])
+    assert middle["voice"] == "af_bella:0.6,af_sky:0.4", middle
     voices = {c["voice"] for c in chunks}
     assert voices == {"bf_emma", "bm_george", "af_bella:0.6,af_sky:0.4"}
 
