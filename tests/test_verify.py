@@ -1,7 +1,8 @@
 """convert --verify end to end: the real model, the real Whisper base (from its PyPI wheels),
 real ffmpeg, one short chapter. A clean chapter passes; pieces whose cached audio is replaced
 by silence, by another piece's audio, or cut in half are caught, rendered again and pass; a
-piece the model cannot say is reported, and --verify strict exits 7 keeping the earlier output.
+piece the model cannot say is reported, and --verify strict exits 7 keeping the earlier output
+and publishing nothing with --feed.
 
 The runs go through CliRunner in this process, so Whisper loads once for the module."""
 
@@ -29,11 +30,14 @@ UNSAYABLE = "Zorvath klimpt quexalor brindisk vumtrax plorrk snevvit."
 runner = CliRunner()
 
 
+FEED = {"KOKORO_CLI_FEED_BASE_URL": "https://example.org/audio/"}  # for --feed
+
+
 def _convert(folder: Path, *extra: str):
     return runner.invoke(app, ["convert", str(folder / "book.md"), "-o", str(folder / "out.wav"),
                                "--work-dir", str(folder / "work"), "--qc-json",
                                str(folder / "qc.json"), "--loudness", "off", "--quiet",
-                               *extra])
+                               *extra], env=FEED)
 
 
 def _verification(folder: Path) -> dict:
@@ -80,9 +84,10 @@ def test_damaged_pieces_are_caught_rendered_again_and_pass(clean, tmp_path):
     book = folder / "book.md"
     book.write_text(book.read_text("utf-8") + f"\n{ADDED}\n", "utf-8")  # the chapter changed
 
-    result = _convert(folder, "--verify")
+    result = _convert(folder, "--verify", "--feed")
 
     assert result.exit_code == 0, result.output
+    assert (folder / "feed.xml").is_file()  # a passing episode is published
     report = _verification(folder)
     chapter, = report["chapters"]
     assert report["passed"] and chapter["checked"] == len(PARAGRAPHS) + 2
@@ -99,11 +104,12 @@ def test_a_piece_that_cannot_pass_fails_strict_and_keeps_the_output(clean, tmp_p
     book = folder / "book.md"
     book.write_text(book.read_text("utf-8") + f"\n{UNSAYABLE}\n", "utf-8")
 
-    result = _convert(folder, "--verify", "strict", "--verify-tries", "1")
+    result = _convert(folder, "--verify", "strict", "--verify-tries", "1", "--feed")
 
     assert result.exit_code == ExitCode.VERIFY == 7
     assert "still fail the listening check" in result.output
     assert (folder / "out.wav").read_bytes() == before  # the earlier output stays
+    assert not (folder / "feed.xml").exists()  # and nothing is published
     report = _verification(folder)
     failing, = report["chapters"][0]["failing"]
     assert failing["text"] == UNSAYABLE and failing["score"] > 0.34 and failing["at_s"] > 5
