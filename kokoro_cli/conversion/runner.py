@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from engine import Engine
     from kokoro_cli.jobs.verify import VerifyReport
     from kokoro_cli.output import OutputReport, QCReport
-    from preprocess import Document
+    from preprocess import Document, Lexicon
 
 __all__ = ["Converter", "Prepared", "open_converter", "qc_summary"]
 
@@ -45,6 +45,7 @@ class Prepared:
     selected: Document  # the chosen ones (--chapters)
     voice: str
     target: Optional[Path]  # None: stdout
+    lexicon: Lexicon | None = None  # the user's dictionaries and the document's own lexicons
     warnings: tuple[str, ...] = ()
 
 
@@ -116,6 +117,7 @@ class Converter:
         ``taken`` by an earlier input nor written from another input)."""
         from kokoro_cli.inputs import read_document
         from kokoro_cli.output import check_writable, resolve_target
+        from preprocess import lexicon_for
 
         s, mark = self.settings, len(self.messages.warnings)
         with show_warnings(self.messages.warning):  # the parser's (an inline language…)
@@ -130,6 +132,8 @@ class Converter:
         for warning in reading.warnings:
             self.messages.warning(warning)
         full = reading.document
+        # the document's own lexicons are read (and refused) before its output is claimed
+        lexicon = lexicon_for(full, speech.dictionaries)
         target = resolve_target(path, output, s.out_dir, full.title, s.options.output)
         if target is not None:
             split = s.options.output.split_chapters
@@ -139,20 +143,19 @@ class Converter:
                 check_writable(chosen, split)
             target = chosen
         return Prepared(path, full, reading.with_language(selected), reading.voice, target,
-                        self.messages.since(mark))
+                        lexicon, self.messages.since(mark))
 
     def convert(self, item: Prepared) -> None:
         """Convert one prepared input (or find it up to date) and report it."""
         from kokoro_cli.jobs.run import ConvertRequest, run_convert
         from kokoro_cli.progress import progress_for
-        from preprocess import lexicon_for
 
         s, say = self.settings, self.messages.note
         options = dataclasses.replace(
             s.options, voice=item.voice, workers=self.engine.capacity(),
             cast=None if s.options.cast is None else dataclasses.replace(s.options.cast,
                                                                          narrator=item.voice),
-            lexicon=lexicon_for(item.document, s.speech.dictionaries))
+            lexicon=item.lexicon)
         request = ConvertRequest(item.document, item.selected,
                                  sys.stdout.buffer if item.target is None else item.target,
                                  options, s.work_dir, s.speech.backend)
