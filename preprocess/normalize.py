@@ -7,6 +7,9 @@ each a regular expression and a function from the match to its spoken form
 that misaki (the G2P after us) already reads well are left as digits; the rules cover what it
 misreads: URLs, file names, versions, dates, clock times, ranges, negatives, fractions, units,
 Roman numerals, abbreviations, shouted headings, symbols, code identifiers and Markdown.
+Technical and modern prose (queries and paths, flags, shortcuts, identifiers, calendar ranges,
+compound units, scientific notation, formulas, emoji, any symbol left) is read by rules that
+are data (``data/technical.json``, :mod:`preprocess.normalize_tech`).
 
 Order matters: a rule sees the text the rules above it left (a URL is read before its dots
 could look like a version, a date before its dashes could look like a range).
