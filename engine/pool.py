@@ -49,9 +49,12 @@ Job = tuple
 WORKER_PEAK_BYTES = 1_200_000_000  # one worker on a 500-token piece, with headroom
 PARENT_RESERVE_BYTES = 500_000_000  # the caller's own G2P, text and audio buffers
 JEMALLOC = "/usr/lib/*-linux-gnu/libjemalloc.so.2"  # Debian's libjemalloc2, any architecture
-# Never hand memory back: onnxruntime re-allocates the same large buffers on every piece, and
-# glibc (or jemalloc's default purging) spends its time mapping and unmapping them.
-JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
+# Hand memory back a second after it is freed, not at once: onnxruntime re-allocates the same
+# large buffers on every piece, and glibc (or immediate purging) spends its time mapping and
+# unmapping them; never purging (dirty_decay_ms:-1) kept every worker at the peak of its longest
+# piece for good, which two workers then added up (issue #29: 2 workers on samples/story.txt,
+# tree peak 1,477 → 1,216 MB, RTF 0.466 → 0.384 median of 2 interleaved rounds, loaded machine).
+JEMALLOC_CONF = "dirty_decay_ms:1000,muzzy_decay_ms:0"
 
 _env_lock = threading.Lock()
 
