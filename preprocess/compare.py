@@ -177,11 +177,13 @@ def spelled_alike(word: str, other: str) -> bool:
 
 def _joined(words: list[str], other: set[str]) -> list[str]:
     """``words`` with each pair that the other side writes as one word joined ("for ever",
-    "forever"; "to day", "today"), so a compound is one word on both sides."""
+    "forever"; "to day", "today"; "can sign", "consign"), so a compound is one word on both
+    sides."""
     out: list[str] = []
     for word in words:
-        if out and out[-1] + word in other and out[-1] not in other:
-            out[-1] += word
+        pair = out[-1] + word if out else ""
+        if pair and out[-1] not in other and any(spelled_alike(pair, o) for o in other):
+            out[-1] = pair
         else:
             out.append(word)
     return out

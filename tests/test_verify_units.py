@@ -22,6 +22,8 @@ SAME_WORDS = [
     ("en-us", "She paid twelve thousand dollars, seventy-one percent of it, on the 3rd.",
      "She paid 12,000 dollars, 71% of it, on the third.", 0),
     ("en-gb", "The grey harbour", "The gray harbor.", 0),  # one word, two spellings
+    ("en-us", "wedded for ever", "wedded forever", 0),  # a compound written as one word
+    ("en-us", "Ah! how we consign ourselves", "How we can sign ourselves.", 1),  # "ah" dropped
     ("en-us", "Call me Ishmael.", "Call me.", 1),
     ("en-us", "Call me Ishmael.", "", 3),
     ("fr", "Le premier mai, il a acheté trois kilos de pommes.",
