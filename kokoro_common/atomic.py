@@ -53,9 +53,15 @@ def atomic_writer(dest: Path) -> Iterator[BinaryIO]:
 
 
 def write_atomic(dest: Path, data: bytes) -> None:
-    """Replace ``dest`` with ``data`` atomically."""
-    with atomic_writer(dest) as f:
-        f.write(data)
+    """Replace ``dest`` with ``data`` atomically. A write that fails (a full disk) raises an
+    OSError naming ``dest``: the write and close of a file descriptor name no file."""
+    try:
+        with atomic_writer(dest) as f:
+            f.write(data)
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(dest)) from exc
 
 
 def made_once(dest: Path, make: Callable[[Path], bool]) -> bool:

@@ -8,8 +8,10 @@ book's samples in memory. A run interrupted at any point resumes from what those
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -206,8 +208,7 @@ class ChapterRenderer:
         written = 0
         timing = TimingBuilder(self.synth.sample_rate)
         tally = self.checker.tally() if self.checker is not None else None
-        with atomic_path(out, ".wav") as tmp, sf.SoundFile(
-                tmp, "w", samplerate=self.synth.sample_rate, channels=1, subtype="PCM_16") as wav:
+        with atomic_path(out, ".wav") as tmp, _wav_writer(tmp, out, self.synth.sample_rate) as wav:
             for chunk, miss in zip(work.plan.chunks, work.missing):
                 audio, bounds, heard = self.piece(chunk, made if miss else None)
                 if tally is not None:
@@ -233,6 +234,34 @@ class ChapterRenderer:
         save_chapter_checks(job.dir, verify, self.checks)
         wanted = [self.checks[w.plan.chapter.index][1] for w in planned]
         return VerifyReport(verify.model, verify.mode, tuple(wanted))
+
+
+# libsndfile keeps no errno: with less than this free where a chapter WAV failed, the disk is
+# full (one piece, 510 tokens, is at most about 1.5 MB of 16-bit audio).
+_FULL_BELOW_BYTES = 2 << 20
+
+
+@contextmanager
+def _wav_writer(tmp: Path, dest: Path, sample_rate: int) -> Iterator[sf.SoundFile]:
+    """A 16-bit mono WAV open for writing at ``tmp``. libsndfile says only "System error."
+    when a write fails; with no room left there, that is raised as the full disk it is (an
+    OSError naming ``dest``, exit 5), while the temp file still holds its space."""
+    try:
+        with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=1, subtype="PCM_16") as wav:
+            yield wav
+    except sf.LibsndfileError as exc:
+        if not _no_room(tmp.parent):
+            raise
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dest)) from exc
+
+
+def _no_room(folder: Path) -> bool:
+    """Whether the file system holding ``folder`` has (next to) no space left."""
+    try:
+        room = os.statvfs(folder)
+    except OSError:
+        return False
+    return room.f_bavail * room.f_frsize < _FULL_BELOW_BYTES
 
 
 def book_meta(document: Document, voice_spec: str, cover: bytes | None = None) -> BookMeta:
