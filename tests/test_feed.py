@@ -207,17 +207,17 @@ def test_guids_are_stable_and_a_changed_file_is_a_new_episode(converted, folder)
     assert _feed(folder, work).exit_code == 0
     assert (folder / "feed.xml").read_bytes() == first
     before = {e.title: e.id for e in feedparser.parse(first).entries}
-    gamma = folder / "gamma.mp3"
+    gamma = folder / "Gamma.mp3"
     tag = ID3(gamma)
     tag.add(TIT2(encoding=3, text="Gamma, corrected"))
     tag.save(gamma)
-    (folder / "gamma.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nThe disk\n")
+    (folder / "Gamma.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nThe disk\n")
     assert _feed(folder, work).exit_code == 0
     data = (folder / "feed.xml").read_bytes()
     after = {e.title: e.id for e in feedparser.parse(data).entries}
     assert after["Alpha report"] == before["Alpha report"]
     assert after["Gamma, corrected"] not in before.values()
-    assert b'podcast:transcript url="' + BASE.encode() + b'gamma.srt"' in data
+    assert b'podcast:transcript url="' + BASE.encode() + b'Gamma.srt"' in data
 
 
 def test_keep_lists_the_newest_and_prune_removes_the_rest(converted, folder):
@@ -228,7 +228,7 @@ def test_keep_lists_the_newest_and_prune_removes_the_rest(converted, folder):
     assert len(feedparser.parse((folder / "feed.xml").read_bytes()).entries) == 2
     assert len(list(folder.glob("*.mp3"))) == 3  # without --prune nothing is deleted
     assert _feed(folder, converted / "work", "--keep", "2", "--prune").exit_code == 0
-    assert sorted(p.name for p in folder.glob("*.mp3")) == ["beta.mp3", "gamma.mp3"]
+    assert sorted(p.name for p in folder.glob("*.mp3")) == ["Gamma.mp3", "beta.mp3"]
     assert not (folder / "Alpha report.mp3.chapters.json").exists()
 
 
