@@ -138,6 +138,8 @@ def _init(ray: Any, address: str | None, num_cpus: int | None) -> None:
     kwargs: dict[str, Any] = {"logging_level": level, "log_to_driver": False}
     if address is None:
         kwargs.update(num_cpus=num_cpus, include_dashboard=False)
+    elif level == logging.ERROR:  # a head lost mid-book: our one line, not Ray's C++ errors
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # this driver's core only
     try:  # "local": a new instance even where RAY_ADDRESS or a `ray start` cluster exists
         ray.init(address=address or "local", **kwargs)
     except SystemExit as exc:

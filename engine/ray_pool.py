@@ -8,9 +8,10 @@ piece of job state, so a run stopped anywhere resumes, on Ray or locally, and lo
 pieces in flight. :class:`RayExecutor` joins (or starts) the cluster once per command and
 lends one pool to every book of the run, so actors never reload the model between books.
 
-Faults are Ray's to handle: an actor whose process or node dies is restarted (it loads the
-model again) and the piece it held is run again (``max_restarts``, ``max_task_retries``);
-nothing here retries by itself.
+Faults: an actor whose process dies is restarted by Ray (it loads the model again) and the
+piece it held is run again (``max_restarts``, ``max_task_retries``). An actor whose node is
+lost is dropped by the driver, which asks for a replacement and gives its pieces to the actors
+that remain (:mod:`engine.ray_dispatch`); every wait there is bounded.
 
 Each actor finds the model in the cheapest way its node allows (:func:`_model_on_node`): the
 driver's file at the same path with the same sha256 (same machine, shared cache); else that
@@ -30,7 +31,6 @@ import os
 import socket
 import tempfile
 import threading
-from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -43,6 +43,7 @@ from engine.assets import AssetResolver, sha256_file
 from engine.errors import AssetError, BackendError, SettingError
 from engine.hearing import Hearing, infer_heard
 from engine.ray_connect import RAY_EXTRA, connect, import_ray, prepare_serializers
+from engine.ray_dispatch import gcs_address, head_answers, ordered
 from engine.synth import runtime_model
 from kokoro_common import made_once
 
@@ -86,16 +87,21 @@ class RayPool:
         # copy. The reference is handed over serialized ("out of band"), which pins the
         # object until this driver's job ends: a restarted actor can still pull it.
         shipped = ray.cloudpickle.dumps(ray.put(self.model_path.read_bytes())) if ship else b""
-        actor = ray.remote(KokoroSynthActor).options(
+        self._actor = ray.remote(KokoroSynthActor).options(
             num_cpus=threads_per_worker, memory=ACTOR_MEMORY, max_restarts=ACTOR_RESTARTS,
             max_task_retries=TASK_RETRIES)
-        args = (str(self.model_path), sha256_file(self.model_path), backend if published else
-                None, shipped, threads_per_worker)
-        self.actors = [actor.remote(*args) for _ in range(workers)]
-        self._joining = {a.ready.remote(): a for a in self.actors}  # ready() ref → actor
+        self._args = (str(self.model_path), sha256_file(self.model_path), backend if published
+                      else None, shipped, threads_per_worker)
+        self.actors: list = []
+        self._joining: dict = {}  # ready() ref → actor
         self._ready: list = []
+        self._node: dict = {}  # ready actor → the id of the node it loaded on
+        self._replacements = ACTOR_RESTARTS * workers  # for actors lost with their node
+        self._gcs = gcs_address(ray)  # the head, watched while pieces run
         self._lock = threading.Lock()
         self._next = 0
+        for _ in range(workers):
+            self._spawn()
         try:
             done, _ = ray.wait(list(self._joining), num_returns=1, timeout=READY_TIMEOUT_S)
             if not done:
@@ -118,7 +124,7 @@ class RayPool:
             if actor is None:
                 continue
             try:
-                _get(ref)
+                self._node[actor] = _get(ref)[3]
             except BackendError as exc:
                 if strict:
                     raise
@@ -129,6 +135,12 @@ class RayPool:
             admitted.append(actor)
         return admitted
 
+    def _spawn(self) -> None:
+        """Ask Ray for one more actor; it joins the pool once it has loaded the model."""
+        actor = self._actor.remote(*self._args)
+        self.actors.append(actor)
+        self._joining[actor.ready.remote()] = actor
+
     def _poll_joining(self) -> list:
         """Actors that became ready since the last look (without waiting)."""
         if not self._joining:
@@ -137,12 +149,62 @@ class RayPool:
                                     timeout=0)
         return self._admit(done)
 
+    def poll_joining(self) -> list:
+        """As :meth:`_poll_joining`, under the pool's lock (for :mod:`engine.ray_dispatch`)."""
+        with self._lock:
+            return self._poll_joining()
+
+    def ready_actors(self) -> list:
+        """The actors that have loaded the model and are not lost."""
+        with self._lock:
+            return list(self._ready)
+
+    def joining_refs(self) -> list:
+        """The ``ready()`` refs of the actors still loading (or waiting for a node)."""
+        with self._lock:
+            return list(self._joining)
+
+    def actors_on_lost_nodes(self) -> list:
+        """Ready actors whose node Ray no longer lists as alive; BackendError when the head
+        (its GCS) no longer takes connections, rather than Ray's own exit a minute later."""
+        if self._gcs and not head_answers(self._gcs):
+            raise BackendError(f"lost the Ray cluster's head ({self._gcs} does not answer): "
+                               "run the same command again to resume, on Ray or locally")
+        try:
+            alive = {n["NodeID"] for n in import_ray().nodes() if n.get("Alive")}
+        except Exception as exc:  # noqa: BLE001 (Ray's kinds: the head is gone)
+            raise _lost_head(exc) from None
+        with self._lock:
+            return [a for a in self._ready if self._node.get(a) not in alive]
+
+    def drop(self, actor: Any) -> None:
+        """Kill ``actor`` for good and leave it out; ask for a replacement while the budget
+        lasts (it joins if some node has room)."""
+        with self._lock:
+            if actor not in self._ready:
+                return
+            self._ready.remove(actor)
+            self._node.pop(actor, None)
+            try:
+                import_ray().kill(actor, no_restart=True)
+            except Exception as exc:  # noqa: BLE001 (its node is gone: so is it)
+                log.debug("could not kill a lost Ray actor: %s", exc)
+            if self._replacements > 0:
+                self._replacements -= 1
+                self._spawn()
+
+    def get(self, ref: Any) -> Any:
+        """A finished piece's result (Ray's errors as BackendError)."""
+        return _get(ref)
+
     def submit(self, padded_ids: np.ndarray, style: np.ndarray, speed: float,
                hearing: Hearing | None = None, *, timed: bool = False) -> Future:
         """Queue one piece on the next ready actor; the future's result is its samples (with
         ``timed``: the samples and the token durations, or None where the model has none)."""
         with self._lock:
             self._poll_joining()
+            if not self._ready:
+                raise BackendError("every Ray actor of this run was lost with its node")
             actor = self._ready[self._next % len(self._ready)]
             self._next += 1
         ref = actor.infer.remote(padded_ids, style, speed, hearing)
@@ -163,46 +225,14 @@ class RayPool:
         """Samples for each job, in input order (with ``timed``: samples and token durations
         or None). Each actor holds one piece at a time and gets the next as soon as it is
         free, so long and short pieces balance out; up to ``window`` results (default: two
-        per actor) wait for the caller. An actor's failure, or Ray's, is raised as
+        per actor) wait for the caller. The pieces of an actor lost with its node go to the
+        others (:mod:`engine.ray_dispatch`). An actor's own failure, or Ray's, is raised as
         BackendError at that job's position; the jobs after it are dropped."""
         ray = import_ray()
         try:
-            yield from self._ordered(ray, jobs, window, timed)
+            yield from ordered(self, jobs, window or 2 * self.workers, timed, TASK_RETRIES)
         except ray.exceptions.RayError as exc:
             raise _lost(exc) from None
-
-    def _ordered(self, ray: Any, jobs: Iterable[Job], window: int | None,
-                 timed: bool) -> Iterator:
-        window = window or 2 * self.workers
-        if window < 1:
-            raise ValueError("window must be at least 1")
-        source = iter(jobs)
-        pending: deque = deque()  # refs in input order
-        running: dict = {}  # ref → actor, until its piece is known to be done
-        idle = list(self._ready)
-        exhausted = False
-        while True:
-            with self._lock:
-                idle += self._poll_joining()
-            while idle and not exhausted and len(pending) < window:
-                job = next(source, None)
-                if job is None:
-                    exhausted = True
-                    break
-                actor = idle.pop(0)
-                ref = actor.infer.remote(*job)
-                pending.append(ref)
-                running[ref] = actor
-            if not pending:
-                return
-            if pending[0] not in running:  # done: hand it over (the actors are all fed)
-                spoken = _get(pending.popleft())
-                yield spoken if timed else spoken[0]
-                continue
-            done, _ = ray.wait([*running, *self._joining], num_returns=1)
-            for ref in done:
-                if ref in running:
-                    idle.append(running.pop(ref))
 
     def close(self) -> None:
         """End the actors (pieces they hold are dropped: the caller has left map_ordered)."""
@@ -237,6 +267,14 @@ def _get(ref: Any) -> Any:
         raise BackendError(str(cause).strip().splitlines()[-1]) from None
     except ray.exceptions.RayError as exc:
         raise _lost(exc) from None
+
+
+def _lost_head(exc: BaseException) -> BackendError:
+    """The cluster's head (its GCS) gone, in one line."""
+    text = str(exc).strip().splitlines()
+    return BackendError(f"lost the Ray cluster's head ({type(exc).__name__}"
+                        f"{': ' + text[0] if text else ''}): run the same command again to "
+                        "resume, on Ray or locally")
 
 
 def _lost(exc: BaseException) -> BackendError:
@@ -368,11 +406,13 @@ class KokoroSynthActor:
             self.error = str(exc) if isinstance(exc, (BackendError, AssetError)) else \
                 f"{type(exc).__name__}: {exc}"
 
-    def ready(self) -> tuple[str, int, str]:
-        """(host, pid, where the model came from); raises the load error, if any."""
+    def ready(self) -> tuple[str, int, str, str]:
+        """(host, pid, where the model came from, Ray node id); raises the load error, if
+        any."""
         if self.error is not None:
             raise BackendError(f"Ray actor on {socket.gethostname()}: {self.error}")
-        return socket.gethostname(), os.getpid(), self.source
+        node = import_ray().get_runtime_context().get_node_id()
+        return socket.gethostname(), os.getpid(), self.source, node
 
     def infer(self, padded_ids: np.ndarray, style: np.ndarray, speed: float,
               hearing: Hearing | None = None) -> tuple:
