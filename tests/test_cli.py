@@ -30,6 +30,9 @@ def test_version_and_help():
         result = runner.invoke(app, command)
         assert result.exit_code == 0, command
     assert "Exit codes" in runner.invoke(app, ["--help"]).output
+    # install hints keep their extra: Rich markup would take "[ray]" for a tag
+    wide = runner.invoke(app, ["convert", "--help"], env={"COLUMNS": "250"}).output
+    assert "'kokoro-audiobook[ray]'" in wide and "'kokoro-audiobook'" not in wide
 
 
 def test_voices_lists_54_with_language_and_gender():

@@ -119,6 +119,7 @@ def test_say_from_stdin_to_a_file_and_to_a_pipe(resolver, tmp_path):
     proc = subprocess.run(_kokoro() + ["say", "-o", str(out)], input="Build finished.",
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"{out}\n"  # the result's path on stdout, as convert prints it
     audio, rate = sf.read(out)
     assert rate == 24000 and 0.4 < len(audio) / rate < 3.0
     piped = subprocess.run(_kokoro() + ["say", "Build finished.", "-o", "-"], capture_output=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 import typer
+from rich.markup import escape
 
 from kokoro_cli.settings import SETTINGS, flag_type, setting
 
@@ -44,7 +45,8 @@ def config_of(ctx: typer.Context) -> Config:
 def option(key: str, default: Any = None) -> Any:
     """The Typer option of setting ``key``, as :mod:`kokoro_cli.settings` declares it."""
     s = setting(key)
-    return typer.Option(default, *s.flags, help=s.help, **s.typer)
+    # Typer renders help as Rich markup, where "[ray]" in an install hint would be a tag
+    return typer.Option(default, *s.flags, help=escape(s.help), **s.typer)
 
 
 def with_settings(command: str) -> Callable[[F], F]:

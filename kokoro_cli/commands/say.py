@@ -14,7 +14,7 @@ import typer
 
 from kokoro_cli.assets_env import resolver_for
 from kokoro_cli.commands.options import config_of, with_settings
-from kokoro_cli.console import run_guarded
+from kokoro_cli.console import out, run_guarded
 from kokoro_cli.errors import EXIT_CODES_HELP
 from kokoro_cli.inputs import read_stdin_text
 
@@ -69,4 +69,6 @@ def say(
         if speech.subtitles is not None:
             write_clip_subtitles(timing, Path(output), speech.subtitles,
                                  words=speech.subtitle_words)
+        if output != "-":
+            out.print(str(output), markup=False)  # results go to stdout, as convert's do
     run_guarded(action)
