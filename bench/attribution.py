@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from engine.cpu import cpu_info  # noqa: E402
 from preprocess.dialogue import attribute  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
@@ -84,17 +82,6 @@ def score(book: Labelled, verbose: bool) -> tuple[int, int]:
     return right, total
 
 
-def cpu_line() -> str:
-    """The CPU model and its vector extensions (printed with every figure)."""
-    try:
-        info = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    wanted = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
-              if f in flags]
-    return f"{fields.get('Model name', '?').strip()} ({os.cpu_count()} CPUs; {' '.join(wanted)})"
 
 
 def main() -> int:
@@ -103,7 +90,7 @@ def main() -> int:
     parser.add_argument("--verbose", "-v", action="store_true")
     args = parser.parse_args()
     files = args.files or sorted(DATA.glob("*.txt"))
-    print(f"cpu: {cpu_line()}")
+    print(f"cpu: {cpu_info().line()}")
     right = total = 0
     for path in files:
         r, t = score(load(path), args.verbose)

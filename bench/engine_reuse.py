@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import signal
 import subprocess
 import sys
@@ -22,21 +20,12 @@ import threading
 import time
 from pathlib import Path
 
+from engine.cpu import cpu_info
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "bench" / "moby_like.txt"
 
 
-def cpu_line() -> str:
-    """The CPU model and its vector extensions that matter here."""
-    try:
-        info = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    wanted = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
-              if f in flags]
-    return f"{fields.get('Model name', '?').strip()} ({os.cpu_count()} CPUs; {' '.join(wanted)})"
 
 
 def cli() -> list[str]:
@@ -123,7 +112,7 @@ def main() -> None:
     parser.add_argument("--workers", help="--workers for every command (default: the "
                         "machine's, from its cores and memory)")
     args = parser.parse_args()
-    print(f"CPU: {cpu_line()}")
+    print(f"CPU: {cpu_info().line()}")
     workers = ["--workers", args.workers] if args.workers else []
     with tempfile.TemporaryDirectory(prefix="engine-reuse-") as folder:
         tmp = Path(folder)

@@ -13,8 +13,6 @@ one line per case and the CPU line; exits 1 when a case fails.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -25,6 +23,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from asr_check import normalize, transcribe  # noqa: E402
+from engine.cpu import cpu_info  # noqa: E402
 
 SPEAK = ('<speak version="1.1" xmlns="http://www.w3.org/2001/10/synthesis" '
          'xml:lang="en-US"><p>{}</p></speak>')
@@ -43,17 +42,6 @@ CASES = [
 ]
 
 
-def cpu_line() -> str:
-    """The CPU model and its vector extensions that matter here."""
-    try:
-        info = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    wanted = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
-              if f in flags]
-    return f"{fields.get('Model name', '?').strip()} ({os.cpu_count()} CPUs; {' '.join(wanted)})"
 
 
 def gap_ms(path: Path) -> float:
@@ -99,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="ssml-check-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"cpu: {cpu_line()}")
+    print(f"cpu: {cpu_info().line()}")
     failed = 0
     for name, paragraph, check in CASES:
         ok, said = judge(render(folder, name, paragraph), check)

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.engine_reuse import cpu_line  # noqa: E402
+from engine.cpu import cpu_info  # noqa: E402
 from bench.vs_peer import cut_at_paragraph, moby_dick_chapter_1  # noqa: E402
 from engine import AssetResolver, Hearing, Synthesizer, hear, token_count  # noqa: E402
 from kokoro_cli.assets_env import resolver_settings  # noqa: E402
@@ -66,7 +66,7 @@ def report(rows: list[dict], model: str, show: bool) -> None:
     synth_s = sum(r["synth_s"] for r in rows)
     hear_s = sum(r["hear_s"] for r in rows)
     audio_s = sum(r["audio_s"] for r in rows)
-    print(f"CPU: {cpu_line()}; load average {os.getloadavg()[0]:.2f}")
+    print(f"CPU: {cpu_info().line()}; load average {os.getloadavg()[0]:.2f}")
     print(f"Whisper {model}, {os.cpu_count()} threads; Kokoro int8, {VOICE}")
     print(f"pieces {len(rows)}, audio {audio_s:.1f} s, synthesis {synth_s:.1f} s "
           f"(RTF {synth_s / audio_s:.3f}), hearing {hear_s:.1f} s (RTF {hear_s / audio_s:.3f})")

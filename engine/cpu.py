@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,7 @@ class CpuInfo:
     def line(self) -> str:
         """One line for reports: the model and the flags that decide int8 kernels."""
         shown = sorted(f for f in self.flags if f.startswith(("avx", "fma", "amx", "sse4")))
-        return f"{self.model}; flags: {' '.join(shown) or 'unknown'}"
+        return f"{self.model} ({os.cpu_count()} CPUs); flags: {' '.join(shown) or 'unknown'}"
 
     def key(self, runtime_version: str) -> str:
         """A short name for this CPU model, these flags and that runtime version."""
