@@ -152,8 +152,8 @@ def test_the_ceiling_holds_on_bursts_the_limiter_overshoots(tmp_path, fmt):
 
 # --- the real model, the default preset, every format -----------------------------------------
 
-SHORT = {"laugh.md": "# Hi\n\nNo! Ha ha ha! Stop it right now!\n",
-         "pops.md": "# Hi\n\nPop! Bop! Kick! Tap! Pick! Dot!\n"}
+SHORT = {"laugh.md": "# Laugh\n\nNo! Ha ha ha! Stop it right now!\n",
+         "pops.md": "# Pops\n\nPop! Bop! Kick! Tap! Pick! Dot!\n"}
 
 
 def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -176,7 +176,7 @@ def test_short_exclamations_pass_the_default_qc_strictly_in_every_format(tmp_pat
         assert done.returncode == 0, done.stderr
         assert "Traceback" not in done.stderr
         for name in SHORT:
-            path = out / f"{Path(name).stem}.{fmt}"
+            path = out / f"{Path(name).stem.title()}.{fmt}"  # titled by the H1
             lufs, peak = file_levels(path)
             assert peak <= CEILING - 0.1, f"{path.name}: {peak} dBTP"
             assert abs(lufs - AUDIOBOOK.integrated_lufs) <= 1.0, f"{path.name}: {lufs} LUFS"
