@@ -201,6 +201,39 @@ def test_a_killed_driver_is_resumed_by_the_next_run(cluster, book, local_pcm, tm
         assert np.array_equal(ray_pcm, reference)
 
 
+
+def _maps(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return ""  # ended
+
+
+@pytest.mark.slow
+def test_verify_on_ray_hears_each_piece_in_the_actor_that_made_it(cluster, book, tmp_path):
+    """--verify with Ray: Whisper loads in the actors, beside the audio, never in the driver
+    (only transcripts come back), and every piece is heard and passes."""
+    pytest.importorskip("faster_whisper", reason="pip install 'kokoro-audiobook[verify]'")
+    out, work, qc = tmp_path / "book.m4b", tmp_path / "work", tmp_path / "qc.json"
+    before = _actor_pids()
+    proc = subprocess.Popen(_cmd(book, out, work, "--executor", "ray", "--ray-address", cluster,
+                                 "--verify", "--qc-json", str(qc)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    hearing_actors, driver_heard = set(), False
+    for line in proc.stderr:  # each event is a moment to look at who has Whisper loaded
+        if '"chunk_done"' not in line:
+            continue
+        hearing_actors |= {pid for pid in _actor_pids() - before
+                           if "ctranslate2" in _maps(pid)}
+        driver_heard |= "ctranslate2" in _maps(proc.pid)
+    assert proc.wait(timeout=300) == 0
+    assert hearing_actors, "no Ray actor loaded Whisper"
+    assert not driver_heard, "the driver loaded Whisper: the audio travelled to it"
+    report = json.loads(qc.read_text("utf-8"))["verification"]
+    assert report["passed"] and report["pieces_failing"] == 0
+    assert sum(c["checked"] for c in report["chapters"]) >= 6  # every paragraph was heard
+
+
 @pytest.mark.slow
 def test_sigterm_stops_a_run_on_its_own_ray_and_leaves_no_process(book, resolver, tmp_path):
     """Without --ray-address the run starts Ray on this machine; SIGTERM stops it after the
