@@ -208,3 +208,35 @@ def test_watch_loads_the_model_once_and_keeps_same_title_documents_apart(tmp_pat
             proc.kill()
     assert sorted(p.name for p in out.iterdir()) == ["Notes.wav", "Report (2).wav", "Report.wav"]
     assert log.read_text().count("loading the model") == 1, log.read_text()
+
+
+@pytest.mark.slow
+def test_watch_verify_strict_publishes_only_the_episodes_that_pass(tmp_path):
+    """``watch --feed --verify strict``: a document whose piece the model cannot say fails the
+    listening check; it is reported, kept out of the feed, and the watch goes on."""
+    pytest.importorskip("faster_whisper", reason="pip install 'kokoro-audiobook[verify]'")
+    inbox, out, log = tmp_path / "in", tmp_path / "out", tmp_path / "watch.log"
+    inbox.mkdir()
+    out.mkdir()
+    assert runner.invoke(app, ["feed", str(out), "--base-url", "https://host/a/",
+                               "--work-dir", str(tmp_path / "work")]).exit_code == 0
+    proc = _start(log, "watch", str(inbox), "--out-dir", str(out), "--feed", "--settle", "0.3",
+                  "--format", "mp3", "--progress", "plain", "--work-dir", str(tmp_path / "work"),
+                  "--verify", "strict", "--verify-tries", "1", "--loudness", "off")
+    try:
+        (inbox / "bad.md").write_text("# Bad\n\nZorvath klimpt quexalor brindisk vumtrax plorrk "
+                                     "snevvit.\n")
+        _wait_for(lambda: "still fail the listening check" in log.read_text(),
+                  "the failing document", proc, log)
+        (inbox / "good.md").write_text("# Good\n\nThe harbour was quiet this morning.\n")
+        _wait_for(lambda: "feed " in log.read_text(), "the passing document's episode", proc,
+                  log)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in log.read_text()
+    entries = feedparser.parse((out / "feed.xml").read_bytes()).entries
+    assert [e.title for e in entries] == ["Good"]
+    assert not (out / "Bad.mp3").exists()
