@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +67,59 @@ def write_epub(path: Path, language: str, chapters: tuple[tuple[str, str, str], 
     book.add_item(epub.EpubNav())
     epub.write_epub(str(path), book)
     return path
+
+
+def cli_script() -> list[str]:
+    """The installed ``kokoro-cli`` beside this Python, or ``python -m kokoro_cli``."""
+    exe = Path(sys.executable).with_name("kokoro-cli")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
+
+
+def child_pids(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def can_mount_tmpfs() -> bool:
+    """Whether this user may mount a tmpfs in a private mount namespace (for disk-full tests)."""
+    if shutil.which("unshare") is None:
+        return False
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt"],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+# A two-chapter plain-text book (Gutenberg-style headings) for the executor tests.
+SHORT_BOOK = """THE SHORT BOOK
+
+
+CHAPTER I.
+THE HARBOUR
+
+The boats came in before noon, heavy with fish and salt.
+
+Mara counted the crates twice, because her father always lost one.
+
+The harbour master wrote the numbers in a green book.
+
+
+CHAPTER II.
+THE MARKET
+
+By evening the square was loud with traders.
+
+Nobody bought anything until the lamps were lit.
+
+Then everyone bought at once.
+"""
 
 
 @pytest.fixture(scope="session")

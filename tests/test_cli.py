@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from kokoro_cli.app import app
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, cli_script
 
 runner = CliRunner()
-
-
-def _script() -> list[str]:
-    exe = Path(sys.executable).with_name("kokoro-cli")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
 
 
 def test_version_and_help():
@@ -72,7 +63,7 @@ def test_models_status_shows_verified_files(resolver):
 def test_installed_script_reports_errors_without_traceback(tmp_path):
     bad = tmp_path / "book.epub"
     bad.write_bytes(b"this is not a zip file")
-    proc = subprocess.run(_script() + ["convert", str(bad), "-o", str(tmp_path / "b.m4b")],
+    proc = subprocess.run(cli_script() + ["convert", str(bad), "-o", str(tmp_path / "b.m4b")],
                           capture_output=True, text=True)
     assert proc.returncode == 3
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr

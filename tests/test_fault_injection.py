@@ -23,7 +23,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import xml.etree.ElementTree as ElementTree
@@ -38,24 +37,12 @@ import pytest
 from kokoro_cli.jobs.job import list_jobs
 from kokoro_cli.jobs.manifest import Manifest
 from kokoro_cli.output.ffmpeg import find_ffmpeg
+from tests.conftest import can_mount_tmpfs, child_pids, cli_script
 
 V1 = "# Tide Notes\n\nThe boats came in before noon.\n\nMara counted the crates twice.\n"
 V2 = V1 + "\nThe lamps were lit at dusk.\n\nA gull stood on the harbour wall.\n"
 BASE_URL = "https://example.com/pod/"
 PAGE = 4096
-
-
-def _script() -> list[str]:
-    exe = Path(sys.executable).with_name("kokoro-cli")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
-
-
-def _can_mount_tmpfs() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    done = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt"],
-                          capture_output=True)
-    return done.returncode == 0
 
 
 # --- a folder with a document, its output and feed, and its work area -------------------------
@@ -68,7 +55,7 @@ def _env(root: Path) -> dict[str, str]:
 
 def _convert(root: Path, progress: str = "plain", **where: str) -> list[str]:
     """The command, run in ``root``: note.md to out/note.m4b, updating out/feed.xml."""
-    return [*_script(), "convert", "note.md", "-o", "out/note.m4b", "--feed",
+    return [*cli_script(), "convert", "note.md", "-o", "out/note.m4b", "--feed",
             "--work-dir", where.get("work", "work"), "--progress", progress, "--qc", "off"]
 
 
@@ -167,26 +154,13 @@ class Run:
                     "\n".join(self.stderr)
                 assert time.monotonic() < deadline, "the phase was never seen"
                 time.sleep(0.002)
-            orphans = _children(self.proc.pid)
+            orphans = child_pids(self.proc.pid)
         finally:
             self.proc.send_signal(signal.SIGKILL)
         assert self.proc.wait(timeout=30) == -signal.SIGKILL
         for reader in self._readers:
             reader.join(timeout=30)
         _wait_gone(orphans)
-
-
-def _children(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (Linux /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def _wait_gone(pids: list[int]) -> None:
@@ -224,7 +198,7 @@ def _updating_feed(run: Run) -> bool:
     """The output is in place (its path printed) and ffprobe reads it for the feed."""
     if "out/note.m4b" not in run.stdout:
         return False
-    return any(_text(Path(f"/proc/{pid}/comm")) == "ffprobe" for pid in _children(run.proc.pid))
+    return any(_text(Path(f"/proc/{pid}/comm")) == "ffprobe" for pid in child_pids(run.proc.pid))
 
 
 def _text(path: Path) -> str:
@@ -298,7 +272,7 @@ FAULTS = [
     Fault("mux", "disk full", 0, folder="out", room=lambda base: 4 * PAGE),
 ]
 
-needs_tmpfs = pytest.mark.skipif(not _can_mount_tmpfs(),
+needs_tmpfs = pytest.mark.skipif(not can_mount_tmpfs(),
                                  reason="needs a user namespace to mount a tmpfs")
 
 

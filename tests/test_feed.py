@@ -11,7 +11,6 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,6 +25,7 @@ from kokoro_cli.app import app
 from kokoro_cli.publish.episodes import Episode, EpisodeChapter, job_finish_times
 from kokoro_cli.publish.feed import (CHAPTERS_TYPE, PODCAST_NS, Channel, build_feed,
                                      chapters_json, itunes_duration)
+from tests.conftest import cli_script
 
 runner = CliRunner()
 T0 = datetime(2026, 3, 1, 6, 30, tzinfo=timezone.utc)
@@ -121,17 +121,12 @@ def test_a_folder_without_a_remembered_base_url_says_how_to_give_one(tmp_path):
 # --- over real conversions ------------------------------------------------------------------
 
 
-def _script() -> list[str]:
-    exe = Path(sys.executable).with_name("kokoro-cli")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
-
-
 def _cli(args: list[str], cwd: Path, file_limit: int | None = None):
     def limit() -> None:  # a full disk for this process and its children
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
 
-    return subprocess.run([*_script(), *args], capture_output=True, text=True, timeout=300,
+    return subprocess.run([*cli_script(), *args], capture_output=True, text=True, timeout=300,
                           cwd=cwd, env={**os.environ, "NO_COLOR": "1"},
                           preexec_fn=limit if file_limit else None)
 

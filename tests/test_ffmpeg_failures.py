@@ -10,12 +10,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from kokoro_cli.output.ffmpeg import INSTALL_HINT, FfmpegError, failure, run_ffmpeg, run_ffmpeg_log
+from tests.conftest import can_mount_tmpfs, cli_script
 
 PART = "/out/.book.m4b.k2x9a1qz.part.m4b"
 
@@ -160,21 +159,8 @@ def test_a_book_titled_like_an_error_is_written(tmp_path):
     assert out.stat().st_size > 1000
 
 
-def _can_mount_tmpfs() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    done = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt"],
-                          capture_output=True)
-    return done.returncode == 0
-
-
-def _script() -> list[str]:
-    exe = Path(sys.executable).with_name("kokoro-cli")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
-
-
 @needs_ffmpeg
-@pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs a user namespace to mount a tmpfs")
+@pytest.mark.skipif(not can_mount_tmpfs(), reason="needs a user namespace to mount a tmpfs")
 def test_the_command_muxing_onto_a_full_tmpfs_says_the_disk_is_full(tmp_path):
     """The real command, its output folder a 4 KiB tmpfs (a mount namespace of its own): the
     synthesis goes well, the mux runs out of room. One line naming the full disk, exit 5, and
@@ -186,7 +172,7 @@ def test_the_command_muxing_onto_a_full_tmpfs_says_the_disk_is_full(tmp_path):
     script = (f'mount -t tmpfs -o size=4k tmpfs "$1" && shift && "$@"; rc=$?; '
               f'ls -A "{small}" > "{tmp_path}/left.txt"; exit $rc')
     done = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", script, "sh", str(small), *_script(), "convert",
+        ["unshare", "-rm", "sh", "-c", script, "sh", str(small), *cli_script(), "convert",
          str(doc), "-o", str(small / "note.m4b"), "--work-dir", str(tmp_path / "work"),
          "--progress", "none", "--qc", "off"],
         capture_output=True, text=True, timeout=300, env={**os.environ, "NO_COLOR": "1"})

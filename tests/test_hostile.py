@@ -29,6 +29,7 @@ from kokoro_cli.app import app
 from kokoro_common import KokoroError
 from preprocess import parse_file
 from tests.hostile.make_corpus import SECRET, Case, build, cases
+from tests.conftest import cli_script
 
 runner = CliRunner()
 TINY = "# The Harbour\n\nThe boats came in before noon.\n"
@@ -296,17 +297,12 @@ def test_option(args, code, message, tmp_path: Path, monkeypatch) -> None:
 # --- the environment: model, voices, ffmpeg, disk --------------------------------------------------
 
 
-def _script() -> list[str]:
-    exe = Path(sys.executable).with_name("kokoro-cli")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
-
-
 def _run(args: list[str], env: dict[str, str], cwd: Path, file_limit: int | None = None):
     def limit() -> None:  # a full disk, for this process and its children (ffmpeg)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
 
-    return subprocess.run([*_script(), *args], capture_output=True, text=True, timeout=300,
+    return subprocess.run([*cli_script(), *args], capture_output=True, text=True, timeout=300,
                           cwd=cwd, env={**os.environ, **env},
                           preexec_fn=limit if file_limit else None)
 
@@ -449,7 +445,7 @@ def test_disk_full_while_muxing(clean_job: Path, tmp_path: Path) -> None:
 def test_closed_output_pipe(clean_job: Path, tmp_path: Path) -> None:
     """A reader that stops early (``| head -c 100``) ends the run with one line and exit 5."""
     job = _copy_job(clean_job, tmp_path)
-    proc = subprocess.Popen([*_script(), "convert", "in.md", "-o", "-", "--format", "wav",
+    proc = subprocess.Popen([*cli_script(), "convert", "in.md", "-o", "-", "--format", "wav",
                              "--work-dir", "work", "-q", "--backend", "onnx",
                              "--loudness", "off"], cwd=job, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=False)

@@ -9,7 +9,6 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from kokoro_cli.watching import Refusals, documents, scan, watch_folder
+from tests.conftest import cli_script
 
 
 @pytest.fixture
@@ -129,11 +129,6 @@ def test_the_watch_loop_reads_only_the_inbox_and_warns_once_per_file(inbox):
     ]
 
 
-def _script() -> list[str]:
-    exe = Path(sys.executable).with_name("kokoro-cli")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
-
-
 def test_the_watch_command_warns_about_a_link_out_and_never_narrates_it(tmp_path, inbox):
     """The installed command: ``ln -s /etc/passwd in/x.txt`` gives one warning line on stderr
     and no output; SIGTERM ends the watch with exit 0 and no traceback."""
@@ -144,7 +139,7 @@ def test_the_watch_command_warns_about_a_link_out_and_never_narrates_it(tmp_path
     log = tmp_path / "watch.log"
     with open(log, "w") as stderr:
         proc = subprocess.Popen(
-            [*_script(), "watch", str(inbox), "--out-dir", str(out), "--settle", "0",
+            [*cli_script(), "watch", str(inbox), "--out-dir", str(out), "--settle", "0",
              "--progress", "plain", "--work-dir", str(tmp_path / "work")],
             stdout=subprocess.DEVNULL, stderr=stderr, env={**os.environ, "NO_COLOR": "1"})
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from kokoro_cli.jobs.cache import ChunkCache
 from kokoro_cli.jobs.job import Job, JobError, list_jobs
 from kokoro_cli.jobs.manifest import ChapterRecord, JobIdentity, Manifest
 from kokoro_cli.output.ffmpeg import find_ffmpeg
+from tests.conftest import child_pids, cli_script
 
 BOOK = """THE SHORT BOOK
 
@@ -56,13 +56,8 @@ They walked back along the cliff in the dark. The sea kept talking below them.
 """
 
 
-def _script() -> list[str]:
-    exe = Path(sys.executable).with_name("kokoro-cli")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
-
-
 def _convert_cmd(book: Path, out: Path, work: Path, *extra: str) -> list[str]:
-    return _script() + ["convert", str(book), "-o", str(out), "--work-dir", str(work), *extra]
+    return cli_script() + ["convert", str(book), "-o", str(out), "--work-dir", str(work), *extra]
 
 
 def _decoded(m4b: Path) -> np.ndarray:
@@ -111,7 +106,7 @@ def _kill_after_new_pieces(cmd: list[str], pieces: int, delay: float) -> None:
             if made == pieces:
                 break
     time.sleep(delay)
-    workers = _children(proc.pid)
+    workers = child_pids(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
@@ -119,19 +114,6 @@ def _kill_after_new_pieces(cmd: list[str], pieces: int, delay: float) -> None:
     while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "orphaned synthesis workers"
-
-
-def _children(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (Linux /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def _run(book: Path, out: Path, work: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -24,29 +24,9 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from kokoro_cli.jobs.job import list_jobs
+from tests.conftest import SHORT_BOOK, cli_script
 
-BOOK = """THE SHORT BOOK
-
-
-CHAPTER I.
-THE HARBOUR
-
-The boats came in before noon, heavy with fish and salt.
-
-Mara counted the crates twice, because her father always lost one.
-
-The harbour master wrote the numbers in a green book.
-
-
-CHAPTER II.
-THE MARKET
-
-By evening the square was loud with traders.
-
-Nobody bought anything until the lamps were lit.
-
-Then everyone bought at once.
-"""
+BOOK = SHORT_BOOK
 
 ACTOR_TITLE = b"ray::KokoroSynthActor"
 # The conversions compare Ray's PCM with a local run of this small book, which synthesizes in
@@ -83,13 +63,8 @@ def local_pcm(book, resolver, tmp_path_factory) -> list[np.ndarray]:
     return _chapter_pcm(folder / "work")
 
 
-def _script() -> list[str]:
-    exe = Path(sys.executable).with_name("kokoro-cli")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
-
-
 def _cmd(book: Path, out: Path, work: Path, *extra: str, progress: str = "json") -> list[str]:
-    return _script() + ["convert", str(book), "-o", str(out), "--work-dir", str(work),
+    return cli_script() + ["convert", str(book), "-o", str(out), "--work-dir", str(work),
                         "--progress", progress, *BACKEND, *extra]
 
 
@@ -199,7 +174,6 @@ def test_a_killed_driver_is_resumed_by_the_next_run(cluster, book, local_pcm, tm
     assert _counts(resumed.stderr)[1] >= 1, "the pieces made before the kill were reused"
     for ray_pcm, reference in zip(_chapter_pcm(work), local_pcm, strict=True):
         assert np.array_equal(ray_pcm, reference)
-
 
 
 def _maps(pid: int) -> str:

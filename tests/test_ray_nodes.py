@@ -23,31 +23,11 @@ import pytest
 import soundfile as sf
 
 from kokoro_cli.jobs.job import list_jobs
+from tests.conftest import SHORT_BOOK
 
 pytestmark = pytest.mark.slow
 
-BOOK = """THE SHORT BOOK
-
-
-CHAPTER I.
-THE HARBOUR
-
-The boats came in before noon, heavy with fish and salt.
-
-Mara counted the crates twice, because her father always lost one.
-
-The harbour master wrote the numbers in a green book.
-
-
-CHAPTER II.
-THE MARKET
-
-By evening the square was loud with traders.
-
-Nobody bought anything until the lamps were lit.
-
-Then everyone bought at once.
-"""
+BOOK = SHORT_BOOK
 
 BACKEND = ("--backend", "onnx-int8")  # the same samples at any thread count (as test_ray_executor)
 FAST_HEALTH = {"health_check_period_ms": 500, "health_check_failure_threshold": 3,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 
 from kokoro_cli.app import app
 from kokoro_cli.watching import Settler, Signature, documents
+from tests.conftest import cli_script
 
 runner = CliRunner()
 A, B = Path("a.md"), Path("b.md")
@@ -72,15 +72,10 @@ def test_watch_needs_folders_and_keep_goes_with_feed(tmp_path):
     assert done.exit_code == 2 and "--feed" in done.output
 
 
-def _script() -> list[str]:
-    exe = Path(sys.executable).with_name("kokoro-cli")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]
-
-
 def _start(log: Path, *args: str) -> subprocess.Popen:
     """The installed command with ``args``, its stderr going to ``log``, no colours."""
     with open(log, "w") as stderr:
-        return subprocess.Popen([*_script(), *args], stdout=subprocess.DEVNULL, stderr=stderr,
+        return subprocess.Popen([*cli_script(), *args], stdout=subprocess.DEVNULL, stderr=stderr,
                                 env={**os.environ, "NO_COLOR": "1"})
 
 
