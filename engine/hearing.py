@@ -195,9 +195,9 @@ def _from_wheels(name: str, modules: tuple[str, ...], folder: str) -> Path:
     dirs = [Path(importlib.import_module(m).__file__).parent / folder for m in modules]
     if len(dirs) == 1:
         return dirs[0]
-    from platformdirs import user_cache_dir
+    from engine.assets import default_cache_dir
 
-    target = Path(user_cache_dir("kokoro-cli")) / "whisper" / name
+    target = default_cache_dir().parent / "whisper" / name  # beside the model folder
     if (target / "model.bin").is_file():
         return target
     target.mkdir(parents=True, exist_ok=True)
