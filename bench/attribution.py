@@ -82,8 +82,6 @@ def score(book: Labelled, verbose: bool) -> tuple[int, int]:
     return right, total
 
 
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", type=Path)

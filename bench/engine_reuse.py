@@ -26,8 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "bench" / "moby_like.txt"
 
 
-
-
 def cli() -> list[str]:
     exe = Path(sys.executable).with_name("kokoro-cli")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "kokoro_cli"]

@@ -42,8 +42,6 @@ CASES = [
 ]
 
 
-
-
 def gap_ms(path: Path) -> float:
     """The longest silence (under -50 dBFS, in 5 ms frames) between the first and last sound."""
     samples, rate = sf.read(path, dtype="float32")
