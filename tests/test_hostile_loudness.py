@@ -101,6 +101,18 @@ def test_settle(trials, expected, final):
     assert plan.limit_dbfs == pytest.approx(expected.limit_dbfs)
 
 
+def test_settle_takes_a_landing_exactly_the_slack_short_despite_float_noise():
+    # ebur128's one-decimal readings from the three bundled samples as one book: shifted up
+    # 0.1 dB to the ceiling (-3.4 with the AAC headroom) it lands 0.2 LU short, which reads
+    # 0.2000000000000006 in binary; that is within the slack, and no second pass is made.
+    headroom = ENCODER_HEADROOM_DB["aac"]
+    plan, done = settle(AUDIOBOOK, [Trial(GainPlan(4.4, -4.8), _levels(-18.3, -3.5))],
+                        headroom_db=headroom)
+    assert done is True
+    assert plan.gain_db == pytest.approx(4.5)
+    assert plan.limit_dbfs == pytest.approx(-4.7)
+
+
 def test_settle_stops_after_max_trials_with_the_peak_held():
     trials = [Trial(GainPlan(6.0 + i, -4.5), _levels(-21.0 + 0.1 * i, -4.4))
               for i in range(MAX_TRIALS)]
