@@ -1,14 +1,21 @@
-"""Synthesis in worker processes: one loaded model per worker, results in input order.
+"""Synthesis in worker processes: one loaded model per process, results in input order.
 
-On CPU, N processes with one onnxruntime thread each beat one process with N threads (see
-DESIGN.md, "Measured on this 2-core machine"), so long renders fan pieces out to a pool::
+On CPU, N pieces run side by side with one onnxruntime thread each beat one piece with N
+threads (see DESIGN.md, "Measured on this 2-core machine"), so long renders fan pieces out to a
+pool::
 
     with SynthPool(resolver.model(), workers=default_workers()) as pool:
         for samples in pool.map_ordered(jobs, window=4):
             write(samples)  # in reading order, while the workers go on with the next pieces
 
+A worker process runs two pieces at once on one session, from two threads (onnxruntime lets go
+of the GIL while it runs, and a session may run several calls at once): the same speed as two
+processes, but the model's weights and onnxruntime's own memory are held once, not twice (issue
+#29: the three samples as one book, 67 pieces, 2 cores, one process × 2 threads 61.2 s and
+720 MB peak against two processes 62.1 s and ~530 MB each).
+
 Workers are started with "spawn" (never fork a process whose onnxruntime threads exist) and
-load the model once, in the pool's constructor, so a bad model fails there and not mid-book.
+load the model in the pool's constructor, so a bad model fails there and not mid-book.
 
 Determinism: a worker's samples are bit-identical to an in-process ``OnnxBackend`` with the
 same thread count (tests/test_pool.py). With onnxruntime 1.32 on the int8 model, 1 and 2 threads
@@ -22,14 +29,15 @@ Spawned workers re-import the caller's ``__main__`` module: scripts that build a
 from __future__ import annotations
 
 import glob
+import itertools
 import os
+import queue
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import CancelledError, Future
 from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
@@ -40,12 +48,15 @@ import numpy as np
 from engine.errors import AssetError, BackendError
 from engine.hearing import Hearing, infer_heard
 
-__all__ = ["Job", "SynthPool", "default_workers", "jemalloc_env"]
+__all__ = ["PIECES_PER_PROCESS", "Job", "SynthPool", "default_workers", "jemalloc_env"]
 
 # padded ids [0, *ids, 0], (1, 256) style, speed; a fourth item, a Hearing or None, asks the
 # worker to transcribe the piece too (map_ordered with timed=True)
 Job = tuple
 
+# Pieces one worker process runs at once on its session. Measured with 2 on 2 cores only; more
+# threads on one session share its arena's lock, so larger pools get more processes.
+PIECES_PER_PROCESS = 2
 WORKER_PEAK_BYTES = 1_200_000_000  # one worker on a 500-token piece, with headroom
 PARENT_RESERVE_BYTES = 500_000_000  # the caller's own G2P, text and audio buffers
 JEMALLOC = "/usr/lib/*-linux-gnu/libjemalloc.so.2"  # Debian's libjemalloc2, any architecture
@@ -96,7 +107,9 @@ def jemalloc_env() -> dict[str, str]:
 
 
 class SynthPool:
-    """N worker processes, each with the ONNX model loaded using ``threads_per_worker`` threads.
+    """``workers`` pieces at a time, in worker processes that each hold one onnxruntime
+    session (``threads_per_worker`` threads a piece) and run up to :data:`PIECES_PER_PROCESS`
+    pieces on it at once, from threads of their own.
 
     Use as a context manager. A normal exit lets running pieces finish; an exception (including
     KeyboardInterrupt) kills the workers at once. ``env`` adds environment variables for the
@@ -112,28 +125,34 @@ class SynthPool:
         self.model_path = Path(model_path)
         self.workers = workers
         self.threads_per_worker = threads_per_worker
-        self._executor = ProcessPoolExecutor(
-            max_workers=workers, mp_context=get_context("spawn"),
-            initializer=_init_worker, initargs=(str(self.model_path), threads_per_worker))
+        context = get_context("spawn")
+        self._inbox = context.Queue()  # (task id, step, args), or None: one runner stops
+        self._outbox = context.Queue()  # (task id, raised, value)
+        self._futures: dict[int, Future] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._closing = False
+        self._processes: list = []
+        self._runners = [min(PIECES_PER_PROCESS, workers - n)
+                         for n in range(0, workers, PIECES_PER_PROCESS)]
+        readies = [self._future(-(i + 1)) for i in range(len(self._runners))]
         try:
-            self.pids = self._start(jemalloc_env() if env is None else env)
+            with _environment(jemalloc_env() if env is None else env):
+                for i, runners in enumerate(self._runners):
+                    process = context.Process(
+                        target=_serve, name=f"synth-worker-{i}", daemon=True,
+                        args=(str(self.model_path), threads_per_worker, runners, -(i + 1),
+                              self._inbox, self._outbox))
+                    process.start()
+                    self._processes.append(process)
+            self._collector = threading.Thread(target=self._collect, name="pool-results",
+                                               daemon=True)
+            self._collector.start()
+            # Every worker has loaded the model (or said why it could not) before any work.
+            self.pids = tuple(_result(ready) for ready in readies)
         except BaseException:
             self.terminate()
             raise
-
-    def _start(self, env: Mapping[str, str]) -> tuple[int, ...]:
-        """Spawn every worker now and wait until each has loaded the model.
-
-        The executor spawns a new process on each submit while none is idle, so ``workers``
-        back-to-back submits start all of them, inside the window where ``env`` is set.
-        """
-        with _environment(env):
-            pings = [self._executor.submit(_ready) for _ in range(self.workers)]
-        # Keep the handles: Python 3.11's executor has no public way to kill its workers.
-        self._processes = list(self._executor._processes.values())
-        for ping in pings:
-            _result(ping)
-        return tuple(p.pid for p in self._processes)
 
     def submit(self, padded_ids: np.ndarray, style: np.ndarray, speed: float,
                hearing: Hearing | None = None, *, timed: bool = False) -> Future:
@@ -141,13 +160,17 @@ class SynthPool:
         samples and the token durations, or None where the model has none). With ``hearing``
         (and ``timed``) the worker also transcribes the piece (the listening check, where the
         audio is): what it heard comes as a third item."""
-        try:
-            if hearing is not None and timed:
-                return self._executor.submit(_infer_heard, padded_ids, style, speed, hearing)
-            return self._executor.submit(_infer_timed if timed else _infer, padded_ids, style,
-                                         speed)
-        except BrokenProcessPool as exc:
-            raise _broken(exc) from exc
+        if hearing is not None and timed:
+            step, args = "heard", (padded_ids, style, speed, hearing)
+        else:
+            step, args = ("timed" if timed else "samples"), (padded_ids, style, speed)
+        with self._lock:
+            if self._closing or not self._alive():
+                raise _broken("the pool is shut down" if self._closing else "a worker is gone")
+            task = next(self._ids)
+            future = self._futures[task] = Future()
+        self._inbox.put((task, step, args))
+        return future
 
     def map_ordered(self, jobs: Iterable[Job], window: int | None = None, *,
                     timed: bool = False) -> Iterator:
@@ -178,16 +201,26 @@ class SynthPool:
 
     def close(self) -> None:
         """Stop taking work, let running pieces finish and wait for the workers to exit."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+        for _ in range(sum(self._runners)):
+            self._inbox.put(None)  # after the pieces already queued: each runner ends there
+        for process in self._processes:
+            process.join()
+        self._stop_collector()
 
     def terminate(self) -> None:
-        """Kill the workers now (SIGKILL) and reap them."""
-        for process in getattr(self, "_processes", []):
+        """Kill the workers now (SIGKILL) and reap them; pieces not done are cancelled."""
+        with self._lock:
+            self._closing = True
+        for process in self._processes:
             if process.is_alive():
                 process.kill()
-        for process in getattr(self, "_processes", []):
+        for process in self._processes:
             process.join()
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._stop_collector()
 
     def __enter__(self) -> SynthPool:
         return self
@@ -198,6 +231,58 @@ class SynthPool:
             self.close()
         else:
             self.terminate()
+
+    # --- the parent's side of the queues ---
+
+    def _future(self, task: int) -> Future:
+        with self._lock:
+            future = self._futures[task] = Future()
+        return future
+
+    def _alive(self) -> bool:
+        return all(p.exitcode is None for p in self._processes)
+
+    def _collect(self) -> None:
+        """Hand each result to its future until the workers are gone; when one dies with work
+        still owed, fail every waiting future instead of leaving its caller hanging."""
+        while True:
+            try:
+                task, raised, value = self._outbox.get(timeout=0.2)
+            except queue.Empty:
+                if self._alive():
+                    continue
+                self._fail_all("a worker is gone" if not self._closing else None)
+                return
+            except (EOFError, OSError):  # the queue's pipe was closed: the pool is done
+                self._fail_all(None)
+                return
+            with self._lock:
+                future = self._futures.pop(task, None)
+            if future is None or not future.set_running_or_notify_cancel():
+                continue  # cancelled while it ran: its result goes nowhere
+            if raised:
+                future.set_exception(value)
+            else:
+                future.set_result(value)
+
+    def _fail_all(self, why: str | None) -> None:
+        """Fail (``why``) or cancel (None) every future still waiting."""
+        with self._lock:
+            waiting, self._futures = self._futures, {}
+        for future in waiting.values():
+            if why is None:
+                future.cancel()
+            elif future.set_running_or_notify_cancel():
+                future.set_exception(_broken(why))
+
+    def _stop_collector(self) -> None:
+        collector = getattr(self, "_collector", None)
+        if collector is not None:
+            collector.join()
+        self._fail_all(None)
+        self._inbox.cancel_join_thread()  # nobody may be left to read what is still queued
+        for channel in (self._inbox, self._outbox):
+            channel.close()
 
 
 @contextmanager
@@ -220,36 +305,55 @@ def _environment(env: Mapping[str, str]) -> Iterator[None]:
                     os.environ[name] = value
 
 
-def _result(future: Future) -> np.ndarray:
+def _result(future: Future):
     try:
         return future.result()
-    except BrokenProcessPool as exc:
-        raise _broken(exc) from exc
+    except CancelledError:
+        raise _broken("the pool was shut down") from None
 
 
-def _broken(exc: BrokenProcessPool) -> BackendError:
-    return BackendError(f"a synthesis worker died (killed, or out of memory?): {exc}")
+def _broken(why: str) -> BackendError:
+    return BackendError(f"a synthesis worker died (killed, or out of memory?): {why}")
 
 
 # What follows runs in the workers.
 
-_backend = None  # the worker's OnnxBackend
-_init_error: str | None = None
 
-
-def _init_worker(model_path: str, threads: int) -> None:
-    """Load the model once per worker. Errors are kept and raised by the first task, because
-    an initializer that raises only breaks the pool and its message is lost."""
-    global _backend, _init_error
+def _serve(model_path: str, threads: int, runners: int, ready: int, inbox, outbox) -> None:
+    """A worker process: load the model once, say so (or why not), then run pieces from
+    ``inbox`` on ``runners`` threads that share the session until each reads a None."""
     # Ctrl-C reaches the whole process group; the parent decides, and kills us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     try:
         from engine.backends import OnnxBackend
 
-        _backend = OnnxBackend(Path(model_path), threads=threads).load()
+        backend = OnnxBackend(Path(model_path), threads=threads).load()
     except Exception as exc:
-        _init_error = str(exc) if isinstance(exc, BackendError) else f"{type(exc).__name__}: {exc}"
+        message = str(exc) if isinstance(exc, BackendError) else f"{type(exc).__name__}: {exc}"
+        outbox.put((ready, True, BackendError(message)))
+        return
+    outbox.put((ready, False, os.getpid()))
+    running = [threading.Thread(target=_run, args=(backend, inbox, outbox), name=f"runner-{i}")
+               for i in range(runners)]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join()
+
+
+def _run(backend, inbox, outbox) -> None:
+    """One runner: pieces from ``inbox`` until a None, each result (or error) to ``outbox``.
+    onnxruntime lets go of the GIL while it runs, so runners use a core each."""
+    while (item := inbox.get()) is not None:
+        task, step, args = item
+        try:
+            outbox.put((task, False, _STEPS[step](backend, *args)))
+        except (BackendError, AssetError) as exc:
+            outbox.put((task, True, exc))
+        except Exception as exc:  # anything else may not pickle back: send its message
+            outbox.put((task, True, BackendError(f"worker {os.getpid()}: "
+                                                 f"{type(exc).__name__}: {exc}")))
 
 
 def _exit_with_parent() -> None:
@@ -265,33 +369,8 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _ready() -> int:
-    if _init_error is not None:
-        raise BackendError(_init_error)
-    return os.getpid()
-
-
-def _infer(padded_ids: np.ndarray, style: np.ndarray, speed: float) -> np.ndarray:
-    return _infer_timed(padded_ids, style, speed)[0]
-
-
-def _infer_timed(padded_ids: np.ndarray, style: np.ndarray,
-                 speed: float) -> tuple[np.ndarray, np.ndarray | None]:
-    _ready()
-    try:
-        return _backend.infer_timed(padded_ids, style, speed)
-    except BackendError:
-        raise
-    except Exception as exc:  # anything else may not pickle back: send its message
-        raise BackendError(f"worker {os.getpid()}: {type(exc).__name__}: {exc}") from None
-
-
-def _infer_heard(padded_ids: np.ndarray, style: np.ndarray, speed: float,
-                 hearing: Hearing) -> tuple:
-    _ready()
-    try:
-        return infer_heard(_backend, padded_ids, style, speed, hearing)
-    except (BackendError, AssetError):
-        raise
-    except Exception as exc:  # anything else may not pickle back: send its message
-        raise BackendError(f"worker {os.getpid()}: {type(exc).__name__}: {exc}") from None
+_STEPS = {
+    "samples": lambda backend, ids, style, speed: backend.infer(ids, style, speed),
+    "timed": lambda backend, ids, style, speed: backend.infer_timed(ids, style, speed),
+    "heard": infer_heard,
+}

@@ -47,6 +47,14 @@ def test_ordered_results_equal_in_process_bit_for_bit(resolver, jobs):
     assert all(np.array_equal(g, e) for g, e in zip(got, expected))
 
 
+def test_two_workers_share_one_process_and_its_session_gives_the_same_samples(resolver, jobs):
+    expected = OnnxBackend(resolver.model(), threads=1).infer(*jobs[2])
+    with SynthPool(resolver.model(), workers=2) as pool:
+        assert len(pool.pids) == 1
+        futures = [pool.submit(*jobs[2]) for _ in range(4)]  # two at a time on one session
+        assert all(np.array_equal(f.result(), expected) for f in futures)
+
+
 def test_worker_error_is_backend_error_with_its_message(resolver, jobs):
     ids, _, speed = jobs[0]
     with SynthPool(resolver.model(), workers=1) as pool:
@@ -73,10 +81,11 @@ def test_unloadable_model_fails_at_construction(tmp_path):
 
 
 def test_shutdown_leaves_no_child_processes(resolver, jobs):
-    with SynthPool(resolver.model(), workers=2) as pool:
-        next(pool.map_ordered(jobs))
+    # Three workers: a process running two pieces at once on its session, and one with one.
+    with SynthPool(resolver.model(), workers=3) as pool:
+        assert list(pool.map_ordered(jobs)) and len(pool.pids) == 2
         pids = pool.pids
-    assert len(pids) == 2 and not any(alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
 
     with pytest.raises(KeyboardInterrupt):
         with SynthPool(resolver.model(), workers=2) as pool:
