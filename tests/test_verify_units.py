@@ -75,11 +75,12 @@ def test_a_pool_worker_hears_the_piece_it_made(resolver, synth):
     voice = synth.voice("af_heart")
     text = "The lighthouse keeper climbed the stairs."
     job = Synthesizer.prepare(synth.phonemizer(voice)(text), voice, 1.0)
-    with SynthPool(resolver.model(), workers=1) as pool:
-        (samples, _, heard), = pool.map_ordered([(*job, Hearing("base", "en"))], timed=True)
+    with SynthPool(resolver.model(), workers=2) as pool:  # two pieces at once, one Whisper
+        both = list(pool.map_ordered([(*job, Hearing("base", "en"))] * 2, window=2, timed=True))
         plain, = pool.map_ordered([job], timed=True)  # without hearing: two items, as before
-    assert samples.size > 0 and len(plain) == 2
-    assert compare(text, heard, "en-us").errors == 0, heard
+    (samples, _, heard), (again, _, heard_again) = both
+    assert samples.size > 0 and np.array_equal(samples, again) and len(plain) == 2
+    assert heard == heard_again and compare(text, heard, "en-us").errors == 0, heard
 
 
 @pytest.mark.parametrize(("phonemes", "halves"), [
