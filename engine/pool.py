@@ -247,7 +247,7 @@ class SynthPool:
         still owed, fail every waiting future instead of leaving its caller hanging."""
         while True:
             try:
-                task, raised, value = self._outbox.get(timeout=0.2)
+                item = self._outbox.get(timeout=1.0)
             except queue.Empty:
                 if self._alive():
                     continue
@@ -256,6 +256,10 @@ class SynthPool:
             except (EOFError, OSError):  # the queue's pipe was closed: the pool is done
                 self._fail_all(None)
                 return
+            if item is None:  # from _stop_collector: the workers are gone and all was read
+                self._fail_all(None)
+                return
+            task, raised, value = item
             with self._lock:
                 future = self._futures.pop(task, None)
             if future is None or not future.set_running_or_notify_cancel():
@@ -276,10 +280,15 @@ class SynthPool:
                 future.set_exception(_broken(why))
 
     def _stop_collector(self) -> None:
+        """End the result thread once the workers are gone: what they sent is read first,
+        then the None put here after it (a worker killed mid-message may have left the pipe
+        unreadable, hence the bounded wait)."""
         collector = getattr(self, "_collector", None)
-        if collector is not None:
-            collector.join()
+        if collector is not None and collector.is_alive():
+            self._outbox.put(None)
+            collector.join(timeout=5)
         self._fail_all(None)
+        self._outbox.cancel_join_thread()
         self._inbox.cancel_join_thread()  # nobody may be left to read what is still queued
         for channel in (self._inbox, self._outbox):
             channel.close()
