@@ -165,8 +165,10 @@ class SynthPool:
         else:
             step, args = ("timed" if timed else "samples"), (padded_ids, style, speed)
         with self._lock:
-            if self._closing or not self._alive():
-                raise _broken("the pool is shut down" if self._closing else "a worker is gone")
+            if self._closing:
+                raise BackendError("the synthesis pool is closed")
+            if not self._alive():
+                raise _broken("a worker is gone")
             task = next(self._ids)
             future = self._futures[task] = Future()
         self._inbox.put((task, step, args))
@@ -318,7 +320,8 @@ def _result(future: Future):
     try:
         return future.result()
     except CancelledError:
-        raise _broken("the pool was shut down") from None
+        raise BackendError("the synthesis pool was shut down before this piece was made") \
+            from None
 
 
 def _broken(why: str) -> BackendError:
