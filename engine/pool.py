@@ -108,8 +108,10 @@ def jemalloc_env() -> dict[str, str]:
 
 class SynthPool:
     """``workers`` pieces at a time, in worker processes that each hold one onnxruntime
-    session (``threads_per_worker`` threads a piece) and run up to :data:`PIECES_PER_PROCESS`
-    pieces on it at once, from threads of their own.
+    session and run up to :data:`PIECES_PER_PROCESS` pieces on it at once, each from a runner
+    thread of its own. ``threads_per_worker`` sizes the session's threads: with 1 (the
+    default) a piece runs on its runner alone; with more, the pieces of one process share the
+    session's extra threads.
 
     Use as a context manager. A normal exit lets running pieces finish; an exception (including
     KeyboardInterrupt) kills the workers at once. ``env`` adds environment variables for the
