@@ -255,11 +255,16 @@ class SynthPool:
             except queue.Empty:
                 if self._alive():
                     continue
-                self._fail_all("a worker is gone" if not self._closing else None)
+                self._fail_all(None if self._closing else _broken("a worker is gone"))
                 return
             except (EOFError, OSError):  # the queue's pipe was closed: the pool is done
                 self._fail_all(None)
                 return
+            except Exception as exc:  # noqa: BLE001 (a result that did not unpickle: whose
+                # it was is unknown, so every waiting piece fails rather than one hanging)
+                self._fail_all(BackendError(f"a result from a synthesis worker could not be "
+                                            f"read: {type(exc).__name__}: {exc}"))
+                continue
             if item is None:  # from _stop_collector: the workers are gone and all was read
                 self._fail_all(None)
                 return
@@ -273,15 +278,15 @@ class SynthPool:
             else:
                 future.set_result(value)
 
-    def _fail_all(self, why: str | None) -> None:
-        """Fail (``why``) or cancel (None) every future still waiting."""
+    def _fail_all(self, error: BackendError | None) -> None:
+        """Fail (with ``error``) or cancel (None) every future still waiting."""
         with self._lock:
             waiting, self._futures = self._futures, {}
         for future in waiting.values():
-            if why is None:
+            if error is None:
                 future.cancel()
             elif future.set_running_or_notify_cancel():
-                future.set_exception(_broken(why))
+                future.set_exception(BackendError(str(error)))  # one instance per waiter
 
     def _stop_collector(self) -> None:
         """End the result thread once the workers are gone: what they sent is read first,

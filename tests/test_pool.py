@@ -73,6 +73,26 @@ def test_killed_worker_raises_instead_of_hanging(resolver, jobs):
             list(results)
 
 
+def _refuse() -> None:
+    raise ValueError("this result cannot be read")
+
+
+class _FakeUnreadableResult:
+    """A fake message on the pool's result queue that fails to unpickle in the parent."""
+
+    def __reduce__(self):
+        return _refuse, ()
+
+
+def test_an_unreadable_result_fails_the_waiting_pieces_instead_of_hanging(resolver, jobs):
+    with SynthPool(resolver.model(), workers=1) as pool:
+        waiting = pool.submit(*jobs[2])
+        pool._outbox.put(_FakeUnreadableResult())  # ahead of the piece's own result
+        with pytest.raises(BackendError, match="could not be read"):
+            waiting.result(timeout=60)
+        assert next(pool.map_ordered([jobs[0]])).size > 0  # and the pool goes on
+
+
 def test_unloadable_model_fails_at_construction(tmp_path):
     bad = tmp_path / "model.onnx"
     bad.write_bytes(b"not a model")
