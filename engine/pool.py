@@ -130,14 +130,15 @@ class SynthPool:
         context = get_context("spawn")
         self._inbox = context.Queue()  # (task id, step, args), or None: one runner stops
         self._outbox = context.Queue()  # (task id, raised, value)
-        self._futures: dict[int, Future] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._closing = False
         self._processes: list = []
         self._runners = [min(PIECES_PER_PROCESS, workers - n)
                          for n in range(0, workers, PIECES_PER_PROCESS)]
-        readies = [self._future(-(i + 1)) for i in range(len(self._runners))]
+        # Worker i says it is ready (its pid) or why not under task id -(i + 1).
+        self._futures: dict[int, Future] = {-(i + 1): Future() for i in range(len(self._runners))}
+        readies = list(self._futures.values())
         try:
             with _environment(jemalloc_env() if env is None else env):
                 for i, runners in enumerate(self._runners):
@@ -237,11 +238,6 @@ class SynthPool:
             self.terminate()
 
     # --- the parent's side of the queues ---
-
-    def _future(self, task: int) -> Future:
-        with self._lock:
-            future = self._futures[task] = Future()
-        return future
 
     def _alive(self) -> bool:
         return all(p.exitcode is None for p in self._processes)
