@@ -17,17 +17,20 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from kokoro_cli.output import OutputOptions
-from kokoro_cli.output.encode import write_book
-from kokoro_cli.output.ffmpeg import run_ffmpeg, run_ffmpeg_log
+from kokoro_cli.output.encode import _first_plan, measure_input, write_book
+from kokoro_cli.output.ffmpeg import FfmpegError, run_ffmpeg, run_ffmpeg_log
 from kokoro_cli.output.loudness import (ENCODER_HEADROOM_DB, MAX_TRIALS, PRESETS, GainPlan,
                                         Levels, Trial, overshoot, plan_gain, settle)
-from kokoro_cli.output.metadata import BookMeta
-from kokoro_cli.output.plan import ChapterAudio
+from kokoro_cli.output.metadata import BookMeta, concat_list
+from kokoro_cli.output.plan import ChapterAudio, concat_input
 
 AUDIOBOOK = PRESETS["audiobook"]
 CEILING = -3.0
@@ -160,6 +163,37 @@ def test_the_ceiling_holds_on_bursts_the_limiter_overshoots(tmp_path, fmt):
     assert report.qc is not None
     assert not [p for p in report.qc.problems if "true peak" in p], report.qc.problems
     assert report.qc.book.levels.true_peak_dbtp <= CEILING - 0.1
+
+
+def _quiet_tone(path: Path) -> ChapterAudio:
+    """Six seconds of a steady quiet tone: the audiobook gain leaves its peaks far under the
+    ceiling, so no limiter."""
+    run_ffmpeg(["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={SR}:duration=6",
+                "-af", "volume=-30dB", "-c:a", "pcm_s16le", str(path)])
+    return ChapterAudio("Tone", path, 6 * SR)
+
+
+@pytest.mark.parametrize("make", [_bursts, _quiet_tone])
+def test_the_first_plan_is_what_the_full_measurement_plans(tmp_path, make):
+    # With a limiter (bursts) the plan comes from the pass without the true peak, and the full
+    # pass is stopped; without one (the quiet tone) it waits for the true peak.
+    concat = tmp_path / "list.ffconcat"
+    concat.write_text(concat_list([make(tmp_path / "a.wav").path]), encoding="utf-8")
+    source = concat_input(concat)
+    expected = plan_gain(AUDIOBOOK, measure_input(source, SR), headroom_db=0.3)
+    with ThreadPoolExecutor(max_workers=1) as side:
+        got = _first_plan(AUDIOBOOK, source, SR, 0.3, side)
+    assert got == expected
+    assert (got.limit_dbfs is not None) == (make is _bursts)
+
+
+def test_a_stopped_ffmpeg_ends_at_once_with_an_error():
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(FfmpegError, match="SIGKILL"):
+        run_ffmpeg_log(["-f", "lavfi", "-i", "sine=duration=3600", "-f", "null", "-"], stop=stop)
+    assert time.monotonic() - started < 10
 
 
 # --- the real model, the default preset, every format -----------------------------------------

@@ -145,17 +145,21 @@ def run_tool(
     *,
     input: bytes | None = None,
     sink: BinaryIO | None = None,
+    stop: threading.Event | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ``exe args`` to completion, raising FfmpegError unless it exits 0.
 
     The single place where the project starts an ffmpeg-family process. With ``sink``, stdout
     is copied to it as it comes (the result's ``stdout`` is then empty), so an output of any
-    length streams through in constant memory.
+    length streams through in constant memory. Setting ``stop`` (not with ``sink``) kills the
+    process, which then raises FfmpegError too: for work that turned out not to be needed.
     """
     cmd = [exe, *args]
     log.debug("running: %s", shlex.join(cmd))
     if input is not None and sink is not None:
         raise ValueError("run_tool takes input or sink, not both")
+    if stop is not None and sink is not None:
+        raise ValueError("run_tool takes stop or sink, not both")
     stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
     try:
         # Unbuffered: with a sink, each read hands on whatever the pipe holds.
@@ -165,10 +169,12 @@ def run_tool(
     except OSError as exc:
         raise FfmpegError(f"cannot run {exe}: {exc}", command=cmd) from exc
     with proc:
-        if sink is None:
+        if sink is not None:
+            out, err = b"", _pump(proc, sink)
+        elif stop is None:
             out, err = proc.communicate(input)
         else:
-            out, err = b"", _pump(proc, sink)
+            out, err = _until_stopped(proc, input, stop)
     stderr = err.decode("utf-8", "replace")
     if proc.returncode != 0 or _lost_write(stderr):
         log.debug("%s exited %d:\n%s", Path(exe).name, proc.returncode, stderr)
@@ -181,6 +187,19 @@ def run_tool(
             stderr=stderr,
         )
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _until_stopped(proc: subprocess.Popen[bytes], input: bytes | None,
+                   stop: threading.Event) -> tuple[bytes, bytes]:
+    """``proc.communicate``, killing the process when ``stop`` is set meanwhile."""
+    while True:
+        try:
+            return proc.communicate(input, timeout=0.05)
+        except subprocess.TimeoutExpired:
+            input = None  # communicate has sent it and goes on from where it was
+            if stop.is_set():
+                proc.kill()
+                return proc.communicate()
 
 
 def _killed_by(number: int) -> str:
@@ -243,13 +262,15 @@ def run_ffmpeg(
     return run_tool(find_ffmpeg(), full, input=input, sink=sink).stdout
 
 
-def run_ffmpeg_log(args: Sequence[str], *, sink: BinaryIO | None = None) -> str:
+def run_ffmpeg_log(args: Sequence[str], *, sink: BinaryIO | None = None,
+                   stop: threading.Event | None = None) -> str:
     """Run ffmpeg at log level ``info`` without the progress line; return what it logged.
 
-    For filters that report at the end of the run (``ebur128``, ``astats``).
+    For filters that report at the end of the run (``ebur128``, ``astats``). ``stop``: see
+    :func:`run_tool`.
     """
     full = [*FFMPEG_GLOBALS, "-nostats", "-loglevel", "info", *args]
-    return run_tool(find_ffmpeg(), full, sink=sink).stderr.decode("utf-8", "replace")
+    return run_tool(find_ffmpeg(), full, sink=sink, stop=stop).stderr.decode("utf-8", "replace")
 
 
 def failure(stderr: str) -> str:
