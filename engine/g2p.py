@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import json
 import re
 import sys
 import tempfile
@@ -15,7 +14,6 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
-from importlib import resources
 from typing import Protocol
 
 from engine.errors import G2PError, SettingError
@@ -292,15 +290,15 @@ def _espeak_copies_as_scratch() -> None:
 
 def _lexicon(british: bool):
     """misaki's word lists, as ``en.Lexicon(british)`` builds them minus its start-up
-    asserts, which re-check every phoneme of misaki's own data on each start (~0.25 s)."""
-    from misaki import data, en
+    asserts, which re-check every phoneme of misaki's own data on each start (~0.25 s), and
+    with the dictionaries read from a file made once (:mod:`engine.word_lists`)."""
+    from misaki import en
+
+    from engine.word_lists import word_lists
 
     lexicon = en.Lexicon.__new__(en.Lexicon)
     lexicon.british, lexicon.cap_stresses = british, (0.5, 2)
-    prefix = "gb" if british else "us"
-    for field, kind in (("golds", "gold"), ("silvers", "silver")):
-        text = resources.files(data).joinpath(f"{prefix}_{kind}.json").read_text("utf-8")
-        setattr(lexicon, field, en.Lexicon.grow_dictionary(json.loads(text)))
+    lexicon.golds, lexicon.silvers = word_lists(british)
     return lexicon
 
 

@@ -46,3 +46,41 @@ def test_a_crash_inside_misaki_is_one_g2p_error(monkeypatch):
     monkeypatch.setattr(g2p, "_g2p", broken)
     with pytest.raises(G2PError, match="cannot phonemize 'x': OverflowError"):
         g2p("x")
+
+
+@pytest.mark.parametrize("british", [False, True])
+def test_word_lists_file_is_made_once_and_reads_as_misakis_dicts(tmp_path, british):
+    from engine.word_lists import WordList, grown_lists, word_lists
+
+    golds, silvers = word_lists(british, tmp_path)
+    assert isinstance(golds, WordList) and isinstance(silvers, WordList)
+    made = list(tmp_path.glob("*.sqlite"))
+    assert len(made) == 1
+    stamp = made[0].stat().st_mtime_ns
+    reference = grown_lists(british)
+    for words, expected in zip((golds, silvers), reference):
+        assert len(words) == len(expected)
+        for word in ("the", "read", "Read", "live", "wind", "used", "zyxqwv", "", "Ishmael"):
+            assert words.get(word) == expected.get(word)
+            assert (word in words) == (word in expected)
+    assert isinstance(golds["read"], dict)  # a heteronym: phonemes by part of speech
+    with pytest.raises(KeyError):
+        golds["zyxqwv"]
+    word_lists(british, tmp_path)
+    assert made[0].stat().st_mtime_ns == stamp  # opened, not made again
+
+
+def test_word_lists_fall_back_to_memory_where_the_file_cannot_be(tmp_path):
+    from engine.word_lists import word_lists
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    golds, silvers = word_lists(False, blocked)
+    assert isinstance(golds, dict) and golds["the"]
+
+    broken = tmp_path / "broken"
+    golds, _ = word_lists(False, broken)
+    (made,) = broken.glob("*.sqlite")
+    made.write_bytes(b"not a database" * 100)
+    golds, silvers = word_lists(False, broken)
+    assert isinstance(golds, dict) and golds["the"]

@@ -27,7 +27,7 @@ def models_fetch(
 ) -> None:
     """Download the model and all 54 voices into the cache, verifying every file by sha256,
     and derive the model the default (onnx) backend runs for this CPU, with its optimized
-    graph, so the first conversion need not."""
+    graph, and the English G2P's word lists file, so the first conversion need not."""
     def action() -> None:
         from engine import SOURCES, Synthesizer
 
@@ -36,6 +36,9 @@ def models_fetch(
         resolver = resolver_for(model, voices)
         resolver.fetch(source=source)
         Synthesizer.load(resolver, backend="onnx", threads=1).ready()  # saves the graph too
+        from engine.word_lists import word_lists
+
+        word_lists(british=False)
         err.print(f"all files verified in {resolver.cache_dir}")
     run_guarded(action)
 
