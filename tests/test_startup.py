@@ -36,3 +36,13 @@ def test_help_and_version_import_nothing_heavy(args):
     report = json.loads(proc.stderr.strip().splitlines()[-1])
     assert report == {"code": 0, "heavy": []}, proc.stderr
     assert proc.stdout.strip(), "nothing was printed"
+
+
+def test_the_entry_point_imports_no_command_line_until_it_runs():
+    # A synthesis worker is spawned by re-running the entry point's imports: it needs the
+    # model, not typer, rich and every command's options.
+    probe = ("import sys; import kokoro_cli.__main__; "
+             "print(sorted({'kokoro_cli.app', 'typer', 'rich', 'click'} & set(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert proc.stdout.strip() == "[]", proc.stdout
