@@ -8,7 +8,8 @@
 3. their ratio: end-to-end throughput / model-only throughput with the same workers;
 4. peak memory of the whole process tree (the CLI and its workers), sampled every 50 ms;
 5. cold ``say`` of one sentence (after one warm-up run, 5 runs: min and median);
-6. an unchanged re-run of the same convert (a no-op).
+6. an unchanged re-run of the same convert (a no-op);
+7. ``say`` answered by a running ``kokoro-cli serve`` (5 runs after a warm-up).
 
 Throughput is audio seconds per wall second; RTF is its inverse. The default text is the three
 bundled samples joined into one Markdown book (about 6 minutes of audio); pass a file for a
@@ -152,6 +153,7 @@ def main() -> None:
     parser.add_argument("--skip-single", action="store_true",
                         help="skip the one-process runs (model-only and end-to-end)")
     args = parser.parse_args()
+    os.environ["KOKORO_CLI_SERVE"] = "off"  # every say here is a cold one, but for (7)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         sources = [args.file] if args.file else [ROOT / "samples" / n for n in SAMPLES]
@@ -193,6 +195,26 @@ def main() -> None:
               f"(5 runs after a warm-up)")
         rerun, _ = cli(convert("book0.m4b", args.workers))
         print(f"(6) unchanged re-run: {rerun:.2f} s")
+        served = sorted(served_says(say_args, folder / "kokoro-cli.sock"))
+        print(f"(7) say through a running `kokoro-cli serve`: median {served[2]:.2f} s, min "
+              f"{served[0]:.2f} s (5 runs after a warm-up)")
+
+
+def served_says(say_args: list[str], sock: Path) -> list[float]:
+    """Walls of 5 ``say`` runs answered by a server started on ``sock`` (after a warm-up)."""
+    os.environ["KOKORO_CLI_SOCKET"] = str(sock)
+    os.environ.pop("KOKORO_CLI_SERVE", None)
+    server = subprocess.Popen([str(CLI), "serve"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        if "serving say" not in server.stderr.readline():  # printed once it has loaded
+            sys.exit("kokoro-cli serve did not start")
+        cli(say_args)
+        return [cli(say_args)[0] for _ in range(5)]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        os.environ["KOKORO_CLI_SERVE"] = "off"
 
 
 if __name__ == "__main__":

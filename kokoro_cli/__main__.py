@@ -7,6 +7,14 @@ command line (typer, rich and every command's options).
 
 
 def main() -> None:
+    import sys
+
+    if sys.argv[1:2] == ["say"]:  # a running `kokoro-cli serve` speaks it, when there is one
+        from kokoro_cli.serving import ask_server
+
+        code = ask_server(sys.argv[2:])
+        if code is not None:
+            sys.exit(code)
     from kokoro_cli.app import app
 
     app()

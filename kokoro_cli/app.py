@@ -14,8 +14,8 @@ from typing import Optional
 import typer
 
 from kokoro_cli import __version__
-from kokoro_cli.commands import (config, convert, feed, inspect, jobs, models, say, voices,
-                                 watch)
+from kokoro_cli.commands import (config, convert, feed, inspect, jobs, models, say, serve,
+                                 voices, watch)
 from kokoro_cli.commands.options import GlobalOptions
 from kokoro_cli.console import err, one_line, out
 from kokoro_cli.errors import EXIT_CODES_HELP, ExitCode
@@ -63,6 +63,7 @@ app.command(epilog="Example: kokoro-cli inspect book.epub --json")(inspect.inspe
 app.command(epilog="Example: kokoro-cli preview samples/report.md --chapters 2 --phonemes")(
     inspect.preview)
 app.command(epilog=say.EPILOG)(say.say)
+app.command(epilog=serve.EPILOG)(serve.serve)
 app.command(epilog=feed.EPILOG)(feed.feed)
 app.command(epilog=watch.EPILOG)(watch.watch)
 app.add_typer(models.models_app, name="models")

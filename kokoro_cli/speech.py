@@ -3,16 +3,22 @@ one-liner is short, so its audio is made in memory), the model loading beside G2
 
 from __future__ import annotations
 
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine import Engine, Synthesizer, VoiceG2P, describe_spec, resolve_backend, token_count
+from engine import (AssetResolver, Engine, Synthesizer, VoiceG2P, describe_spec, resolve_backend,
+                    token_count)
 from kokoro_cli.jobs.timing import ChapterTiming, TimingBuilder
 from preprocess import ChunkOptions, Document, Lexicon, plan
 
-__all__ = ["SpeechOptions", "speak_document", "speak_timed"]
+__all__ = ["SpeechOptions", "kept_engine", "speak_document", "speak_timed"]
+
+_kept: dict[tuple, Engine] = {}
+_kept_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,19 @@ def speak_timed(document: Document, engine: Engine,
         timing.add(chunk.piece, at, chunk.samples.size, chunk.token_bounds())
         at += chunk.samples.size + chunk.pause_pcm16.size
     return samples, timing.finish(samples.size)
+
+
+def kept_engine(resolver: AssetResolver) -> Engine:
+    """The engine for ``resolver``'s files, made on first use and kept for the rest of the
+    process: a ``say`` in its own process makes it once, and ``kokoro-cli serve`` answers
+    every ``say`` with the model it loaded for the first that named the same files."""
+    paths = (resolver.explicit_model, resolver.explicit_voices, resolver.explicit_torch_model)
+    relative = any(p is not None and not p.is_absolute() for p in paths)
+    key = (*paths, resolver.cache_dir, resolver.sources, os.getcwd() if relative else None)
+    with _kept_lock:
+        if key not in _kept:
+            _kept[key] = Engine(resolver)
+        return _kept[key]
 
 
 def _pieces(document: Document, lang_code: str, options: SpeechOptions) -> list:

@@ -38,12 +38,12 @@ def say(
 ) -> None:
     """Speak a short text into an audio file or a pipe."""
     def action() -> None:
-        from engine import SAMPLE_RATE, Engine
+        from engine import SAMPLE_RATE
         from kokoro_cli.conversion import choose_reading, show_warnings, speech_settings
         from kokoro_cli.messages import Messages
         from kokoro_cli.output import clip_format, write_clip
         from kokoro_cli.output.subtitles import write_clip_subtitles
-        from kokoro_cli.speech import SpeechOptions, speak_timed
+        from kokoro_cli.speech import SpeechOptions, kept_engine, speak_timed
         from preprocess import InputError, lexicon_for, parse_text
 
         config = config_of(ctx)
@@ -62,7 +62,7 @@ def say(
         options = SpeechOptions(reading.voice, speech.speed,
                                 lexicon_for(document, speech.dictionaries),
                                 backend=speech.backend)
-        engine = Engine(resolver_for(speech.model, speech.voices, messages.note))
+        engine = kept_engine(resolver_for(speech.model, speech.voices, messages.note))
         with show_warnings(messages.warning):
             samples, timing = speak_timed(document, engine, options)
         write_clip(samples, SAMPLE_RATE, output, kind, sys.stdout.buffer)
