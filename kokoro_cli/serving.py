@@ -74,6 +74,9 @@ def ask_server(args: list[str]) -> int | None:
             answer = _read_all(conn)
     except OSError:
         return None  # no server listening (a socket left by a killed one): say runs here
+    except KeyboardInterrupt:
+        print("interrupted (the server finishes this say on its own)", file=sys.stderr)
+        return 130
     try:
         return int(json.loads(answer)["code"])
     except (ValueError, KeyError, TypeError):
@@ -95,6 +98,8 @@ def _read_all(conn: socket.socket) -> bytes:
 def open_socket(path: Path) -> socket.socket:
     """The listening socket at ``path`` (mode 0600). Refuses a path where a server already
     answers; a socket file left by a killed server is replaced."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        raise OSError("kokoro-cli serve needs Linux (it checks who is asking with SO_PEERCRED)")
     if path.exists() or path.is_symlink():
         if _answers(path):
             raise OSError(f"a kokoro-cli server is already running on {path}")
