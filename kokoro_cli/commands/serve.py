@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -23,6 +23,7 @@ EPILOG = ("Examples:\n\n  kokoro-cli serve &\n\n  kokoro-cli say 'Backup done.' 
 
 
 def serve(
+    ctx: typer.Context,
     socket_file: Optional[Path] = typer.Option(None, "--socket", dir_okay=False, help="The "
                                                "socket (default: $KOKORO_CLI_SOCKET, else "
                                                "kokoro-cli.sock in $XDG_RUNTIME_DIR or the user "
@@ -58,10 +59,12 @@ def serve(
             if not busy.is_set():
                 raise KeyboardInterrupt
 
+        root = ctx.find_root().command  # the whole command line, as `kokoro-cli` runs it
+
         def run(argv: list[str]) -> int:
             busy.set()
             try:
-                return _say(argv)
+                return _say(root, argv)
             finally:
                 busy.clear()
 
@@ -75,12 +78,11 @@ def serve(
     run_guarded(action)
 
 
-def _say(argv: list[str]) -> int:
-    """``kokoro-cli say ARGV`` in this process: its exit code."""
-    from kokoro_cli.app import app
-
+def _say(root: Any, argv: list[str]) -> int:
+    """``kokoro-cli say ARGV`` run by the command line ``root`` in this process: its exit
+    code."""
     try:
-        app(args=["say", *argv], prog_name="kokoro-cli")
+        root.main(args=["say", *argv], prog_name="kokoro-cli")
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # noqa: BLE001 (a bug must not end the server; the client hears it)
