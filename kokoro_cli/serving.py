@@ -60,23 +60,30 @@ def ask_server(args: list[str]) -> int | None:
     path = socket_path()
     if not path.exists():
         return None
-    request = json.dumps({"argv": args, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
-    if len(request) > _MAX_REQUEST:
-        return None
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        request = {"argv": args, "cwd": os.getcwd(), "env": dict(os.environ)}
+    except OSError:
+        return None  # the working folder is gone: say here says so
+    data = json.dumps(request).encode()
+    if len(data) > _MAX_REQUEST:
+        return None
+    streams = array.array("i", range(_STREAMS))  # our stdin, stdout and stderr themselves
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        try:
             conn.connect(str(path))
             for stream in (sys.stdout, sys.stderr):
                 stream.flush()
-            fds = array.array("i", range(_STREAMS))
-            conn.sendmsg([struct.pack("!I", len(request)), request],
-                         [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+            conn.sendmsg([struct.pack("!I", len(data)), data],
+                         [(socket.SOL_SOCKET, socket.SCM_RIGHTS, streams)])
+        except OSError:
+            return None  # no server listening (a socket left by a killed one): say runs here
+        try:  # from here on the server has the request: never run it a second time here
             answer = _read_all(conn)
-    except OSError:
-        return None  # no server listening (a socket left by a killed one): say runs here
-    except KeyboardInterrupt:
-        print("interrupted (the server finishes this say on its own)", file=sys.stderr)
-        return 130
+        except OSError:
+            answer = b""
+        except KeyboardInterrupt:
+            print("interrupted (the server finishes this say on its own)", file=sys.stderr)
+            return 130
     try:
         return int(json.loads(answer)["code"])
     except (ValueError, KeyError, TypeError):

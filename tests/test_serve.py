@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -106,3 +107,31 @@ def test_without_a_server_say_runs_on_its_own(tmp_path):
     done = _say(["Alone.", "-o", str(tmp_path / "a.wav")], env)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "a.wav").stat().st_size > 0
+
+
+def test_a_server_that_takes_the_request_and_dies_is_reported_not_run_again(
+        tmp_path, monkeypatch, capsys):
+    from kokoro_cli.serving import ask_server
+
+    sock = tmp_path / "fake.sock"  # a fake server: it reads the request and hangs up
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(sock))
+    listener.listen(1)
+
+    def take_and_drop() -> None:
+        conn, _ = listener.accept()
+        conn.recvmsg(1 << 16, socket.CMSG_SPACE(64))
+        conn.close()
+
+    taker = threading.Thread(target=take_and_drop)
+    taker.start()
+    monkeypatch.setenv("KOKORO_CLI_SOCKET", str(sock))
+    monkeypatch.delenv("KOKORO_CLI_SERVE", raising=False)
+    try:
+        assert ask_server(["Hi.", "-o", str(tmp_path / "x.wav")]) == 1  # not None: no rerun
+    finally:
+        taker.join(timeout=10)
+        listener.close()
+    assert "gave no answer" in capsys.readouterr().err
+    monkeypatch.setenv("KOKORO_CLI_SERVE", "off")
+    assert ask_server(["Hi.", "-o", "x.wav"]) is None
