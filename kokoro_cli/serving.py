@@ -162,6 +162,8 @@ def _answer(conn: socket.socket, run: Callable[[list[str]], int]) -> None:
         if len(fds) != _STREAMS:
             return
         code = _in_place(request, fds, run)
+    except Exception:  # noqa: BLE001 (one failed request must not end the server)
+        code = 1
     finally:
         for fd in fds:
             os.close(fd)
