@@ -19,6 +19,7 @@ from engine.synth import (MAX_PHONEMES, SAMPLE_RATE, SynthOptions, Synthesizer, 
                           resolve_backend, runtime_model, token_count, tokenize)
 from engine.tune import tune
 from engine.voices import Voice, VoiceInfo, catalogue, describe_spec, parse_spec
+from engine.word_lists import word_lists
 
 __all__ = [
     "BACKENDS", "DEFAULT_WHISPER", "MAX_PHONEMES", "VERIFY_EXTRA", "Hearing", "hear",
@@ -28,5 +29,5 @@ __all__ = [
     "SynthPool", "Synthesizer", "Voice", "VoiceError", "VoiceG2P", "VoiceInfo", "backend_help",
     "backend_names", "catalogue", "default_workers", "describe_spec", "model_id", "parse_spec",
     "phonemizer_for", "resolve_backend", "runtime_model", "silence", "to_pcm16", "token_count",
-    "tokenize", "tune", "voice_names",
+    "tokenize", "tune", "voice_names", "word_lists",
 ]

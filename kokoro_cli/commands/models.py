@@ -29,15 +29,13 @@ def models_fetch(
     and derive the model the default (onnx) backend runs for this CPU, with its optimized
     graph, and the English G2P's word lists file, so the first conversion need not."""
     def action() -> None:
-        from engine import SOURCES, Synthesizer
+        from engine import SOURCES, Synthesizer, word_lists
 
         if source is not None and source not in SOURCES:
             raise UsageError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
         resolver = resolver_for(model, voices)
         resolver.fetch(source=source)
         Synthesizer.load(resolver, backend="onnx", threads=1).ready()  # saves the graph too
-        from engine.word_lists import word_lists
-
         word_lists(british=False)
         err.print(f"all files verified in {resolver.cache_dir}")
     run_guarded(action)
