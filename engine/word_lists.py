@@ -39,10 +39,10 @@ class WordList(Mapping):
         self._lock = threading.Lock()  # one connection, G2P calls from any thread
 
     def get(self, word, default=None):
-        found = self._seen.get(word, _MISSING) if isinstance(word, str) else _MISSING
+        if not isinstance(word, str):
+            return default
+        found = self._seen.get(word, _MISSING)
         if found is _MISSING:
-            if not isinstance(word, str):
-                return default
             with self._lock:
                 row = self._db.execute(f"SELECT value FROM {self._table} WHERE word = ?",
                                        (word,)).fetchone()

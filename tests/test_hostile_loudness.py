@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -181,8 +180,7 @@ def test_the_first_plan_is_what_the_full_measurement_plans(tmp_path, make):
     concat.write_text(concat_list([make(tmp_path / "a.wav").path]), encoding="utf-8")
     source = concat_input(concat)
     expected = plan_gain(AUDIOBOOK, measure_input(source, SR), headroom_db=0.3)
-    with ThreadPoolExecutor(max_workers=1) as side:
-        got = _first_plan(AUDIOBOOK, source, SR, 0.3, side)
+    got = _first_plan(AUDIOBOOK, source, SR, 0.3)
     assert got == expected
     assert (got.limit_dbfs is not None) == (make is _bursts)
 

@@ -245,12 +245,11 @@ def _plan_gain(
     headroom = ENCODER_HEADROOM_DB.get(options.codec.audio_codec, 0.0) + extra_headroom
     rate = options.output_rate(sample_rate)
     resample = [f"aresample={rate}"] if rate != sample_rate else []
-    with scratch_dir("measure") as tmp, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="true-peak") as side:
+    with scratch_dir("measure") as tmp:
         concat = Path(tmp) / "chapters.ffconcat"
         concat.write_text(concat_list([c.path for c in chapters]), encoding="utf-8")
         try:
-            plan = _first_plan(preset, concat_input(concat), sample_rate, headroom, side)
+            plan = _first_plan(preset, concat_input(concat), sample_rate, headroom)
             trials: list[Trial] = []
             while plan.limit_dbfs is not None:
                 limited = measure_input(concat_input(concat), rate, [*plan.filters, *resample])
@@ -263,30 +262,33 @@ def _plan_gain(
     return plan
 
 
-def _first_plan(preset: LoudnessPreset, source: list[str], sample_rate: int, headroom: float,
-                side: ThreadPoolExecutor) -> GainPlan:
-    """:func:`plan_gain` from the unlimited book, with its true peak measured only when it
-    decides anything. The full measurement runs on ``side`` beside a quicker one without the
-    true peak (ebur128's oversampling is two thirds of a pass): when the sample peak alone
-    already passes the ceiling, so does the true peak (never below it), the plan limits
-    whatever the true peak is, and the first limited trial starts without waiting for it (on
-    the three samples as one book, issue #29, 0.8 of the 1.65 s the measurement took on an
-    Intel Xeon with AVX-512), and the full one is stopped. Either way the plan is the one the
-    full measurement gives."""
+def _first_plan(preset: LoudnessPreset, source: list[str], sample_rate: int,
+                headroom: float) -> GainPlan:
+    """:func:`plan_gain` from the unlimited book, measuring its true peak only where that
+    decides anything.
+
+    A quick pass without the true peak runs beside the full one (ebur128's oversampling is
+    two thirds of a pass). The true peak is never below the sample peak, so when the sample
+    peak alone already passes the ceiling the plan limits whatever the true peak is: the full
+    pass is stopped and the first limited trial starts at once (issue #29: 0.8 of the 1.65 s
+    the measurement took for the three samples as one book on an Intel Xeon with AVX-512).
+    Otherwise the plan waits for the full pass. Either way it is the plan the full
+    measurement gives."""
     stop = threading.Event()
-    full = side.submit(measure_input, source, sample_rate, stop=stop)
-    try:
-        quick = measure_input(source, sample_rate, true_peak=False)
-    except BaseException:
-        stop.set()
-        raise
-    floor = quick.sample_peak_dbfs - SAMPLE_PEAK_SLACK_DB
-    plan = plan_gain(preset, dataclasses.replace(quick, true_peak_dbtp=floor),
-                     headroom_db=headroom)
-    if plan.limit_dbfs is not None:
-        stop.set()  # its figures are not needed, and the trial wants the core
-        return plan
-    return plan_gain(preset, full.result(), headroom_db=headroom)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="true-peak") as side:
+        full = side.submit(measure_input, source, sample_rate, stop=stop)
+        try:
+            quick = measure_input(source, sample_rate, true_peak=False)
+        except BaseException:
+            stop.set()
+            raise
+        floor = quick.sample_peak_dbfs - SAMPLE_PEAK_SLACK_DB
+        plan = plan_gain(preset, dataclasses.replace(quick, true_peak_dbtp=floor),
+                         headroom_db=headroom)
+        if plan.limit_dbfs is not None:
+            stop.set()  # its figures are not needed, and the trial wants the core
+            return plan
+        return plan_gain(preset, full.result(), headroom_db=headroom)
 
 
 def _hold_ceiling(chapters: Sequence[ChapterAudio], parts: Sequence[Part], meta: BookMeta,

@@ -99,7 +99,7 @@ def tap_graph(chain: Sequence[str], lengths: Sequence[int], *, source: str = "0:
     ``lengths`` are the chapters' lengths in samples at the rate the meters see; chapters are
     cut with ``asegment`` at exact sample positions. The book meter only gates loudness: its
     peaks, RMS and noise floor follow exactly from the chapters'. Without ``true_peak`` (one
-    chapter only) the meter skips ebur128's 4x oversampling, two thirds of its cost: the levels'
+    chapter only) the meter skips ebur128's oversampling, two thirds of its cost: the levels'
     true peak is then unknown (-inf), the sample peak still there.
     """
     head = f"[{source}]" + ",".join([*chain, "asplit=2[out][m]"])
