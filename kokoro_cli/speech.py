@@ -68,9 +68,10 @@ def kept_engine(resolver: AssetResolver) -> Engine:
     """The engine for ``resolver``'s files, made on first use and kept for the rest of the
     process: a ``say`` in its own process makes it once, and ``kokoro-cli serve`` answers
     every ``say`` with the model it loaded for the first that named the same files."""
-    paths = (resolver.explicit_model, resolver.explicit_voices, resolver.explicit_torch_model)
+    paths = (resolver.explicit_model, resolver.explicit_voices, resolver.explicit_torch_model,
+             resolver.cache_dir)
     relative = any(p is not None and not p.is_absolute() for p in paths)
-    key = (*paths, resolver.cache_dir, resolver.sources, os.getcwd() if relative else None)
+    key = (*paths, resolver.sources, os.getcwd() if relative else None)
     with _kept_lock:
         if key not in _kept:
             _kept[key] = Engine(resolver)
