@@ -4,6 +4,7 @@ tags as before. Real model, real spaCy."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import pytest
 
 from engine import Synthesizer, runtime_model
 from engine.backends import OnnxBackend
-from engine.ort_session import optimized_graph
+from engine.ort_session import open_session, optimized_graph, optimized_weights
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -31,6 +32,36 @@ def test_a_derived_model_starts_from_its_saved_optimized_graph_with_the_same_sam
     expected = fresh.run(None, {"tokens": ids[None], "style": style.reshape(1, -1),
                                 "speed": np.array([speed], np.float32)})[0].reshape(-1)
     assert np.array_equal(backend.infer(ids, style, speed), expected)
+    weights = optimized_weights(saved)  # mapped, not parsed out of the graph
+    assert saved.stat().st_size < 5_000_000 < 100_000_000 < weights.stat().st_size
+
+
+def _options():
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.log_severity_level = 1, 3
+    return options
+
+
+def _first_samples(session, synth):
+    voice = synth.voice("af_heart")
+    ids, style, speed = synth.prepare(synth.phonemizer(voice)("Good morning."), voice, 1.0)
+    return session.run(None, {"tokens": ids[None], "style": style.reshape(1, -1),
+                              "speed": np.array([speed], np.float32)})[0].reshape(-1)
+
+
+def test_a_saved_graph_whose_weights_are_gone_is_made_again(resolver, synth, tmp_path):
+    """The graph and its weights file are two files: with the weights deleted (or cut short)
+    the next session still starts, with the same samples, and both files are made anew."""
+    model = tmp_path / runtime_model(resolver, "onnx").name
+    model.symlink_to(runtime_model(resolver, "onnx"))
+    expected = _first_samples(open_session(model, _options()), synth)  # makes both files
+    saved = optimized_graph(model, ort.__version__)
+    weights = optimized_weights(saved)
+    assert np.array_equal(_first_samples(open_session(model, _options()), synth), expected)
+    for damage in (weights.unlink, lambda: os.truncate(weights, 4096)):
+        damage()
+        assert np.array_equal(_first_samples(open_session(model, _options()), synth), expected)
+        assert saved.is_file() and weights.stat().st_size > 100_000_000
 
 
 def test_a_model_outside_the_cache_is_never_written_beside(resolver, tmp_path):
