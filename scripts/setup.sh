@@ -11,6 +11,9 @@ command -v npm >/dev/null || need_apt+=(npm)          # `npm pack` fetches the v
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # epubcheck (Java) validates the read-along EPUBs in tests/test_readalong.py (skipped without it)
 [ -f /usr/share/java/epubcheck.jar ] || need_apt+=(epubcheck)
+# qemu-user runs onnxruntime as a CPU without VNNI in tests/test_emulated_cpu.py (skipped
+# without it)
+command -v qemu-x86_64 >/dev/null || need_apt+=(qemu-user)
 # jemalloc for the synthesis workers (engine/pool.py; optional, used when present)
 ls /usr/lib/*-linux-gnu/libjemalloc.so.2 >/dev/null 2>&1 || need_apt+=(libjemalloc2)
 if [ ${#need_apt[@]} -gt 0 ]; then
