@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import suppress
 from pathlib import Path
 
 from engine.cpu import cpu_info
@@ -93,9 +94,14 @@ def _saved_and_opened(model: Path, saved: Path, options):
 
     try:
         made_once(saved, make)
-    except OSError as exc:  # a read-only cache, a full disk: optimize in memory
+    except Exception as exc:  # noqa: BLE001  a read-only cache, a full disk (onnxruntime's
+        # own error when the weights do not fit): optimize in memory, as without a cache; a
+        # model that does not load at all raises again from that.
         log.info("cannot save the optimized graph (%s)", exc)
         options.optimized_model_filepath = ""
+        if not saved.is_file():
+            with suppress(OSError):
+                weights.unlink(missing_ok=True)  # what a full disk left of it
         return made[0] if made else _session(model, options)
     options.optimized_model_filepath = ""
     if made:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from engine import Synthesizer, runtime_model
 from engine.backends import OnnxBackend
 from engine.ort_session import open_session, optimized_graph, optimized_weights
+from tests.conftest import can_mount_tmpfs
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -67,6 +69,39 @@ def test_a_saved_graph_whose_weights_are_gone_is_made_again(resolver, synth, tmp
 def test_a_model_outside_the_cache_is_never_written_beside(resolver, tmp_path):
     assert optimized_graph(resolver.model(), ort.__version__) is None  # the download itself
     assert optimized_graph(tmp_path / "mine.onnx", ort.__version__) is None
+
+
+FULL_DISK = """
+import sys
+from pathlib import Path
+import onnxruntime as ort
+from engine.ort_session import open_session, optimized_graph
+model = Path(sys.argv[1])
+options = ort.SessionOptions()
+options.intra_op_num_threads, options.log_severity_level = 1, 4
+session = open_session(model, options)
+print(sorted(i.name for i in session.get_inputs()))
+print(sorted(p.name for p in model.parent.iterdir() if p != model))
+"""
+
+
+@pytest.mark.skipif(not can_mount_tmpfs(), reason="needs a user namespace to mount a tmpfs")
+def test_a_cache_too_full_for_the_saved_graph_still_gives_a_session(resolver, tmp_path):
+    """The optimized graph's weights (185 MB) do not fit on a 32 MB disk: onnxruntime's write
+    fails, the session is made in memory all the same, and nothing half-written stays."""
+    source = runtime_model(resolver, "onnx")
+    script = tmp_path / "full_disk.py"
+    script.write_text(FULL_DISK)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    shell = (f"mount -t tmpfs -o size=32m tmpfs {disk} && ln -s {source} {disk / source.name}"
+             f" && exec {sys.executable} {script} {disk / source.name}")
+    run = subprocess.run(["unshare", "-rm", "sh", "-c", shell], capture_output=True, text=True,
+                         timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 0, run.stderr
+    inputs, left = run.stdout.splitlines()
+    assert inputs == "['speed', 'style', 'tokens']"
+    assert left == "['.derive.lock']"  # no graph, no weights, no temporary file
 
 
 SPACY_LEAN = """
