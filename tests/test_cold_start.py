@@ -71,7 +71,7 @@ def test_a_model_outside_the_cache_is_never_written_beside(resolver, tmp_path):
     assert optimized_graph(tmp_path / "mine.onnx", ort.__version__) is None
 
 
-FULL_DISK = """
+OPEN_SESSION = """
 import sys
 from pathlib import Path
 import onnxruntime as ort
@@ -85,24 +85,45 @@ print(sorted(p.name for p in model.parent.iterdir() if p != model))
 """
 
 
-@pytest.mark.skipif(not can_mount_tmpfs(), reason="needs a user namespace to mount a tmpfs")
-def test_a_cache_too_full_for_the_saved_graph_still_gives_a_session(resolver, tmp_path):
-    """The optimized graph's weights (185 MB) do not fit on a 32 MB disk: onnxruntime's write
-    fails, the session is made in memory all the same, and nothing half-written stays."""
+needs_tmpfs = pytest.mark.skipif(not can_mount_tmpfs(),
+                                 reason="needs a user namespace to mount a tmpfs")
+
+
+def _session_on_a_small_disk(resolver, tmp_path, then: str = "") -> tuple[str, str]:
+    """:data:`OPEN_SESSION` on the derived model linked into a 32 MB tmpfs of a private mount
+    namespace, after the shell commands ``then`` (run in the tmpfs): its two lines."""
     source = runtime_model(resolver, "onnx")
-    script = tmp_path / "full_disk.py"
-    script.write_text(FULL_DISK)
+    script = tmp_path / "open_session.py"
+    script.write_text(OPEN_SESSION)
     disk = tmp_path / "disk"
     disk.mkdir()
     shell = (f"mount -t tmpfs -o size=32m tmpfs {disk} && ln -s {source} {disk / source.name}"
+             f" && cd {disk} && {then or 'true'} && cd {Path(__file__).resolve().parents[1]}"
              f" && exec {sys.executable} {script} {disk / source.name}")
     run = subprocess.run(["unshare", "-rm", "sh", "-c", shell], capture_output=True, text=True,
-                         timeout=300, cwd=Path(__file__).resolve().parents[1])
+                         timeout=300)
     assert run.returncode == 0, run.stderr
     inputs, left = run.stdout.splitlines()
     assert inputs == "['speed', 'style', 'tokens']"
+    return inputs, left
+
+
+@needs_tmpfs
+def test_a_cache_too_full_for_the_saved_graph_still_gives_a_session(resolver, tmp_path):
+    """The optimized graph's weights (185 MB) do not fit on a 32 MB disk: onnxruntime's write
+    fails, the session is made in memory all the same, and nothing half-written stays."""
+    _, left = _session_on_a_small_disk(resolver, tmp_path)
     assert left == "['.derive.lock']"  # no graph, no weights, no temporary file
 
+
+@needs_tmpfs
+def test_a_broken_saved_graph_in_a_read_only_cache_still_gives_a_session(resolver, tmp_path):
+    """A saved graph whose weights are missing, in a cache this process cannot write: it is
+    left as it is and the session is optimized in memory."""
+    saved = optimized_graph(runtime_model(resolver, "onnx"), ort.__version__)
+    _, left = _session_on_a_small_disk(
+        resolver, tmp_path, f"cp {saved} . && mount -o remount,ro,bind {tmp_path / 'disk'}")
+    assert left == f"[{saved.name!r}]"
 
 SPACY_LEAN = """
 import gc, sys
