@@ -93,7 +93,8 @@ def _saved_and_opened(model: Path, saved: Path, options):
             str(_MAPPED_MIN_BYTES))
         made.append(_session(model, options))
         _fsync(weights)  # on disk before the graph that names it is renamed into place
-        _embedded(saved).unlink(missing_ok=True)
+        with suppress(OSError):  # disk space back; the saved graph is made all the same
+            _embedded(saved).unlink(missing_ok=True)
         return True
 
     try:
