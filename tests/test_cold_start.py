@@ -20,35 +20,35 @@ from tests.conftest import can_mount_tmpfs
 ort = pytest.importorskip("onnxruntime")
 
 
-def test_a_derived_model_starts_from_its_saved_optimized_graph_with_the_same_samples(resolver):
-    model = runtime_model(resolver, "onnx")
-    backend = OnnxBackend(model, threads=1).load()
-    saved = optimized_graph(model, ort.__version__)
-    assert saved is not None and saved.is_file()  # made by the first session, or this one
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.log_severity_level = 1, 3
-    fresh = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-    synth = Synthesizer(backend, resolver)
-    voice = synth.voice("af_heart")
-    ids, style, speed = synth.prepare(synth.phonemizer(voice)("Good morning."), voice, 1.0)
-    expected = fresh.run(None, {"tokens": ids[None], "style": style.reshape(1, -1),
-                                "speed": np.array([speed], np.float32)})[0].reshape(-1)
-    assert np.array_equal(backend.infer(ids, style, speed), expected)
-    weights = optimized_weights(saved)  # mapped, not parsed out of the graph
-    assert saved.stat().st_size < 5_000_000 < 100_000_000 < weights.stat().st_size
-
-
 def _options():
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.log_severity_level = 1, 3
     return options
 
 
-def _first_samples(session, synth):
+def _good_morning(synth):
+    """The ids, style and speed of one short sentence, as the synthesizer prepares them."""
     voice = synth.voice("af_heart")
-    ids, style, speed = synth.prepare(synth.phonemizer(voice)("Good morning."), voice, 1.0)
+    return synth.prepare(synth.phonemizer(voice)("Good morning."), voice, 1.0)
+
+
+def _first_samples(session, synth):
+    ids, style, speed = _good_morning(synth)
     return session.run(None, {"tokens": ids[None], "style": style.reshape(1, -1),
                               "speed": np.array([speed], np.float32)})[0].reshape(-1)
+
+
+def test_a_derived_model_starts_from_its_saved_optimized_graph_with_the_same_samples(resolver):
+    model = runtime_model(resolver, "onnx")
+    backend = OnnxBackend(model, threads=1).load()
+    saved = optimized_graph(model, ort.__version__)
+    assert saved is not None and saved.is_file()  # made by the first session, or this one
+    fresh = ort.InferenceSession(str(model), _options(), providers=["CPUExecutionProvider"])
+    synth = Synthesizer(backend, resolver)
+    expected = _first_samples(fresh, synth)
+    assert np.array_equal(backend.infer(*_good_morning(synth)), expected)
+    weights = optimized_weights(saved)  # mapped, not parsed out of the graph
+    assert saved.stat().st_size < 5_000_000 < 100_000_000 < weights.stat().st_size
 
 
 def test_a_saved_graph_whose_weights_are_gone_is_made_again(resolver, synth, tmp_path):
